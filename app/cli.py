@@ -1,0 +1,58 @@
+"""`specinpaint` command line. Subcommands live in ``app/commands/`` (one module each)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from specinpaint.core.errors import SpecinpaintError
+
+# Order = order in --help. Each module defines register(subparsers).
+COMMAND_MODULES = (
+    "run", "plugins", "info", "data", "train", "extract_codes",
+    "generate", "inpaint", "show", "serve", "ablate",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="specinpaint",
+        description="Interactive generation of instrument sounds by spectrogram inpainting "
+        "(Mel-IF representations, a VQ-VAE-2 quantizer and Transformer priors).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"specinpaint.app.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"specinpaint.app.commands.{name}":
+                continue  # command not shipped in this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except SpecinpaintError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""Audio input policy shared by every entry point (files, arrays, HTTP uploads).
+
+* Channels: multi-channel audio is **averaged** to mono (the original summed, changing levels).
+* Sample rate: other rates are resampled with librosa's default (soxr high quality).
+* Length: ``fit_length`` zero-pads at the end or crops the end (NSynth notes start at the onset).
+* NaN/inf: rejected with a clear error; silence is fine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import AudioInputError
+
+
+def to_mono(audio: np.ndarray, *, channels_last: bool = True) -> np.ndarray:
+    """[N] or [N, C] (soundfile layout) → [N] by averaging channels."""
+    if audio.ndim == 1:
+        return audio
+    if audio.ndim != 2:
+        raise AudioInputError(f"audio must be 1-D or 2-D, got shape {audio.shape}")
+    return audio.mean(axis=1 if channels_last else 0)
+
+
+def check_finite(audio: np.ndarray | torch.Tensor, what: str = "audio") -> None:
+    finite = torch.isfinite(audio).all() if isinstance(audio, torch.Tensor) else np.isfinite(audio).all()
+    if not bool(finite):
+        raise AudioInputError(f"{what} contains NaN or infinite samples")
+
+
+def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    if orig_sr == target_sr:
+        return audio
+    if orig_sr <= 0:
+        raise AudioInputError(f"invalid sample rate {orig_sr}")
+    import librosa
+
+    return librosa.resample(np.ascontiguousarray(audio, dtype=np.float32), orig_sr=orig_sr, target_sr=target_sr)
+
+
+def fit_length(audio: torch.Tensor, length: int) -> torch.Tensor:
+    """Zero-pad or crop the last axis to ``length`` samples (at the end)."""
+    n = audio.shape[-1]
+    if n == length:
+        return audio
+    if n > length:
+        return audio[..., :length]
+    return torch.nn.functional.pad(audio, (0, length - n))
+
+
+def load_audio(path: str | Path, sample_rate: int, what: str | None = None) -> torch.Tensor:
+    """Read a file with soundfile → mono float32 tensor [N] at ``sample_rate``."""
+    import soundfile as sf
+
+    label = what or str(path)
+    try:
+        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError for corrupt files
+        raise AudioInputError(f"{label}: cannot read audio ({exc})") from exc
+    if data.size == 0:
+        raise AudioInputError(f"{label}: audio is empty")
+    mono = to_mono(data)
+    check_finite(mono, label)
+    return torch.from_numpy(np.ascontiguousarray(resample(mono, sr, sample_rate), dtype=np.float32))
+
+
+def decode_audio_bytes(data: bytes, sample_rate: int, what: str = "upload") -> torch.Tensor:
+    """Like ``load_audio`` for in-memory bytes (HTTP uploads)."""
+    import io
+
+    return load_audio(io.BytesIO(data), sample_rate, what)  # type: ignore[arg-type]
+
+
+def prepare_batch(audio: torch.Tensor | np.ndarray, length: int | None = None) -> torch.Tensor:
+    """Any [N] or [B, N] array → float32 tensor [B, N]; optional pad/crop to ``length``."""
+    tensor = torch.as_tensor(audio, dtype=torch.float32)
+    if tensor.dim() == 1:
+        tensor = tensor.unsqueeze(0)
+    if tensor.dim() != 2 or tensor.shape[-1] == 0:
+        raise AudioInputError(f"audio batch must be [B, N] with N > 0, got {tuple(tensor.shape)}")
+    check_finite(tensor)
+    return fit_length(tensor, length) if length is not None else tensor
+
+
+def write_wav(path: str | Path, audio: torch.Tensor | np.ndarray, sample_rate: int) -> None:
+    """16-bit PCM WAV, written atomically; samples are clipped to [-1, 1]."""
+    import soundfile as sf
+
+    from .atomic import atomic_path
+
+    data = np.clip(np.asarray(torch.as_tensor(audio).detach().cpu(), dtype=np.float32), -1.0, 1.0)
+    with atomic_path(path) as tmp:
+        sf.write(str(tmp), data, sample_rate, subtype="PCM_16", format="WAV")
+
+
+def wav_bytes(audio: torch.Tensor | np.ndarray, sample_rate: int) -> bytes:
+    import io
+
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    data = np.clip(np.asarray(torch.as_tensor(audio).detach().cpu(), dtype=np.float32), -1.0, 1.0)
+    sf.write(buffer, data, sample_rate, subtype="PCM_16", format="WAV")
+    return buffer.getvalue()

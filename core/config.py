@@ -1,0 +1,73 @@
+"""Pydantic models of a pipeline YAML (validated before anything is built)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .prior import SamplingOptions
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PluginSpec(Strict):
+    """A registry name plus the plugin's own parameters (validated by its ``Params`` model)."""
+
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataConfig(Strict):
+    """Where notes come from. ``dataset`` is a datasets-registry plugin (e.g. ``nsynth``).
+    ``render`` describes the built-in SoundFont render used when ``dataset.params.root`` is absent."""
+
+    dataset: PluginSpec = Field(default_factory=lambda: PluginSpec(name="nsynth"))
+    render: dict[str, Any] = Field(default_factory=dict)
+    train_split: str = "train"
+    valid_split: str = "valid"
+
+
+class TrainingConfig(Strict):
+    """One training run (the VQ-VAE or one prior)."""
+
+    steps: int = Field(1000, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(3e-4, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    betas: tuple[float, float] = (0.9, 0.999)
+    schedule: Literal["constant", "cosine", "onecycle"] = "cosine"
+    warmup_steps: int = Field(0, ge=0)
+    grad_clip: float | None = Field(1.0, gt=0)
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    compile: bool = False
+    device: str = "auto"
+    seed: int = 0
+    num_workers: int = Field(0, ge=0)
+    log_every: int = Field(10, ge=1)
+    eval_every: int = Field(200, ge=1)
+    checkpoint_every: int = Field(200, ge=1)
+    sample_every: int = Field(0, ge=0, description="0 disables audio/PNG samples")
+    eval_batches: int = Field(4, ge=1)
+
+
+class TrainingSection(Strict):
+    quantizer: TrainingConfig = Field(default_factory=TrainingConfig)
+    prior_top: TrainingConfig = Field(default_factory=TrainingConfig)
+    prior_bottom: TrainingConfig = Field(default_factory=TrainingConfig)
+
+
+class PipelineConfig(Strict):
+    """The whole toolkit configuration: which plugins, with which parameters, trained how."""
+
+    name: str = "pipeline"
+    num_samples: int = Field(64000, ge=1, description="note length in samples that the models see")
+    representation: PluginSpec
+    normalizer: PluginSpec = Field(default_factory=lambda: PluginSpec(name="affine"))
+    quantizer: PluginSpec
+    priors: dict[str, PluginSpec] = Field(default_factory=dict, description="level name → prior plugin")
+    data: DataConfig = Field(default_factory=DataConfig)
+    training: TrainingSection = Field(default_factory=TrainingSection)
+    sampling: SamplingOptions = Field(default_factory=SamplingOptions)

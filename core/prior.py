@@ -1,0 +1,88 @@
+"""The `Prior` contract: a generative model over one codemap level, used to inpaint regions."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import ClassVar, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from .codemaps import Codemaps
+from .conditioning import Conditioning
+
+
+class SamplingOptions(BaseModel):
+    """How to draw codes. ``top_k=0`` and ``top_p=0`` disable those filters; ``guidance_scale=1``
+    disables classifier-free guidance; ``seed=None`` draws from the global generator."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sampler: Literal["autoregressive", "parallel"] = "autoregressive"
+    temperature: float = Field(1.0, gt=0)
+    top_k: int = Field(0, ge=0)
+    top_p: float = Field(0.0, ge=0, le=1)
+    guidance_scale: float = Field(1.0, ge=0)
+    seed: int | None = None
+    use_kv_cache: bool = True
+    num_steps: int = Field(8, ge=1, description="passes of the parallel (MaskGIT) sampler")
+    choice_temperature: float = Field(4.5, ge=0, description="parallel sampler: Gumbel noise on confidences")
+
+
+@dataclass
+class PriorLoss:
+    """``loss``: scalar to minimise; ``metrics``: floats for logging (e.g. masked accuracy)."""
+
+    loss: torch.Tensor
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Prior(nn.Module, ABC):
+    """Models one codemap ``level`` given the coarser ``context_levels`` and class conditioning.
+
+    * ``loss(codes, conditioning, mask=None)``: training loss. ``mask`` is a bool ``[B, F, T]`` on
+      this level (True = hidden, to be predicted); when None the prior draws its own training masks.
+    * ``inpaint(codes, mask, conditioning, options)``: a new LongTensor ``[B, F, T]`` for this level,
+      equal to ``codes[level]`` wherever ``mask`` is False.
+    * ``sample(conditioning, options, context)``: a whole new map (``inpaint`` with a full mask).
+    """
+
+    Params: ClassVar[type[BaseModel]]
+    description: ClassVar[str] = ""
+
+    def __init__(self, params: BaseModel) -> None:
+        super().__init__()
+        self.params = params
+
+    @property
+    @abstractmethod
+    def level(self) -> str: ...
+
+    @property
+    def context_levels(self) -> tuple[str, ...]:
+        return ()
+
+    @property
+    @abstractmethod
+    def codemap_shape(self) -> tuple[int, int]: ...
+
+    @abstractmethod
+    def loss(self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None) -> PriorLoss: ...
+
+    @abstractmethod
+    def inpaint(
+        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions
+    ) -> torch.Tensor: ...
+
+    def sample(
+        self, conditioning: Conditioning, options: SamplingOptions, context: Codemaps | None = None
+    ) -> torch.Tensor:
+        batch = conditioning.batch_size
+        device = next(self.parameters()).device
+        blank = torch.zeros(batch, *self.codemap_shape, dtype=torch.long, device=device)
+        maps = dict(context.items()) if context is not None else {}
+        maps[self.level] = blank
+        mask = torch.ones_like(blank, dtype=torch.bool)
+        return self.inpaint(Codemaps(maps), mask, conditioning.to(device), options)

@@ -1,0 +1,62 @@
+"""The `Representation` contract: audio ↔ image-like spectrogram tensors."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import torch
+from pydantic import BaseModel
+from torch import nn
+
+
+class Representation(nn.Module, ABC):
+    """Turns mono audio into a spectrogram image and back.
+
+    Contract (every implementation, batched, differentiable, device-agnostic):
+
+    * ``encode(audio)``: float audio ``[B, N]`` at ``sample_rate`` Hz, values in about [-1, 1]
+      → float tensor ``[B, C, F, T]``; ``F`` rows ordered low→high frequency, ``T`` frames.
+    * ``decode(spec, length)``: ``[B, C, F, T]`` → audio ``[B, length]`` (``length`` = the number of
+      samples that went in, so round trips keep the length).
+    * ``output_shape(N)`` → ``(C, F, T)`` that ``encode`` returns for ``N`` samples.
+    * ``bin_frequencies_hz()`` → ``[F]`` centre frequency of each row (Hz), for regions and plots.
+    * ``frame_times_s(T)`` → ``[T]`` centre time of each frame (s).
+    * ``clean(spec)`` → the same spectrogram with the representation's own invariants re-applied
+      (e.g. the paper's phase threshold); called on model outputs before ``decode``. Identity by default.
+
+    Plugins declare a pydantic ``Params`` model and are built as ``cls(params)``.
+    """
+
+    Params: ClassVar[type[BaseModel]]
+    description: ClassVar[str] = ""
+    channel_names: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, params: BaseModel) -> None:
+        super().__init__()
+        self.params = params
+
+    @property
+    @abstractmethod
+    def sample_rate(self) -> int: ...
+
+    @abstractmethod
+    def encode(self, audio: torch.Tensor) -> torch.Tensor: ...
+
+    @abstractmethod
+    def decode(self, spec: torch.Tensor, length: int) -> torch.Tensor: ...
+
+    @abstractmethod
+    def output_shape(self, num_samples: int) -> tuple[int, int, int]: ...
+
+    @abstractmethod
+    def bin_frequencies_hz(self) -> torch.Tensor: ...
+
+    @abstractmethod
+    def frame_times_s(self, num_frames: int) -> torch.Tensor: ...
+
+    def clean(self, spec: torch.Tensor) -> torch.Tensor:
+        return spec
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        return self.encode(audio)

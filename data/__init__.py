@@ -1,0 +1,1 @@
+"""NSynth-format datasets: loader, filters, splits, label encoders, SoundFont renderer, code store."""

@@ -1,0 +1,1 @@
+"""Audio-quality and codebook metrics (spectral distances, pitch accuracy, code usage)."""

@@ -1,0 +1,1 @@
+"""Transformer priors over codemaps, attention backends and samplers."""

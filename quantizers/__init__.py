@@ -1,0 +1,1 @@
+"""Quantizers: spectrogram → hierarchical integer codemaps (VQ-VAE-2, FSQ)."""

@@ -1,0 +1,1 @@
+"""Audio ↔ spectrogram representations (STFT-IF, Mel-IF variants) and normalisers."""

@@ -1,0 +1,1 @@
+"""One training engine for every trainable plugin (single process or torchrun + DDP)."""
