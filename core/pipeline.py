@@ -16,6 +16,7 @@ from torch import nn
 from .atomic import atomic_directory, sha256_file
 from .codemaps import Codemaps
 from .config import PipelineConfig
+from .editing import EditingMixin
 from .errors import BundleError, ConfigError, SpecinpaintError
 from .normalizer import Normalizer
 from .prior import Prior
@@ -42,7 +43,7 @@ def _versions() -> dict[str, str]:
     return out
 
 
-class Pipeline(nn.Module):
+class Pipeline(EditingMixin, nn.Module):
     """Everything needed to go audio → codes → audio, plus the priors that edit codes.
 
     ``extras`` holds JSON-serialisable state saved with the bundle (label encoders, the data
