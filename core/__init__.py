@@ -16,7 +16,7 @@ from .errors import (
     SpecinpaintError,
 )
 from .normalizer import Normalizer
-from .pipeline import Pipeline
+from .pipeline import Pipeline, build_pipeline
 from .prior import Prior, PriorLoss, SamplingOptions
 from .quantizer import Quantizer, QuantizerOutput
 from .registry import Registry, registry
@@ -27,6 +27,6 @@ __all__ = [
     "AudioInputError", "BundleError", "Codemaps", "ConfigError", "Conditioning", "DataConfig", "DataError",
     "NSYNTH_FAMILIES", "NSYNTH_SOURCES", "NULL_LABEL", "Normalizer", "PITCH_MAX", "PITCH_MIN", "Pipeline",
     "PipelineConfig", "PluginError", "PluginSpec", "Prior", "PriorLoss", "Quantizer", "QuantizerOutput",
-    "Registry", "Representation", "SamplingOptions", "SpecinpaintError", "TrainingConfig", "load_config",
+    "Registry", "Representation", "build_pipeline", "SamplingOptions", "SpecinpaintError", "TrainingConfig", "load_config",
     "registry",
 ]

@@ -210,3 +210,10 @@ class Pipeline(EditingMixin, nn.Module):
                     f"the model expects {tuple(own[key].shape)}"
                 )
         self.load_state_dict(state, strict=True)
+
+
+def build_pipeline(
+    source: str | Path | Mapping[str, Any] | PipelineConfig, overrides: Iterable[str] = ()
+) -> Pipeline:
+    """Validate a pipeline YAML (path, built-in name or dict) and compose it from registry plugins."""
+    return Pipeline.from_config(source, overrides)

@@ -1,0 +1,1 @@
+"""Example specinpaint plugin: log-magnitude STFT, inverted with Griffin-Lim."""

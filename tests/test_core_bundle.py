@@ -1,0 +1,93 @@
+"""Pipeline bundles: round trip, atomic replacement, refusal of truncated/corrupted/mismatched ones."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from _fakes import fake_config
+from specinpaint.core import BundleError, Codemaps, Pipeline, build_pipeline
+from specinpaint.core.pipeline import METADATA_FILE, WEIGHTS_FILE
+
+
+@pytest.fixture
+def pipeline(fake_plugins):
+    torch.manual_seed(0)
+    pipe = build_pipeline(fake_config())
+    with torch.no_grad():
+        pipe.quantizer.codebook.add_(torch.randn_like(pipe.quantizer.codebook) * 0.1)
+        pipe.normalizer.scale.fill_(0.5)
+    pipe.extras["labels"] = {"family": ["bass", "brass"]}
+    return pipe
+
+
+def test_round_trip_restores_weights_config_and_extras(tmp_path, pipeline):
+    pipeline.save(tmp_path / "bundle")
+    loaded = Pipeline.load(tmp_path / "bundle")
+    assert loaded.config == pipeline.config
+    assert loaded.extras == pipeline.extras
+    for key, value in pipeline.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+    meta = json.loads((tmp_path / "bundle" / METADATA_FILE).read_text())
+    assert meta["versions"]["torch"] == torch.__version__
+    audio = torch.randn(2, 512) * 0.3
+    assert loaded.encode(audio).equal(pipeline.encode(audio))
+
+
+def test_encode_decode_shapes(pipeline):
+    codes = pipeline.encode(torch.randn(3, 512))
+    assert isinstance(codes, Codemaps) and codes.shapes == {"top": (4, 32)}
+    assert pipeline.decode(codes).shape == (3, 512)
+
+
+def test_truncated_weights_are_refused(tmp_path, pipeline):
+    bundle = pipeline.save(tmp_path / "bundle")
+    weights = bundle / WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(BundleError, match=r"weights\.safetensors: truncated or modified"):
+        Pipeline.load(bundle)
+
+
+def test_corrupted_weights_are_refused(tmp_path, pipeline):
+    bundle = pipeline.save(tmp_path / "bundle")
+    weights = bundle / WEIGHTS_FILE
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="checksum mismatch"):
+        Pipeline.load(bundle)
+
+
+def test_missing_file_and_not_a_bundle(tmp_path, pipeline):
+    bundle = pipeline.save(tmp_path / "bundle")
+    (bundle / METADATA_FILE).unlink()
+    with pytest.raises(BundleError, match="metadata.json is missing"):
+        Pipeline.load(bundle)
+    with pytest.raises(BundleError, match="not a pipeline bundle directory"):
+        Pipeline.load(tmp_path / "nothing")
+
+
+def test_weights_from_another_config_are_refused(pipeline, fake_plugins):
+    other = build_pipeline(fake_config(quantizer={"name": "test-pool", "params": {"num_codes": 32}}))
+    with pytest.raises(BundleError, match=r"quantizer\.codebook has shape \(32,\), the model expects \(16,\)"):
+        pipeline.load_weights(other.state_dict(), "other")
+    partial = {k: v for k, v in pipeline.state_dict().items() if "scale" not in k}
+    with pytest.raises(BundleError, match="missing 2 tensors"):
+        pipeline.load_weights(partial, "partial")
+
+
+def test_failed_save_keeps_the_previous_bundle(tmp_path, pipeline, monkeypatch):
+    bundle = pipeline.save(tmp_path / "bundle")
+    before = (bundle / WEIGHTS_FILE).read_bytes()
+
+    def explode(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("safetensors.torch.save_file", explode)
+    with pytest.raises(OSError, match="disk full"):
+        pipeline.save(bundle)
+    assert (bundle / WEIGHTS_FILE).read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle")]
+    Pipeline.load(bundle)

@@ -1,0 +1,118 @@
+"""Pipeline YAML: extends, overrides, and one clear error (file + dotted key) per failure kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from _fakes import fake_config
+from specinpaint.core import ConfigError, build_pipeline, load_config
+from specinpaint.core.yaml_config import apply_overrides, deep_merge
+
+
+def write(path: Path, data) -> Path:
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def base_file(tmp_path, fake_plugins):
+    return write(tmp_path / "base.yaml", fake_config())
+
+
+def test_valid_config_round_trips_and_fills_plugin_defaults(base_file):
+    config = load_config(base_file)
+    assert config.quantizer.params == {"num_codes": 16, "factor": 2, "channels": 1}
+    assert config.training.quantizer.lr == pytest.approx(3e-4)
+    pipeline = build_pipeline(base_file)
+    assert pipeline.codemap_shapes == {"top": (4, 32)}
+
+
+def test_extends_merges_and_overrides(tmp_path, base_file):
+    child = write(tmp_path / "child.yaml", {"extends": "base.yaml", "quantizer": {"params": {"num_codes": 32}}})
+    config = load_config(child, ["training.quantizer.steps=7", "name=child"])
+    assert config.quantizer.params["num_codes"] == 32
+    assert config.quantizer.params["factor"] == 2  # kept from the base
+    assert config.training.quantizer.steps == 7
+    assert config.name == "child"
+
+
+def test_cli_style_override_of_plugin_params(base_file):
+    config = load_config(base_file, ["quantizer.params.num_codes=8"])
+    assert config.quantizer.params["num_codes"] == 8
+
+
+def test_unknown_plugin(tmp_path, fake_plugins):
+    path = write(tmp_path / "bad.yaml", fake_config(quantizer={"name": "test-pooll"}))
+    with pytest.raises(ConfigError, match=r"bad\.yaml: quantizer\.name: unknown quantizers plugin 'test-pooll'.*did you mean 'test-pool'"):
+        load_config(path)
+
+
+def test_wrong_type(tmp_path, fake_plugins):
+    path = write(tmp_path / "bad.yaml", fake_config(quantizer={"name": "test-pool", "params": {"num_codes": "many"}}))
+    with pytest.raises(ConfigError, match=r"bad\.yaml: quantizer\.params\.num_codes: Input should be a valid integer"):
+        load_config(path)
+
+
+def test_wrong_type_in_core_section(tmp_path, fake_plugins):
+    path = write(tmp_path / "bad.yaml", {**fake_config(), "training": {"quantizer": {"steps": "soon"}}})
+    with pytest.raises(ConfigError, match=r"bad\.yaml: training\.quantizer\.steps: Input should be a valid integer"):
+        load_config(path)
+
+
+def test_missing_field(tmp_path, fake_plugins):
+    data = fake_config()
+    del data["quantizer"]
+    path = write(tmp_path / "bad.yaml", data)
+    with pytest.raises(ConfigError, match=r"bad\.yaml: quantizer: missing required field"):
+        load_config(path)
+
+
+def test_unknown_key(tmp_path, fake_plugins):
+    path = write(tmp_path / "bad.yaml", {**fake_config(), "training": {"quantizer": {"stepz": 3}}})
+    with pytest.raises(ConfigError, match=r"bad\.yaml: training\.quantizer\.stepz: unknown key"):
+        load_config(path)
+
+
+def test_unknown_plugin_param(tmp_path, fake_plugins):
+    path = write(tmp_path / "bad.yaml", fake_config(quantizer={"name": "test-pool", "params": {"colour": 1}}))
+    with pytest.raises(ConfigError, match=r"bad\.yaml: quantizer\.params\.colour: Extra inputs are not permitted"):
+        load_config(path)
+
+
+def test_yaml_syntax_error_names_line(tmp_path, fake_plugins):
+    path = write(tmp_path / "broken.yaml", "name: x\nquantizer: {name: test-pool\nrepresentation: y\n")
+    with pytest.raises(ConfigError, match=r"broken\.yaml:\d+:\d+: YAML syntax error"):
+        load_config(path)
+
+
+def test_extends_cycle_and_missing_parent(tmp_path, fake_plugins):
+    write(tmp_path / "a.yaml", {"extends": "b.yaml"})
+    write(tmp_path / "b.yaml", {"extends": "a.yaml"})
+    with pytest.raises(ConfigError, match="extends: cycle"):
+        load_config(tmp_path / "a.yaml")
+    write(tmp_path / "c.yaml", {"extends": "nowhere.yaml"})
+    with pytest.raises(ConfigError, match="extends: no such file"):
+        load_config(tmp_path / "c.yaml")
+
+
+def test_missing_file_and_bad_override(tmp_path, base_file):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "absent.yaml")
+    with pytest.raises(ConfigError, match="expected dotted.key=value"):
+        load_config(base_file, ["quantizer.params.num_codes"])
+    with pytest.raises(ConfigError, match="name is not a mapping"):
+        apply_overrides({"name": "x"}, ["name.inner=3"])
+
+
+def test_deep_merge_replaces_non_mappings():
+    merged = deep_merge({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}, "d": {"e": 2}})
+    assert merged == {"a": {"b": 1, "c": [3]}, "d": {"e": 2}}
+
+
+def test_incompatible_prior_shape_is_a_config_error(fake_plugins):
+    data = fake_config(priors={"top": {"name": "test-uniform", "params": {"codemap_shape": [4, 4]}}})
+    with pytest.raises(ConfigError, match=r"priors\.top\.params: codemap shape \(4, 4\) does not match the quantizer's \(4, 32\)"):
+        build_pipeline(data)

@@ -1,0 +1,50 @@
+"""The wheel holds every room under the `specinpaint` namespace and imports on its own."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
+        check=True, capture_output=True,
+    )
+    (path,) = out.glob("specinpaint-*.whl")
+    return path
+
+
+def test_wheel_contents(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for module in (
+        "specinpaint/__init__.py", "specinpaint/core/__init__.py", "specinpaint/core/registry.py",
+        "specinpaint/representations/__init__.py", "specinpaint/quantizers/__init__.py",
+        "specinpaint/priors/__init__.py", "specinpaint/app/cli.py", "specinpaint/configs/tiny.yaml",
+        "specinpaint/configs/paper.yaml",
+    ):
+        assert module in names, module
+    assert not any(n.startswith(("core/", "tests/", "benchmarks/")) for n in names), "global module names leaked"
+    dist_info = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    entry_points = zipfile.ZipFile(wheel).read(dist_info).decode()
+    assert "[specinpaint.representations]" in entry_points
+    assert "specinpaint = specinpaint.app.cli:main" in entry_points
+
+
+def test_wheel_imports_without_the_source_tree(wheel, tmp_path):
+    zipfile.ZipFile(wheel).extractall(tmp_path / "site")
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r})\n"
+        "import specinpaint.core, specinpaint.app.cli\n"
+        "print(specinpaint.core.__file__)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.strip().startswith(str(tmp_path / "site"))
