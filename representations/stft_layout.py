@@ -1,0 +1,150 @@
+"""Framing, padding and bin selection of the two STFT layouts, plus an exact inverse STFT.
+
+``magenta`` (GANSynth, default):
+    periodic Hann; all padding on the LEFT so the last frame ends on the last sample
+    (``T = ceil(N/hop) + ceil(n_fft/hop) - 1`` frames, left pad ``hop·(T-1) + n_fft - N``: 128 frames
+    and 3072 samples for 64 000 samples); DC bin dropped, Nyquist kept (``n_fft/2`` bins, bin k at
+    ``(k+1)·sr/n_fft``). The inverse rebuilds the DC bin (see ``from_layout``).
+``notono`` (the paper's PyTorch port, GANsynth-pytorch):
+    symmetric Hann; centred STFT with reflect padding (``1 + N//hop`` frames: 126 for 64 000); the
+    Nyquist bin dropped and DC kept (bin k at ``k·sr/n_fft``); the last frame appended twice (128).
+    The inverse drops the repeated frames and rebuilds the Nyquist bin (the port duplicated the last
+    bin instead).
+
+The inverse STFT is a windowed overlap-add divided by the summed squared window (exact
+reconstruction wherever that sum is not small). Where it falls below 1 % of its steady value (only the
+last ~n_fft/16 samples of the magenta layout, which no later frame covers) it is floored, so that
+inconsistent spectrograms from a model are not amplified there; magenta itself fades the whole last
+``n_fft - hop`` samples with a constant normalisation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from specinpaint.core.errors import AudioInputError
+
+Layout = Literal["magenta", "notono"]
+ENVELOPE_FLOOR = 0.01
+
+
+class StftLayout(nn.Module):
+    """One STFT layout (see module docstring). Window is a derived, non-persistent buffer."""
+
+    def __init__(self, n_fft: int, hop_length: int, layout: Layout = "magenta") -> None:
+        super().__init__()
+        self.n_fft, self.hop, self.layout = n_fft, hop_length, layout
+        window = torch.hann_window(n_fft, periodic=(layout == "magenta"), dtype=torch.float64)
+        self.register_buffer("window", window.float(), persistent=False)
+        self.steady_envelope = float((window**2).sum() / hop_length)
+        self.num_bins = n_fft // 2
+
+    # -- geometry ---------------------------------------------------------------------------
+    def stft_frames(self, num_samples: int) -> int:
+        """Frames the STFT itself produces (before the notono frame repetition)."""
+        if self.layout == "magenta":
+            return math.ceil(num_samples / self.hop) + math.ceil(self.n_fft / self.hop) - 1
+        return 1 + num_samples // self.hop
+
+    def num_frames(self, num_samples: int) -> int:
+        """Frames of the representation for ``num_samples`` samples (128 for 64 000 in both layouts)."""
+        extra = 2 if self.layout == "notono" else 0
+        return self.stft_frames(num_samples) + extra
+
+    def min_samples(self) -> int:
+        return self.n_fft // 2 + 1 if self.layout == "notono" else 1
+
+    def _left_pad(self, num_samples: int, frames: int) -> int:
+        return self.hop * (frames - 1) + self.n_fft - num_samples
+
+    def bin_frequencies_hz(self, sample_rate: int) -> torch.Tensor:
+        first = 1 if self.layout == "magenta" else 0
+        k = torch.arange(first, first + self.num_bins, dtype=torch.float64)
+        return (k * sample_rate / self.n_fft).float()
+
+    def frame_centres(self, num_frames: int) -> torch.Tensor:
+        """Centre of each frame in samples relative to the first audio sample (can be negative).
+
+        magenta: for the longest note with this many frames the left pad is
+        ``n_fft + hop·(ceil(n_fft/hop) - 2)`` (3072), so centres are ``t·hop - 2048`` by default."""
+        t = torch.arange(num_frames, dtype=torch.float64)
+        if self.layout == "magenta":
+            left_pad = self.n_fft + self.hop * (math.ceil(self.n_fft / self.hop) - 2)
+            return t * self.hop + self.n_fft / 2 - left_pad
+        return t * self.hop  # centred frames; the repeated frames continue the grid
+
+    # -- analysis -----------------------------------------------------------------------------
+    def _pad(self, audio: torch.Tensor) -> torch.Tensor:
+        n = audio.shape[-1]
+        if self.layout == "magenta":
+            return F.pad(audio, (self._left_pad(n, self.stft_frames(n)), 0))
+        if n < self.min_samples():
+            raise AudioInputError(
+                f"the notono layout needs at least {self.min_samples()} samples (reflect padding), got {n}"
+            )
+        half = self.n_fft // 2
+        return F.pad(audio.unsqueeze(1), (half, half), mode="reflect").squeeze(1)
+
+    def analysis(self, audio: torch.Tensor) -> torch.Tensor:
+        """Audio [B, N] → full one-sided STFT [B, n_fft/2 + 1, stft_frames(N)] (complex)."""
+        return torch.stft(
+            self._pad(audio), self.n_fft, self.hop, window=self.window.to(audio.dtype), center=False,
+            return_complex=True,
+        )
+
+    def to_layout(self, full: torch.Tensor) -> torch.Tensor:
+        """Full STFT → the layout's bins and frames [B, n_fft/2, num_frames]."""
+        kept = full[:, 1:] if self.layout == "magenta" else full[:, :-1]
+        if self.layout == "notono":
+            kept = torch.cat([kept, kept[..., -1:], kept[..., -1:]], dim=-1)
+        return kept
+
+    def from_layout(self, kept: torch.Tensor, num_samples: int, restore: bool = True) -> torch.Tensor:
+        """Inverse of ``to_layout``: repeated frames dropped, the dropped DC (magenta) or Nyquist (notono)
+        row re-inserted. ``restore=True`` rebuilds it exactly from the other bins: both Hann windows are
+        0 at sample 0, so every windowed frame y has ``y[0] = Σ_k Y[k] / n_fft = 0``, which fixes the
+        one missing real bin. ``restore=False`` inserts zeros (what magenta and the port do)."""
+        if self.layout == "notono":
+            frames = self.stft_frames(num_samples)
+            if kept.shape[-1] < frames:
+                raise AudioInputError(
+                    f"{num_samples} samples need {frames} STFT frames, the spectrogram has {kept.shape[-1]}"
+                )
+            kept = kept[..., :frames]
+        if restore:
+            inner = kept[:, :-1] if self.layout == "magenta" else kept[:, 1:]  # bins 1 .. n_fft/2 - 1
+            edge = kept[:, -1:] if self.layout == "magenta" else kept[:, :1]  # Nyquist or DC (real)
+            missing = -(2 * inner.real.sum(dim=1, keepdim=True) + edge.real)
+            missing = torch.complex(missing, torch.zeros_like(missing))
+        else:
+            missing = torch.zeros_like(kept[:, :1])
+        if self.layout == "magenta":
+            return torch.cat([missing, kept], dim=1)
+        return torch.cat([kept, missing], dim=1)
+
+    # -- synthesis ----------------------------------------------------------------------------
+    def synthesis(self, full: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """Full STFT [B, n_fft/2 + 1, T] → audio [B, num_samples] (windowed overlap-add)."""
+        frames_count = full.shape[-1]
+        if self.layout == "magenta":
+            start = self._left_pad(num_samples, frames_count)
+            if start < 0:
+                raise AudioInputError(
+                    f"{frames_count} frames cover {self.hop * (frames_count - 1) + self.n_fft} samples, "
+                    f"fewer than the {num_samples} asked for"
+                )
+        else:
+            start = self.n_fft // 2
+        window = self.window.to(full.real.dtype)
+        frames = torch.fft.irfft(full, n=self.n_fft, dim=1) * window[None, :, None]
+        total = self.n_fft + self.hop * (frames_count - 1)
+        signal = F.fold(frames, (1, total), (1, self.n_fft), stride=(1, self.hop))[:, 0, 0]
+        squared = (window**2)[None, :, None].expand(1, self.n_fft, frames_count)
+        envelope = F.fold(squared, (1, total), (1, self.n_fft), stride=(1, self.hop))[0, 0, 0]
+        envelope = envelope.clamp_min(ENVELOPE_FLOOR * self.steady_envelope)
+        return (signal / envelope)[:, start:start + num_samples]
