@@ -1,0 +1,106 @@
+"""`specinpaint ablate compare` on two synthetic pytest-benchmark JSON records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from specinpaint.app.cli import main
+from specinpaint.training.bench_compare import RecordError, compare_files, compare_records, load_record
+
+
+def bench(fullname, median, extra):
+    return {
+        "group": None, "name": fullname.split("::")[-1], "fullname": fullname, "params": None, "param": None,
+        "extra_info": extra, "options": {},
+        "stats": {"min": median * 0.9, "max": median * 1.2, "mean": median, "stddev": 0.01, "rounds": 3,
+                  "median": median, "iqr": 0.0, "q1": median, "q3": median, "iqr_outliers": 0,
+                  "stddev_outliers": 0, "outliers": "0;0", "ld15iqr": median, "hd15iqr": median,
+                  "ops": 1 / median, "total": 3 * median, "iterations": 1},
+    }
+
+
+def record(path, scale, sc_paper, device="cpu"):
+    data = {
+        "machine_info": {"node": "box", "cpu": {"brand_raw": "Test CPU"},
+                         "specinpaint": {"device": device, "torch": "2.13.0"}},
+        "commit_info": {"id": "abcdef1234567890"},
+        "datetime": "2025-01-01T00:00:00+00:00", "version": "5.3.1",
+        "benchmarks": [
+            bench("benchmarks/bench_ablation_representation.py::test_variant[gansynth]", 2.0 * scale,
+                  {"study": "representation", "variant": "gansynth", "sc_vs_raw": 0.5, "top_perplexity": 90.0,
+                   "device": device}),
+            bench("benchmarks/bench_ablation_representation.py::test_variant[paper]", 3.0 * scale,
+                  {"study": "representation", "variant": "paper", "sc_vs_raw": sc_paper, "top_perplexity": 95.0}),
+            bench("benchmarks/bench_representations_speed.py::test_encode", 0.5 * scale,
+                  {"batched_speedup": 12.0 / scale, "nested": {"notes": 64}, "flag": True}),
+        ],
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_two_records_markdown(tmp_path):
+    a = record(tmp_path / "a.json", 1.0, 0.4)
+    b = record(tmp_path / "b.json", 0.5, 0.3, device="cuda")
+    md = compare_files([a, b])
+    assert "**A**: `" in md and "device cuda" in md and "commit abcdef1234" in md
+    timing_rows = [line for line in md.splitlines() if line.startswith("| bench_")]
+    assert any("test_encode" in row and "| 0.5 | 0.25 | 0.5 |" in row for row in timing_rows)
+    study = md.split("## Study `representation` (A → B)")[1]
+    paper_row = next(line for line in study.splitlines() if line.startswith("| paper"))
+    assert "0.4 → 0.3" in paper_row and "95 → 95" in paper_row
+    metrics = md.split("## Metrics (numeric extra_info)")[1]
+    assert "| batched_speedup | 12 | 24 | 12 |" in metrics
+    assert "nested.notes" in metrics and "flag" not in metrics
+    assert "sc_vs_raw" not in metrics  # study metrics live in the study table
+
+
+def test_one_record_and_csv(tmp_path):
+    a = record(tmp_path / "a.json", 1.0, 0.4)
+    md = compare_files([a])
+    assert md.startswith("# Benchmark record") and "B/A" not in md
+    rows = list(csv.DictReader(io.StringIO(compare_files([a, record(tmp_path / "b.json", 2.0, 0.4)], "csv"))))
+    timing = [r for r in rows if r["quantity"] == "time_median_s" and r["benchmark"].endswith("test_encode")][0]
+    assert float(timing["b_over_a"]) == pytest.approx(2.0)
+    sc = [r for r in rows if r["quantity"] == "sc_vs_raw" and r["benchmark"].endswith("[paper]")][0]
+    assert float(sc["b_minus_a"]) == pytest.approx(0.0)
+
+
+def test_benchmarks_only_in_one_record(tmp_path):
+    a = record(tmp_path / "a.json", 1.0, 0.4)
+    data = json.loads(a.read_text())
+    data["benchmarks"] = data["benchmarks"][:1]
+    b = tmp_path / "b.json"
+    b.write_text(json.dumps(data))
+    comp = compare_records([load_record(a), load_record(b)])
+    encode = next(t for t in comp.timings if t["benchmark"].endswith("test_encode"))
+    assert encode["a"] == 0.5 and encode["b"] != encode["b"]  # NaN: missing in B
+    assert "n/a" in comp.to_markdown()
+
+
+def test_bad_records(tmp_path):
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(RecordError, match="x.json: not JSON"):
+        load_record(tmp_path / "x.json")
+    (tmp_path / "y.json").write_text(json.dumps({"hello": 1}))
+    with pytest.raises(RecordError, match="not a pytest-benchmark record"):
+        load_record(tmp_path / "y.json")
+    with pytest.raises(RecordError, match="cannot read"):
+        load_record(tmp_path / "missing.json")
+
+
+def test_cli_compare(tmp_path, capsys):
+    a = record(tmp_path / "a.json", 1.0, 0.4)
+    b = record(tmp_path / "b.json", 0.5, 0.3)
+    assert main(["ablate", "compare", str(a), str(b)]) == 0
+    assert "## Study `representation`" in capsys.readouterr().out
+    out = tmp_path / "cmp.csv"
+    assert main(["ablate", "compare", str(a), "--format", "csv", "--output", str(out)]) == 0
+    assert out.read_text().startswith("benchmark,quantity,a,b,b_over_a,b_minus_a")
+    assert main(["ablate", "compare"]) == 2
+    assert "expected one or two JSON records" in capsys.readouterr().err
+    assert main(["ablate", "compare", str(tmp_path / "nope.json")]) == 2

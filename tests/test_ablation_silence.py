@@ -1,0 +1,81 @@
+"""Silent-region code entropy on hand-made cases."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from specinpaint.training.ablation_silence import (
+    block_edges,
+    cell_max_db,
+    code_entropy_bits,
+    silent_cells,
+    stft_level_db,
+)
+
+
+class GridRep:
+    """Just the geometry a Representation exposes: 16 linear rows to 8 kHz, hop-512 frames."""
+
+    sample_rate = 16000
+
+    def output_shape(self, n):
+        return (2, 16, n // 512)
+
+    def bin_frequencies_hz(self):
+        return (torch.arange(16) + 0.5) * 500.0
+
+    def frame_times_s(self, t):
+        return (torch.arange(t) + 0.5) * 512 / 16000
+
+
+def test_entropy_hand_made():
+    codes = torch.tensor([[[3, 3, 5, 5], [3, 3, 1, 2]]])
+    silent = torch.tensor([[[True, True, True, True], [False, False, False, False]]])
+    assert code_entropy_bits(codes, silent) == (1.0, 2, 4)  # {3, 3, 5, 5}: one bit
+    only3 = torch.tensor([[[True, True, False, False], [True, True, False, False]]])
+    assert code_entropy_bits(codes, only3) == (0.0, 1, 4)  # silence always code 3
+    entropy, distinct, cells = code_entropy_bits(codes)
+    assert distinct == 4 and cells == 8 and math.isclose(entropy, 1.75)  # p = 1/2, 1/4, 1/8, 1/8
+    nan, zero, none = code_entropy_bits(codes, torch.zeros_like(silent))
+    assert math.isnan(nan) and zero == none == 0
+
+
+def test_level_db_full_scale_sine_is_zero_db():
+    t = torch.arange(16000) / 16000
+    level, freqs, times = stft_level_db(torch.sin(2 * math.pi * 1000 * t)[None], 16000)
+    assert abs(float(level[0, :, 5:-5].amax()) - 0.0) < 0.1
+    assert float(freqs[int(level[0, :, 10].argmax())]) == 1000.0
+    assert times[1] == 512 / 16000
+
+
+def test_block_edges_and_cell_max():
+    edges = block_edges(torch.tensor([1.0, 2.0, 3.0, 4.0]), 2)
+    assert edges.tolist() == [0.5, 2.5, 4.5]
+    level = torch.full((1, 4, 6), -100.0)
+    level[0, 3, 4] = -10.0  # loud bin at 300 Hz, 0.4 s
+    freqs = torch.tensor([0.0, 100.0, 200.0, 300.0])
+    times = torch.arange(6) * 0.1
+    out = cell_max_db(level, freqs, times, torch.tensor([0.0, 150.0, 400.0]), torch.tensor([0.0, 0.3, 0.6]))
+    assert out.tolist() == [[[-100.0, -100.0], [-100.0, -10.0]]]
+    # a row narrower than one STFT bin falls back to the nearest bin instead of being empty
+    narrow = cell_max_db(level, freqs, times, torch.tensor([290.0, 295.0]), torch.tensor([0.35, 0.45]))
+    assert narrow.item() == -10.0
+
+
+def test_silent_cells_tone_then_silence():
+    """A 1 kHz tone for the first half, digital silence after: the right half of the low rows is
+    silent, the left cell holding 1 kHz is not, and high rows are silent everywhere in time."""
+    n = 16384
+    t = torch.arange(n) / 16000
+    audio = 0.5 * torch.sin(2 * math.pi * 1000 * t) * (t < n / 2 / 16000)
+    silent = silent_cells(audio[None], GridRep(), (4, 4), n, silence_db=-60.0)
+    assert silent.shape == (1, 4, 4)
+    rows_hz = block_edges(GridRep().bin_frequencies_hz(), 4)  # 0-2 k, 2-4 k, 4-6 k, 6-8 k
+    assert rows_hz.tolist() == [0.0, 2000.0, 4000.0, 6000.0, 8000.0]
+    assert not silent[0, 0, 0] and not silent[0, 0, 1]  # the tone's row while it plays
+    assert silent[0, 0, 3]  # the same row once silent (last column starts 0.25 s after the end)
+    assert silent[0, 3, 3] and silent[0, 2, 3]  # high rows after the tone
+    # a louder threshold marks the tone's cells silent too
+    assert silent_cells(audio[None], GridRep(), (4, 4), n, silence_db=10.0).all()
