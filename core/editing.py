@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .quantizer import Quantizer
     from .representation import Representation
 
-LN10_OVER_20 = math.log(10.0) / 20.0
+LN10 = math.log(10.0)
 
 
 class EditError(SpecinpaintError):
@@ -529,7 +529,7 @@ class EditingMixin:
                 spec = self.normalizer.denormalize(self.quantizer.decode(window))
                 cell = self._spectrogram_mask(masks, start, spec.shape[-2:]).to(device)
                 spec = spec.clone()
-                spec[:, channel] = spec[:, channel] - cell.float() * amount_db * LN10_OVER_20
+                spec[:, channel] = spec[:, channel] - cell.float() * amount_db / self.db_per_log_unit()
                 spec = self.representation.clean(spec)
                 new = self.quantizer.encode(self.normalizer.normalize(spec)).to("cpu")
                 for lvl in self.levels:
@@ -540,12 +540,21 @@ class EditingMixin:
         return EditResult(audio, result, self.representation.sample_rate, masks)
 
     def magnitude_channel(self) -> int:
-        """Index of the log-magnitude channel (named like 'log_magnitude'/'log_mel'; else 0)."""
-        names = [n.lower() for n in getattr(self.representation, "channel_names", ())]
-        for i, name in enumerate(names):
-            if "mag" in name or "mel" in name or "power" in name:
+        """Index of the level channel (named like 'log_magnitude' / 'log_mel_power'; else 0)."""
+        for i, name in enumerate(self._channel_names()):
+            if "mag" in name or "power" in name or "log" in name:
                 return i
         return 0
+
+    def db_per_log_unit(self) -> float:
+        """dB per natural-log unit of the level channel: 10/ln 10 for a log *power* channel,
+        20/ln 10 for a log magnitude."""
+        names = self._channel_names()
+        name = names[self.magnitude_channel()] if names else ""
+        return (10.0 if "power" in name else 20.0) / LN10
+
+    def _channel_names(self) -> list[str]:
+        return [n.lower() for n in getattr(self.representation, "channel_names", ())]
 
     def _spectrogram_mask(self, masks: Mapping[str, torch.Tensor], start: int, size: torch.Size) -> torch.Tensor:
         """The finest level's mask over one window, upsampled to spectrogram resolution [B, F, T]."""

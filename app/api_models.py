@@ -1,0 +1,138 @@
+"""Pydantic request/response models of the HTTP API (validated before any inference runs).
+
+Codemaps travel as JSON 2-D lists per level, rows = frequency (low → high), columns = time,
+e.g. ``{"top": [[...32 rows of 4...]], "bottom": [[...64 rows of 8...]]}`` (one note).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from specinpaint.core.conditioning import NSYNTH_FAMILIES, PITCH_MAX, PITCH_MIN
+
+Family = Literal[NSYNTH_FAMILIES]  # type: ignore[valid-type]
+CodesJson = dict[str, list[list[int]]]
+MAX_SEED = 2**31 - 1
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Labels(Strict):
+    """Class conditioning; ``None`` = unconditioned (the priors' null class)."""
+
+    pitch: int | None = Field(None, ge=PITCH_MIN, le=PITCH_MAX, description="MIDI pitch")
+    family: Family | None = Field(None, description="NSynth instrument family")
+
+
+class Sampling(Strict):
+    """Sampling options; ``seed`` None = the server draws one and returns it."""
+
+    temperature: float = Field(1.0, gt=0, le=10)
+    top_k: int = Field(0, ge=0, le=4096)
+    top_p: float = Field(0.0, ge=0, le=1)
+    guidance_scale: float = Field(1.0, ge=0, le=20)
+    sampler: Literal["autoregressive", "parallel"] | None = None
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+
+    def options(self, seed: int) -> dict:
+        out = {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
+               "guidance_scale": self.guidance_scale, "seed": seed}
+        if self.sampler is not None:
+            out["sampler"] = self.sampler
+        return out
+
+
+class GenerateRequest(Labels, Sampling):
+    columns: int | None = Field(None, ge=1, description="top columns (default: one model window)")
+
+
+class RegionModel(Strict):
+    """Either a box in seconds × Hz (an axis left out = whole axis), or explicit 0/1 masks per
+    codemap level (rows × columns of that level)."""
+
+    time_s: tuple[float, float] | None = None
+    freq_hz: tuple[float, float] | None = None
+    masks: dict[str, list[list[int]]] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RegionModel:
+        box = self.time_s is not None or self.freq_hz is not None
+        if box and self.masks is not None:
+            raise ValueError("give either time_s/freq_hz or masks, not both")
+        if not box and self.masks is None:
+            raise ValueError("region needs time_s and/or freq_hz, or masks")
+        return self
+
+
+class CodesRequest(Strict):
+    codes: CodesJson
+
+
+class InpaintRequest(Labels, Sampling):
+    codes: CodesJson
+    region: RegionModel
+    layer: str = Field("top", description="codemap level to resample (finer levels follow)")
+    dilate: int = Field(0, ge=0, le=4, description="grow the region by this many cells")
+
+
+class AttenuateRequest(Strict):
+    codes: CodesJson
+    region: RegionModel
+    amount_db: float = Field(20.0, ge=0, le=120)
+
+
+class SamplePackRequest(Sampling):
+    codes: CodesJson
+    family: Family | None = None
+    min_pitch: int = Field(..., ge=PITCH_MIN, le=PITCH_MAX)
+    max_pitch: int = Field(..., ge=PITCH_MIN, le=PITCH_MAX, description="inclusive")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SamplePackRequest:
+        if self.max_pitch < self.min_pitch:
+            raise ValueError(f"max_pitch {self.max_pitch} < min_pitch {self.min_pitch}")
+        return self
+
+
+class DatasetSampleRequest(Strict):
+    """Label constraints; all optional. ``octave`` follows MIDI (C4 = 60 is octave 4)."""
+
+    pitch: int | None = Field(None, ge=0, le=127)
+    pitch_class: int | None = Field(None, ge=0, le=11)
+    octave: int | None = Field(None, ge=-1, le=9)
+    family: Family | None = None
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+
+
+class CodesResponse(BaseModel):
+    """Codes of one note, plus what produced them."""
+
+    codes: CodesJson
+    seed: int | None = None
+    masks: dict[str, list[list[int]]] | None = Field(None, description="cells the edit was allowed to change")
+    labels: dict[str, Any] = Field(default_factory=dict)
+
+
+class LevelInfo(BaseModel):
+    rows: int
+    columns: int
+    num_codes: int
+
+
+class InfoResponse(BaseModel):
+    name: str
+    sample_rate: int
+    window_seconds: float
+    window_columns: int
+    column_seconds: float
+    levels: dict[str, LevelInfo]
+    families: list[str]
+    pitch_range: tuple[int, int]
+    bin_frequencies_hz: list[float]
+    frame_times_s: list[float]
+    dataset_notes: int
+    limits: dict[str, float]

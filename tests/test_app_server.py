@@ -1,0 +1,207 @@
+"""The HTTP API (FastAPI TestClient) on the two-level fake pipeline: every route, its limits and
+its 4xx answers to malformed input."""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from editing_fakes import edit_plugins, make_pipeline
+
+from specinpaint.app.dataset_codes import DatasetCodes
+from specinpaint.app.server import ServerSettings, create_app
+from specinpaint.core import Codemaps
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+def _dataset(pipe) -> DatasetCodes:
+    notes = pipe.generate([40, 52, 64, 64], ["bass", "brass", "brass", "organ"], n=4, sampling={"seed": 0},
+                          decode=False)
+    return DatasetCodes(notes.codes, torch.tensor([40, 52, 64, 64]), torch.tensor([0, 1, 1, 6]))
+
+
+@pytest.fixture(scope="module")
+def served():
+    with edit_plugins():
+        pipe = make_pipeline()
+        app = create_app(pipe, ServerSettings(rate_limit_per_minute=0, max_upload_bytes=200_000,
+                                               max_duration_s=1.0), dataset=_dataset(pipe))
+        yield pipe, TestClient(app)
+
+
+def _wav(seconds: float, rate: int = 8000, channels: int = 1) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    data = np.stack([0.3 * np.sin(2 * np.pi * 440 * t)] * channels, axis=1)
+    buffer = io.BytesIO()
+    sf.write(buffer, data, rate, format="WAV")
+    return buffer.getvalue()
+
+
+def test_info_describes_the_geometry(served):
+    pipe, client = served
+    info = client.get("/api/info").json()
+    assert info["levels"] == {"top": {"rows": 4, "columns": 4, "num_codes": 16},
+                              "bottom": {"rows": 8, "columns": 8, "num_codes": 16}}
+    assert info["sample_rate"] == 8000 and info["window_columns"] == 4
+    assert len(info["bin_frequencies_hz"]) == 32 and len(info["frame_times_s"]) == 64
+    assert info["dataset_notes"] == 4 and info["limits"]["max_columns"] == 31
+    assert "brass" in info["families"]
+
+
+def test_generate_is_seeded_and_matches_the_python_api(served):
+    pipe, client = served
+    body = {"pitch": 60, "family": "brass", "temperature": 0.9, "seed": 17}
+    a, b = client.post("/api/generate", json=body).json(), client.post("/api/generate", json=body).json()
+    assert a["codes"] == b["codes"] and a["seed"] == 17
+    expected = pipe.generate(60, "brass", sampling={"seed": 17, "temperature": 0.9}, decode=False).codes
+    assert a["codes"]["top"] == expected["top"][0].tolist()
+    drawn = client.post("/api/generate", json={"pitch": 60}).json()
+    assert isinstance(drawn["seed"], int)  # the server picks and reports a seed
+
+
+def test_inpaint_changes_only_the_returned_mask(served):
+    _, client = served
+    codes = client.post("/api/generate", json={"seed": 1}).json()["codes"]
+    for layer in ("top", "bottom"):
+        res = client.post("/api/inpaint", json={
+            "codes": codes, "region": {"time_s": [0.0, 0.07], "freq_hz": [0, 1500]}, "layer": layer,
+            "pitch": 72, "family": "flute", "seed": 3,
+        })
+        assert res.status_code == 200, res.text
+        out = res.json()
+        for level in ("top", "bottom"):
+            old, new = np.array(codes[level]), np.array(out["codes"][level])
+            mask = np.array(out["masks"][level], dtype=bool)
+            assert (old[~mask] == new[~mask]).all()
+        assert (np.array(out["codes"]["bottom"]) != np.array(codes["bottom"])).any()
+        if layer == "bottom":
+            assert out["codes"]["top"] == codes["top"]
+    explicit = client.post("/api/inpaint", json={
+        "codes": codes, "region": {"masks": {"top": [[1, 0, 0, 0]] + [[0] * 4] * 3}}, "seed": 2}).json()
+    assert np.array(explicit["masks"]["top"]).sum() == 1
+
+
+def test_attenuate_audio_spectrogram_and_pack(served):
+    pipe, client = served
+    codes = client.post("/api/generate", json={"seed": 2}).json()["codes"]
+    res = client.post("/api/attenuate", json={"codes": codes, "region": {"freq_hz": [0, 1000]}, "amount_db": 30})
+    assert res.status_code == 200 and res.json()["masks"]["bottom"][0][0] == 1
+    wav = client.post("/api/audio", json={"codes": codes})
+    assert wav.headers["content-type"] == "audio/wav"
+    audio, rate = sf.read(io.BytesIO(wav.content))
+    expected = pipe.decode(Codemaps.from_lists({k: [v] for k, v in codes.items()}))[0].numpy()
+    assert rate == 8000 and audio.shape == (1024,) and np.abs(audio - expected).max() < 1e-3
+    png = client.post("/api/spectrogram", json={"codes": codes})
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png.content))
+    assert png.headers["content-type"] == "image/png" and image.size == (64, 32)  # frames × rows
+    pack = client.post("/api/sample-pack", json={"codes": codes, "family": "reed", "min_pitch": 60, "max_pitch": 62,
+                                                 "seed": 1})
+    names = zipfile.ZipFile(io.BytesIO(pack.content)).namelist()
+    assert pack.headers["content-type"] == "application/zip" and names == ["reed-60.wav", "reed-61.wav", "reed-62.wav"]
+
+
+def test_analyze_upload_and_its_limits(served):
+    _, client = served
+    ok = client.post("/api/analyze", files={"audio": ("stereo.wav", _wav(0.3, channels=2), "audio/wav")})
+    assert ok.status_code == 200, ok.text
+    assert len(ok.json()["codes"]["top"][0]) == 10  # 0.3 s / 0.032 s per column, rounded up
+    resampled = client.post("/api/analyze", files={"audio": ("hi.wav", _wav(0.2, rate=16000), "audio/wav")})
+    assert resampled.status_code == 200 and len(resampled.json()["codes"]["top"][0]) == 7
+    too_long = client.post("/api/analyze", files={"audio": ("long.wav", _wav(1.5), "audio/wav")})
+    assert too_long.status_code == 413 and "limit is 1 s" in too_long.json()["detail"]
+    too_big = client.post("/api/analyze", files={"audio": ("big.wav", b"\0" * 300_000, "audio/wav")})
+    assert too_big.status_code == 413 and "limit" in too_big.json()["detail"]
+    garbage = client.post("/api/analyze", files={"audio": ("x.wav", b"not audio", "audio/wav")})
+    assert garbage.status_code == 422 and "cannot read audio" in garbage.json()["detail"]
+    empty = client.post("/api/analyze", files={"audio": ("e.wav", b"", "audio/wav")})
+    assert empty.status_code == 422
+
+
+@pytest.mark.parametrize("body, status, message", [
+    ({"codes": {"top": [[1, 2], [3]], "bottom": [[0] * 8] * 8}}, 422, "rectangular"),
+    ({"codes": {"top": [[99] * 4] * 4, "bottom": [[0] * 8] * 8}}, 422, "outside [0, 16)"),
+    ({"codes": {"top": [[0] * 4] * 4}}, 422, "levels"),
+    ({"codes": {"top": [[0] * 4] * 3, "bottom": [[0] * 8] * 8}}, 422, "shape"),
+    ({"codes": {"top": [[0] * 40] * 4, "bottom": [[0] * 80] * 8}}, 413, "at most 31"),
+    ({"codes": {"top": [0, 1], "bottom": [[0] * 8] * 8}}, 422, None),
+])
+def test_malformed_codes_get_4xx_json(served, body, status, message):
+    _, client = served
+    res = client.post("/api/audio", json=body)
+    assert res.status_code == status
+    if message:
+        assert message in res.json()["detail"]
+
+
+def test_malformed_edit_requests(served):
+    _, client = served
+    codes = client.post("/api/generate", json={"seed": 3}).json()["codes"]
+    cases = [
+        ({"codes": codes, "region": {"time_s": [5, 6]}}, "outside the spectrogram"),
+        ({"codes": codes, "region": {"time_s": [0.1, 0.05]}}, "empty or inverted"),
+        ({"codes": codes, "region": {"time_s": [0, 0.1]}, "layer": "middle"}, "unknown layer"),
+        ({"codes": codes, "region": {"masks": {"top": [[1]]}}}, "expected (4, 4)"),
+    ]
+    for body, message in cases:
+        res = client.post("/api/inpaint", json=body)
+        assert res.status_code == 422 and message in res.json()["detail"], res.text
+    for body in ({"codes": codes, "region": {}},
+                 {"codes": codes, "region": {"time_s": [0, 1], "masks": {"top": [[1]]}}},
+                 {"codes": codes, "region": {"time_s": [0, 1]}, "pitch": 200},
+                 {"codes": codes, "region": {"time_s": [0, 1]}, "family": "kazoo"},
+                 {"codes": codes, "region": {"time_s": [0, 1]}, "temperature": 0},
+                 {"codes": codes, "region": {"time_s": [0, 1]}, "surprise": 1}):
+        res = client.post("/api/inpaint", json=body)
+        assert res.status_code == 422 and isinstance(res.json()["detail"], list)
+    pack = client.post("/api/sample-pack", json={"codes": codes, "min_pitch": 70, "max_pitch": 60})
+    assert pack.status_code == 422
+
+
+def test_sample_from_dataset_honours_constraints_and_terminates(served):
+    _, client = served
+    brass = [client.post("/api/sample-from-dataset", json={"family": "brass", "seed": s}).json() for s in range(6)]
+    assert {b["labels"]["index"] for b in brass} == {1, 2}
+    assert all(b["labels"]["family"] == "brass" for b in brass)
+    c4 = client.post("/api/sample-from-dataset", json={"pitch_class": 4, "octave": 4, "family": "organ"}).json()
+    assert c4["labels"] == {"index": 3, "pitch": 64, "family": "organ"}
+    none = client.post("/api/sample-from-dataset", json={"pitch": 41})
+    assert none.status_code == 404 and "no dataset note matches pitch=41" in none.json()["detail"]
+    assert client.post("/api/sample-from-dataset", json={"pitch_class": 12}).status_code == 422
+
+
+def test_rate_limit_answers_429():
+    with edit_plugins():
+        app = create_app(make_pipeline(), ServerSettings(rate_limit_per_minute=60, rate_limit_burst=2))
+        client = TestClient(app)
+        codes = {"top": [[0] * 4] * 4, "bottom": [[0] * 8] * 8}
+        statuses = [client.post("/api/audio", json={"codes": codes}).status_code for _ in range(3)]
+        assert statuses[:2] == [200, 200] and statuses[2] == 429
+        limited = client.post("/api/audio", json={"codes": codes})
+        assert int(limited.headers["retry-after"]) >= 1 and "rate limit" in limited.json()["detail"]
+        assert client.get("/api/info").status_code == 200  # reads are not limited
+
+
+def test_pages_docs_and_no_files_written(served, tmp_path, monkeypatch):
+    _, client = served
+    monkeypatch.chdir(tmp_path)
+    page = client.get("/")
+    assert page.status_code == 200 and "/static/app.js" in page.text and "http" not in page.text.split("<body>")[0]
+    assert "api/inpaint" in client.get("/static/app.js").text
+    spec = client.get("/openapi.json").json()
+    assert {"/api/generate", "/api/inpaint", "/api/attenuate", "/api/audio", "/api/spectrogram", "/api/sample-pack",
+            "/api/analyze", "/api/sample-from-dataset", "/api/info"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 200
+    codes = client.post("/api/generate", json={"seed": 5}).json()["codes"]
+    client.post("/api/audio", json={"codes": codes})
+    client.post("/api/spectrogram", json={"codes": codes})
+    assert list(tmp_path.iterdir()) == []  # every response is built in memory
