@@ -1,0 +1,140 @@
+"""What the transformer priors share: input validation, inference mode, class vectors for
+classifier-free guidance, token inputs with optional learned 2-D positions, weight init."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+from torch import nn
+
+from specinpaint.core.codemaps import Codemaps
+from specinpaint.core.conditioning import Conditioning
+from specinpaint.core.errors import SpecinpaintError
+from specinpaint.core.linearize import Linearizer
+from specinpaint.core.prior import Prior, PriorLoss, SamplingOptions
+
+from .class_embedding import ClassEmbedding
+
+
+class TokenInput(nn.Module):
+    """Token ids at sequence slots ``[start, start + L)`` → vectors, plus learned frequency and time
+    embeddings of each slot's cell when ``positions == 'learned2d'`` (rope adds positions later,
+    inside attention)."""
+
+    def __init__(self, vocab: int, d_model: int, lin: Linearizer, positions: str) -> None:
+        super().__init__()
+        self.tokens = nn.Embedding(vocab, d_model)
+        self.learned = positions == "learned2d"
+        if self.learned:
+            self.freq = nn.Embedding(lin.shape[0], d_model)
+            self.time = nn.Embedding(lin.shape[1], d_model)
+        self.register_buffer("coords", lin.coords.clone(), persistent=False)
+
+    def forward(self, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:
+        x = self.tokens(tokens)
+        if self.learned:
+            cells = self.coords[start : start + tokens.shape[1]]
+            x = x + self.freq(cells[:, 0]) + self.time(cells[:, 1])
+        return x
+
+
+def init_weights(module: nn.Module) -> None:
+    """Small normal init (std 0.02) for linear and embedding weights, zero biases."""
+    for m in module.modules():
+        if isinstance(m, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(m.weight, std=0.02)
+        if isinstance(m, nn.Linear) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+
+
+def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, float]:
+    """Mean cross-entropy and accuracy over already-selected positions (``[M, V]``, ``[M]``)."""
+    loss = nn.functional.cross_entropy(logits.float(), targets)
+    accuracy = (logits.argmax(dim=-1) == targets).float().mean().item() if targets.numel() else 0.0
+    return loss, accuracy
+
+
+class TransformerPrior(Prior):
+    """Common plumbing; subclasses build the networks and implement `loss` and `inpaint`."""
+
+    @property
+    def level(self) -> str:
+        return self.params.level  # type: ignore[attr-defined]
+
+    @property
+    def codemap_shape(self) -> tuple[int, int]:
+        return tuple(self.params.codemap_shape)  # type: ignore[attr-defined,return-value]
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @contextlib.contextmanager
+    def inference(self) -> Iterator[None]:
+        """no_grad + eval for the duration, restoring the module's train flags afterwards."""
+        flags = {m: m.training for m in self.modules()}
+        self.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            for m, flag in flags.items():
+                m.training = flag
+
+    # -- validation --------------------------------------------------------------------------
+    def level_codes(self, codes: Codemaps, level: str, shape: tuple[int, int], num_codes: int) -> torch.Tensor:
+        """``codes[level]`` on the model's device, checked for shape and code range."""
+        if not isinstance(codes, Codemaps):
+            raise SpecinpaintError(f"{type(self).__name__} expects Codemaps, got {type(codes).__name__}")
+        if level not in codes:
+            raise SpecinpaintError(f"{type(self).__name__} needs codemap level '{level}' (got {', '.join(codes.levels)})")
+        value = codes[level]
+        if tuple(value.shape[1:]) != tuple(shape):
+            raise SpecinpaintError(f"codemap '{level}' has shape {tuple(value.shape[1:])}, expected {tuple(shape)}")
+        if value.numel() and (int(value.min()) < 0 or int(value.max()) >= num_codes):
+            raise SpecinpaintError(f"codemap '{level}' holds codes outside [0, {num_codes})")
+        return value.to(self.device)
+
+    def check_mask(self, mask: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise SpecinpaintError(f"mask must be a bool tensor, got {getattr(mask, 'dtype', type(mask).__name__)}")
+        if tuple(mask.shape) != tuple(ref.shape):
+            raise SpecinpaintError(f"mask shape {tuple(mask.shape)} does not match codemap '{self.level}' {tuple(ref.shape)}")
+        return mask.to(ref.device)
+
+    def check_conditioning(self, conditioning: Conditioning, batch: int) -> Conditioning:
+        if not isinstance(conditioning, Conditioning):
+            raise SpecinpaintError(f"conditioning must be a Conditioning, got {type(conditioning).__name__}")
+        if conditioning.batch_size != batch:
+            raise SpecinpaintError(f"conditioning has batch {conditioning.batch_size}, codes have batch {batch}")
+        return conditioning.to(self.device)
+
+    # -- conditioning ------------------------------------------------------------------------
+    def class_vectors(self, embed: ClassEmbedding, conditioning: Conditioning, guidance_scale: float) -> tuple[torch.Tensor, bool]:
+        """``[B, d]`` class vectors, or ``[2B, d]`` (conditional then null) when guidance is on."""
+        cond = embed(conditioning)
+        if guidance_scale == 1.0:
+            return cond, False
+        return torch.cat([cond, embed.null(conditioning.batch_size)]), True
+
+    def variations(
+        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions, n: int
+    ) -> torch.Tensor:
+        """``n`` variations of each example, sampled as one batch: ``[B·n, F, T]``, example-major
+        (rows b·n … b·n + n − 1 are the variations of example b)."""
+        if n < 1:
+            raise SpecinpaintError(f"number of variations must be >= 1, got {n}")
+        index = torch.arange(codes.batch_size).repeat_interleave(n)
+        repeated = Codemaps({k: v[index.to(v.device)] for k, v in codes.items()})
+        return self.inpaint(repeated, mask[index.to(mask.device)], conditioning.repeat(n), options)
+
+    @staticmethod
+    def loss_result(loss: torch.Tensor, metrics: dict[str, float]) -> PriorLoss:
+        return PriorLoss(loss=loss, metrics={"loss": float(loss.detach()), **metrics})
+
+
+def doubled(x: torch.Tensor, guided: bool) -> torch.Tensor:
+    """Repeat a batch for the [cond; null] halves of classifier-free guidance."""
+    return torch.cat([x, x]) if guided else x

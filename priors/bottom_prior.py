@@ -1,0 +1,136 @@
+"""Bottom prior p(c^B_i | c^B_<i, c^T): causal over bottom tokens, the whole top map visible.
+
+The top map goes through a bidirectional encoder; the causal decoder reads the bottom tokens in
+patch-major order and cross-attends to that memory. Decoder slot i (which predicts bottom token i)
+also receives the memory vector of its own top token k(i) = ⌊i/4⌋, *including the first token of
+each 2×2 patch* (the original fed slot i the vector of the previous token's top cell, so a patch's
+first token never saw its own top token directly).
+
+Sampling is autoregressive with a KV cache (encoder memory and cross keys computed once); for the
+parallel sampler use the ``bottom-masked`` prior.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from specinpaint.core.codemaps import Codemaps
+from specinpaint.core.conditioning import Conditioning
+from specinpaint.core.errors import SpecinpaintError
+from specinpaint.core.linearize import linearizers
+from specinpaint.core.prior import PriorLoss, SamplingOptions
+
+from .autoregressive import decode_autoregressive, shifted_inputs
+from .base import TokenInput, TransformerPrior, doubled, init_weights, masked_cross_entropy
+from .class_embedding import ClassEmbedding
+from .context import ContextEncoder
+from .kv_cache import KVCache
+from .layers import Stack
+from .params import ContextParams
+from .rotary import RotaryTables, grid_positions
+from .sampling import guide, make_generator
+
+
+class BottomPriorParams(ContextParams):
+    pass
+
+
+class BottomPrior(TransformerPrior):
+    """Autoregressive bottom prior conditioned on the whole top map and on k(i)."""
+
+    Params = BottomPriorParams
+    description = "bottom-level prior: top-map encoder + causal bottom decoder aligned on k(i) (KV cache)"
+
+    def __init__(self, params: BottomPriorParams) -> None:
+        super().__init__(params)
+        p = params
+        lins = linearizers({p.context_level: tuple(p.top_shape), p.level: tuple(p.codemap_shape)})
+        self.top_lin, self.lin = lins[p.context_level], lins[p.level]
+        self.bos_id = p.num_codes
+        self.classes = ClassEmbedding(p.d_model)
+        self.context = ContextEncoder(p, self.top_lin, self.lin)
+        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin, p.positions)
+        self.decoder = Stack(p.num_decoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,
+                             p.attention_backend, causal=True, cross=True)
+        self.head = nn.Linear(p.d_model, p.num_codes)
+        self.rope = (
+            RotaryTables(grid_positions(self.lin.coords), p.d_model // p.num_heads) if p.positions == "rope" else None
+        )
+        init_weights(self)
+
+    @property
+    def context_levels(self) -> tuple[str, ...]:
+        return (self.params.context_level,)
+
+    def decode(
+        self, inputs: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor, start: int = 0,
+        cache: KVCache | None = None,
+    ) -> torch.Tensor:
+        """Decoder inputs for slots ``[start, start + L)`` → hidden states ``[B, L, d]``."""
+        end = start + inputs.shape[1]
+        x = self.target(inputs, start) + classes[:, None] + self.context.aligned(memory, start, end)
+        rope_self = rope_cross = None
+        if self.rope is not None:
+            rope_self = self.rope.slice(start, end)
+            keys = self.context.key_table()
+            assert keys is not None
+            rope_cross = (rope_self, keys)
+        return self.decoder(x, rope_self, memory, rope_cross, cache)
+
+    def _inputs(self, codes: Codemaps) -> tuple[torch.Tensor, torch.Tensor]:
+        p = self.params
+        top = self.level_codes(codes, p.context_level, tuple(p.top_shape), p.top_num_codes)
+        bottom = self.level_codes(codes, self.level, self.codemap_shape, p.num_codes)
+        if top.shape[0] != bottom.shape[0]:
+            raise SpecinpaintError(f"codemaps '{p.context_level}' and '{self.level}' have different batch sizes")
+        return top, bottom
+
+    def loss(self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None) -> PriorLoss:
+        """Teacher-forced loss over all bottom tokens (or only ``mask``'s ones) given the true top."""
+        top, bottom = self._inputs(codes)
+        conditioning = self.check_conditioning(conditioning, bottom.shape[0])
+        seq = self.lin.to_sequence(bottom)
+        if mask is None:
+            selected = torch.ones_like(seq, dtype=torch.bool)
+        else:
+            selected = self.lin.to_sequence(self.check_mask(mask, bottom))
+            if not selected.any():
+                raise SpecinpaintError("bottom prior loss: the mask selects no token")
+        classes = self.classes(conditioning, self.params.class_dropout if self.training else 0.0)
+        memory = self.context(self.top_lin.to_sequence(top), classes)
+        states = self.decode(shifted_inputs(seq, self.bos_id), memory, classes)
+        loss, accuracy = masked_cross_entropy(self.head(states[selected]), seq[selected])
+        return self.loss_result(loss, {"accuracy": accuracy})
+
+    def inpaint(
+        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions
+    ) -> torch.Tensor:
+        if options.sampler != "autoregressive":
+            raise SpecinpaintError(
+                f"bottom-transformer samples autoregressively only (got sampler '{options.sampler}'); "
+                "use the bottom-masked prior for parallel decoding"
+            )
+        top, bottom = self._inputs(codes)
+        device_out = codes[self.level].device
+        mask = self.check_mask(mask, bottom)
+        conditioning = self.check_conditioning(conditioning, bottom.shape[0])
+        with self.inference():
+            seq, hidden = self.lin.to_sequence(bottom), self.lin.to_sequence(mask)
+            generator = make_generator(options.seed, seq.device)
+            classes, guided = self.class_vectors(self.classes, conditioning, options.guidance_scale)
+            scale = options.guidance_scale
+            memory = self.context(doubled(self.top_lin.to_sequence(top), guided), classes)
+            cache = self.decoder.new_cache(self.lin.length)
+
+            def step_fn(chunk: torch.Tensor, start: int) -> torch.Tensor:
+                logits = self.head(self.decode(doubled(chunk, guided), memory, classes, start, cache)[:, -1])
+                return guide(logits, scale) if guided else logits
+
+            def full_fn(inputs: torch.Tensor, slot: int) -> torch.Tensor:
+                logits = self.head(self.decode(doubled(inputs, guided), memory, classes)[:, slot])
+                return guide(logits, scale) if guided else logits
+
+            out = decode_autoregressive(seq, hidden, options, self.bos_id, step_fn, full_fn, generator)
+            result = torch.where(mask, self.lin.to_map(out), bottom)
+        return result.to(device_out)
