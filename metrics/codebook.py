@@ -1,0 +1,81 @@
+"""Codebook statistics from integer code tensors: usage histogram, perplexity, dead-code fraction.
+
+Perplexity = exp(entropy of the code-usage distribution): K when every code is used equally, 1
+when a single code is used (collapse). A code is *dead* when it is used at most ``dead_threshold``
+times in the codes given.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from specinpaint.core.errors import SpecinpaintError
+
+
+def usage_histogram(codes: torch.Tensor, codebook_size: int) -> torch.Tensor:
+    """Counts per code, LongTensor [codebook_size], from codes of any shape."""
+    codes = torch.as_tensor(codes)
+    if codes.is_floating_point() or codes.is_complex():
+        raise SpecinpaintError(f"codes must be an integer tensor, got {codes.dtype}")
+    flat = codes.reshape(-1).long()
+    if flat.numel() and (int(flat.min()) < 0 or int(flat.max()) >= codebook_size):
+        raise SpecinpaintError(
+            f"codes must lie in 0..{codebook_size - 1}, got {int(flat.min())}..{int(flat.max())}"
+        )
+    return torch.bincount(flat, minlength=codebook_size)
+
+
+def perplexity(codes: torch.Tensor, codebook_size: int) -> float:
+    counts = usage_histogram(codes, codebook_size).double()
+    total = counts.sum()
+    if total == 0:
+        return 0.0
+    p = counts / total
+    entropy = -(p[p > 0] * p[p > 0].log()).sum()
+    return float(entropy.exp())
+
+
+def dead_fraction(codes: torch.Tensor, codebook_size: int, dead_threshold: int = 0) -> float:
+    counts = usage_histogram(codes, codebook_size)
+    return float((counts <= dead_threshold).double().mean())
+
+
+@dataclass(frozen=True)
+class CodebookStats:
+    histogram: torch.Tensor  # [K] counts
+    perplexity: float
+    dead_fraction: float
+    used: int
+    codebook_size: int
+
+    @property
+    def normalized_perplexity(self) -> float:
+        """Perplexity / K in (0, 1]: 1 = uniform usage."""
+        return self.perplexity / self.codebook_size
+
+    @property
+    def entropy_bits(self) -> float:
+        return math.log2(self.perplexity) if self.perplexity > 0 else 0.0
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "perplexity": self.perplexity, "dead_fraction": self.dead_fraction, "used": self.used,
+            "codebook_size": self.codebook_size,
+        }
+
+
+def codebook_stats(codes: torch.Tensor, codebook_size: int, dead_threshold: int = 0) -> CodebookStats:
+    counts = usage_histogram(codes, codebook_size)
+    total = counts.sum()
+    if total > 0:
+        p = counts.double() / total
+        ppl = float((-(p[p > 0] * p[p > 0].log()).sum()).exp())
+    else:
+        ppl = 0.0
+    return CodebookStats(
+        histogram=counts, perplexity=ppl, dead_fraction=float((counts <= dead_threshold).double().mean()),
+        used=int((counts > 0).sum()), codebook_size=codebook_size,
+    )
