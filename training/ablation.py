@@ -420,8 +420,21 @@ def run_study(
     if report:
         from .ablation_report import write_report
 
-        write_report(out, results, title=study.spec.description or study.name, meta=study_meta(study, variants))
+        table = finished_results(study, out, budget, overrides) if only else results
+        write_report(out, table, title=study.spec.description or study.name, meta=study_meta(study, variants))
     return results
+
+
+def finished_results(study: Study, out_dir: str | Path, budget: str | None = None,
+                     overrides: Sequence[str] = ()) -> list[VariantResult]:
+    """Results of every study variant finished in ``out_dir`` with the current config (in study
+    order), so a run restricted with ``only`` still writes the whole table so far."""
+    found = []
+    for variant in expand_study(study, budget, overrides):
+        done = read_result(variant_dir(Path(out_dir), variant.name) / RESULT_FILE)
+        if done is not None and done.fingerprint == variant.fingerprint:
+            found.append(done)
+    return found
 
 
 def study_meta(study: Study, variants: Sequence[Variant]) -> dict[str, Any]:

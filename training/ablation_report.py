@@ -30,6 +30,7 @@ METRIC_DOCS: dict[str, tuple[str, str]] = {
     "roundtrip_mrstft": ("multi-resolution STFT distance, round trip vs raw", "lower"),
     "pitch_accuracy": ("pYIN pitch of decoded audio equals the label (fraction of notes)", "higher"),
     "raw_pitch_accuracy": ("same estimator on the raw audio (its ceiling)", "higher"),
+    "notes": ("held-out notes evaluated", ""),
 }
 LEVEL_DOCS: dict[str, tuple[str, str]] = {
     "perplexity": ("codebook perplexity exp(H) of codes on the held-out notes", "higher"),

@@ -1,0 +1,174 @@
+"""Training engine: schedules, data order, resume == uninterrupted, checkpoint refusals, logs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from specinpaint.core import Pipeline, load_config
+from specinpaint.core.config import TrainingConfig
+from specinpaint.core.errors import BundleError, DataError
+from specinpaint.training.batches import epoch_order, eval_batches, train_batches
+from specinpaint.training.checkpoint import load_checkpoint, read_header, save_checkpoint
+from specinpaint.training.data import build_dataset
+from specinpaint.training.logger import read_metrics
+from specinpaint.training.quantizer_task import train_quantizer
+from specinpaint.training.schedule import lr_factor
+from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
+
+
+@pytest.fixture(autouse=True)
+def synthetic():
+    """Synthetic plugins, one intra-op thread (tiny convolutions only lose with more on a busy CPU)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with synthetic_plugins():
+        yield
+    torch.set_num_threads(threads)
+
+
+def test_lr_schedules_warm_up_and_decay():
+    constant = TrainingConfig(steps=100, schedule="constant", warmup_steps=10)
+    assert lr_factor(0, constant) == pytest.approx(0.1)
+    assert lr_factor(9, constant) == pytest.approx(1.0)
+    assert lr_factor(99, constant) == 1.0
+    cosine = TrainingConfig(steps=100, schedule="cosine", warmup_steps=0)
+    assert lr_factor(0, cosine) == pytest.approx(1.0)
+    assert lr_factor(50, cosine) == pytest.approx(0.5)
+    assert lr_factor(100, cosine) == pytest.approx(0.0, abs=1e-12)
+    onecycle = TrainingConfig(steps=100, schedule="onecycle")
+    assert lr_factor(0, onecycle) == pytest.approx(1 / 25)  # the original CycleScheduler: lr/25 start
+    assert lr_factor(30, onecycle) == pytest.approx(1.0)  # 30 % warm-up
+    assert lr_factor(100, onecycle) == pytest.approx(1 / 25 / 1e4)
+
+
+def test_epoch_order_is_seeded_sharded_and_resumable():
+    a = epoch_order(50, 4, 2, 0, seed=3, epoch=0)
+    b = epoch_order(50, 4, 2, 1, seed=3, epoch=0)
+    assert len(a) == len(b) == 6  # 50 // (4 × 2), last partial global batch dropped
+    flat_a, flat_b = sum(a, []), sum(b, [])
+    assert not set(flat_a) & set(flat_b)
+    assert epoch_order(50, 4, 2, 0, seed=3, epoch=0) == a
+    assert epoch_order(50, 4, 2, 0, seed=3, epoch=1) != a
+    data = list(range(50))
+
+    def collate(items):
+        return items
+
+    stream = train_batches(data, collate, batch_size=4, seed=3, rank=0, world_size=2, start_step=0)
+    full = [next(stream) for _ in range(10)]  # crosses into epoch 1
+    resumed = train_batches(data, collate, batch_size=4, seed=3, rank=0, world_size=2, start_step=7)
+    assert [next(resumed) for _ in range(3)] == full[7:]
+    with pytest.raises(DataError, match="fewer than one global batch"):
+        next(train_batches(data[:3], collate, batch_size=4, seed=0, rank=0, world_size=1, start_step=0))
+    assert list(eval_batches(data, collate, batch_size=20, max_batches=5, rank=1, world_size=2)) == [data[20:40]]
+
+
+def _setup(count=32, **quantizer):
+    config = load_config(synthetic_config(count=count, **quantizer))
+    torch.manual_seed(0)
+    pipeline = Pipeline(config)
+    return config, pipeline, build_dataset(config, "train"), build_dataset(config, "valid")
+
+
+def _training(config, **changes):
+    return config.training.quantizer.model_copy(update={
+        "steps": 8, "log_every": 1, "eval_every": 3, "checkpoint_every": 4, **changes})
+
+
+def test_resume_continues_the_uninterrupted_loss_curve(tmp_path):
+    config, pipeline, train, valid = _setup(dead_code_steps=2)
+    training = _training(config)
+    full = train_quantizer(pipeline, training, train, valid, tmp_path / "full", progress=False)
+    assert full.finished and full.steps == 8
+
+    config, pipeline, train, valid = _setup(dead_code_steps=2)
+    part = train_quantizer(pipeline, training, train, valid, tmp_path / "part", progress=False, stop_after=4)
+    assert not part.finished and part.steps == 4 and part.bundle is None
+    # a fresh process: new pipeline object (different init), state comes from the checkpoint only
+    config, fresh, train, valid = _setup(dead_code_steps=2)
+    torch.manual_seed(123)
+    rest = train_quantizer(fresh, training, train, valid, tmp_path / "part", progress=False)
+    assert rest.outcome.resumed_from == 4 and rest.finished
+
+    curve_full = [(r["step"], r["loss"]) for r in read_metrics(tmp_path / "full/metrics.jsonl", "train")]
+    curve_part = [(r["step"], r["loss"]) for r in read_metrics(tmp_path / "part/metrics.jsonl", "train")]
+    assert [s for s, _ in curve_part] == list(range(1, 9))  # no duplicate steps after resuming
+    assert curve_part == curve_full
+    restarted = sum(r["bottom/restarted"] + r["top/restarted"] for r in read_metrics(tmp_path / "full/metrics.jsonl", "train"))
+    assert restarted > 0  # restarts (which draw random numbers) happened and were reproduced
+    for key, value in full.pipeline.quantizer.state_dict().items():
+        assert torch.equal(value, fresh.quantizer.state_dict()[key]), key
+    valid_full = read_metrics(tmp_path / "full/metrics.jsonl", "valid")
+    valid_part = read_metrics(tmp_path / "part/metrics.jsonl", "valid")
+    assert [r["loss"] for r in valid_part] == [r["loss"] for r in valid_full]
+
+
+def test_checkpoints_are_refused_when_damaged_or_mismatched(tmp_path):
+    config, pipeline, train, valid = _setup()
+    training = _training(config, steps=2, eval_every=100, checkpoint_every=2)
+    train_quantizer(pipeline, training, train, None, tmp_path / "run", progress=False)
+    last = tmp_path / "run/checkpoints/last.pt"
+    header = read_header(last)
+    assert header["task"] == "quantizer" and header["step"] == 2
+    assert header["signature"]["quantizer"]["params"]["hidden_channels"] == 16
+
+    data = last.read_bytes()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(data[: len(data) - 100])
+    with pytest.raises(BundleError, match="truncated checkpoint") as info:
+        load_checkpoint(truncated)
+    assert "\n" not in str(info.value)
+    (tmp_path / "stub.pt").write_bytes(data[:10])
+    with pytest.raises(BundleError, match="not a specinpaint training checkpoint"):
+        load_checkpoint(tmp_path / "stub.pt")
+    flipped = bytearray(data)
+    flipped[-50] ^= 0xFF
+    (tmp_path / "flipped.pt").write_bytes(bytes(flipped))
+    with pytest.raises(BundleError, match="checksum mismatch"):
+        load_checkpoint(tmp_path / "flipped.pt")
+    with pytest.raises(BundleError, match="is for 'quantizer', not 'prior_top'"):
+        load_checkpoint(last, task="prior_top")
+
+    # resuming the run with another model config is refused with the differing key
+    config2, pipeline2, train2, _ = _setup(hidden_channels=8)
+    with pytest.raises(BundleError, match=r"quantizer\.params\.hidden_channels: checkpoint has 16, config has 8"):
+        train_quantizer(pipeline2, training, train2, None, tmp_path / "run", progress=False)
+    # the truncated file in place of last.pt stops the resume too, and is never overwritten silently
+    last.write_bytes(data[: len(data) // 2])
+    with pytest.raises(BundleError, match="truncated"):
+        train_quantizer(pipeline, training, train, None, tmp_path / "run", progress=False)
+
+
+def test_checkpoint_roundtrip_keeps_nested_state(tmp_path):
+    payload = {"a": torch.arange(3), "nested": {"b": [1, 2.5, "x"], "c": None}, "rng": (3, (1, 2), None)}
+    save_checkpoint(tmp_path / "x.pt", {"task": "t", "signature": {"k": [1, 2]}, "step": 7}, payload)
+    header, loaded = load_checkpoint(tmp_path / "x.pt", task="t", signature={"k": [1, 2]})
+    assert header["step"] == 7
+    assert torch.equal(loaded["a"], payload["a"]) and loaded["nested"] == payload["nested"]
+    with pytest.raises(BundleError, match=r"k\[1\]: checkpoint has 2, config has 3"):
+        load_checkpoint(tmp_path / "x.pt", signature={"k": [1, 3]})
+
+
+def test_metrics_log_and_bundle_record(tmp_path):
+    config, pipeline, train, valid = _setup()
+    training = _training(config, steps=6, log_every=2, eval_every=3, sample_every=6)
+    result = train_quantizer(pipeline, training, train, valid, tmp_path, progress=False)
+    train_records = read_metrics(tmp_path / "metrics.jsonl", "train")
+    valid_records = read_metrics(tmp_path / "metrics.jsonl", "valid")
+    assert [r["step"] for r in train_records] == [2, 4, 6]
+    assert [r["step"] for r in valid_records] == [3, 6]
+    for key in ("loss", "lr", "grad_norm", "items_per_s", "top/perplexity", "bottom/dead_fraction", "loss/recon"):
+        assert key in train_records[-1], key
+    assert (tmp_path / "checkpoints/best.pt").exists()
+    samples = sorted(p.name for p in (tmp_path / "samples/step_0000006").iterdir())
+    assert "00.png" in samples and "00_recon.wav" in samples and "00_input.wav" in samples
+    assert (tmp_path / "samples/step_0000006/00.png").read_bytes()[:4] == b"\x89PNG"
+    loaded = Pipeline.load(result.bundle)
+    record = loaded.extras["trained"]["quantizer"]
+    assert record["steps"] == 6 and record["finished"] and record["weights"] == "best"
+    assert record["valid"]["loss"] == pytest.approx(valid_records[-1]["loss"])
+    assert not loaded.normalizer.needs_fit  # fitted before training and saved in the bundle
+    json.dumps(record)

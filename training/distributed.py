@@ -1,0 +1,113 @@
+"""Process-group setup for torchrun + DistributedDataParallel (no home-made launcher).
+
+A single process needs nothing: without ``WORLD_SIZE`` > 1 in the environment training runs
+locally. Under ``torchrun`` (or any launcher that sets the standard env:// variables
+``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) the process group is
+created here (NCCL on CUDA, gloo on CPU). A process group created by the caller (tests) is reused.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+from specinpaint.core.errors import ConfigError
+
+
+@dataclass
+class DistContext:
+    """Where this process sits: rank, world size and its device."""
+
+    rank: int
+    world_size: int
+    local_rank: int
+    device: torch.device
+    owns_group: bool = False
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    def barrier(self) -> None:
+        if self.distributed:
+            dist.barrier()
+
+    def all_gather_object(self, obj: object) -> list[object]:
+        if not self.distributed:
+            return [obj]
+        out: list[object] = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def broadcast_object(self, obj: object) -> object:
+        if not self.distributed:
+            return obj
+        box = [obj]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def sum_floats(self, values: Mapping[str, float]) -> dict[str, float]:
+        """Sum named floats over ranks (every rank must pass the same keys)."""
+        if not self.distributed or not values:
+            return dict(values)
+        keys = sorted(values)
+        tensor = torch.tensor([float(values[k]) for k in keys], dtype=torch.float64, device=self._comm_device)
+        dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
+        return dict(zip(keys, tensor.tolist(), strict=True))
+
+    @property
+    def _comm_device(self) -> torch.device:
+        return self.device if dist.get_backend() == "nccl" else torch.device("cpu")
+
+    def close(self) -> None:
+        if self.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+            self.owns_group = False
+
+
+def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
+    """``auto`` → this rank's CUDA device when available, else CPU; ``cuda`` → cuda:LOCAL_RANK."""
+    if preference == "auto":
+        preference = "cuda" if torch.cuda.is_available() else "cpu"
+    if preference == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError("training.device: cuda requested but no CUDA device is available")
+        return torch.device("cuda", local_rank % max(torch.cuda.device_count(), 1))
+    try:
+        device = torch.device(preference)
+    except RuntimeError as exc:
+        raise ConfigError(f"training.device: invalid device '{preference}'") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"training.device: {preference} requested but no CUDA device is available")
+    return device
+
+
+def setup_distributed(device_preference: str = "auto") -> DistContext:
+    """Join (or create from torchrun's env variables) the default process group."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    owns = False
+    if dist.is_available() and dist.is_initialized():
+        rank, world = dist.get_rank(), dist.get_world_size()
+    elif world > 1:
+        device = resolve_device(device_preference, local_rank)
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group(backend=backend)
+        owns = True
+        rank = dist.get_rank()
+    else:
+        rank = 0
+    device = resolve_device(device_preference, local_rank)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    return DistContext(rank, world, local_rank, device, owns)

@@ -1,0 +1,348 @@
+"""The generic training loop shared by the VQ-VAE and the priors.
+
+`train(task, config, out_dir)` runs AdamW with the configured LR schedule, gradient clipping, mixed
+precision on CUDA (bf16, or fp16 with a gradient scaler), optional ``torch.compile``, DDP when
+launched by torchrun, tqdm progress, a JSONL metrics log (plus TensorBoard when installed), periodic
+evaluation, samples, and atomic checkpoints (``checkpoints/last.pt`` and ``best.pt``). With
+``resume=True`` it continues from ``last.pt``: weights, EMA buffers, optimiser, scheduler, gradient
+scaler, every rank's RNG states and the data position (= the step) are restored, so the resumed
+run reproduces the loss curve of an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from specinpaint.core.config import TrainingConfig
+from specinpaint.core.errors import SpecinpaintError
+
+from .batches import eval_batches, train_batches
+from .checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
+from .distributed import DistContext, setup_distributed
+from .logger import MetricsLogger
+from .rng import capture_rng, restore_rng, seed_everything
+from .schedule import build_scheduler
+from .task import LossModule, TrainingTask
+
+log = logging.getLogger(__name__)
+
+METRICS_FILE = "metrics.jsonl"
+CHECKPOINT_DIR = "checkpoints"
+SAMPLES_DIR = "samples"
+
+
+@dataclass
+class TrainOutcome:
+    """What a call to `train` did. ``steps`` is the global step reached; ``finished`` is False when
+    ``stop_after`` ended the call early (resume to continue)."""
+
+    task: str
+    steps: int
+    finished: bool
+    resumed_from: int | None = None
+    train_metrics: dict[str, float] = field(default_factory=dict)
+    valid_metrics: dict[str, float] = field(default_factory=dict)
+    best_valid_loss: float | None = None
+    best_step: int | None = None
+    last_checkpoint: Path | None = None
+    best_checkpoint: Path | None = None
+    seconds: float = 0.0
+    items_per_second: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-friendly record (stored in the bundle's ``extras['trained']``)."""
+        return {
+            "steps": self.steps,
+            "finished": self.finished,
+            "train": self.train_metrics,
+            "valid": self.valid_metrics,
+            "best_valid_loss": self.best_valid_loss,
+            "best_step": self.best_step,
+            "seconds": round(self.seconds, 3),
+            "items_per_second": round(self.items_per_second, 3),
+        }
+
+
+class _Averager:
+    """Sums named values (tensors stay on the device until read, to avoid a sync per step)."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Any] = {}
+        self.count = 0
+
+    def add(self, values: Mapping[str, Any]) -> None:
+        for key, value in values.items():
+            value = value.detach().float() if isinstance(value, torch.Tensor) else float(value)
+            self.sums[key] = self.sums.get(key, 0.0) + value
+        self.count += 1
+
+    def means(self, ctx: DistContext) -> dict[str, float]:
+        local = {k: float(v) / max(self.count, 1) for k, v in self.sums.items()}
+        if not ctx.distributed:
+            return local
+        summed = ctx.sum_floats(local)
+        return {k: v / ctx.world_size for k, v in summed.items()}
+
+    def reset(self) -> None:
+        self.sums, self.count = {}, 0
+
+
+def _precision(config: TrainingConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
+    """(autocast dtype or None, use a GradScaler). Mixed precision is CUDA-only."""
+    if config.precision == "fp32":
+        return None, False
+    if device.type != "cuda":
+        log.warning("training.precision=%s applies on CUDA only; training in fp32 on %s", config.precision, device)
+        return None, False
+    return (torch.bfloat16, False) if config.precision == "bf16" else (torch.float16, True)
+
+
+def _checkpoint_payload(task, optimizer, scheduler, scaler, step, best, best_step, rng_all, world):
+    return {
+        "module": {k: v.detach().cpu() for k, v in task.module.state_dict().items()},
+        "extra": {k: v.detach().cpu() for k, v in task.extra_state().items()},
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "scaler": scaler.state_dict() if scaler is not None else {},
+        "step": step,
+        "best": best,
+        "best_step": best_step,
+        "rng": rng_all,
+        "world_size": world,
+    }
+
+
+def _evaluate(task: TrainingTask, config: TrainingConfig, ctx: DistContext, autocast) -> dict[str, float]:
+    """Mean loss and metrics over the first ``eval_batches`` validation batches, with a fixed seed
+    (the global RNG streams are left untouched, so evaluating never changes training)."""
+    assert task.valid_set is not None
+    module = task.module
+    was_training = module.training
+    module.eval()
+    sums: dict[str, float] = {}
+    count = 0.0
+    devices = [ctx.device] if ctx.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices), torch.no_grad():
+        torch.manual_seed(config.seed + 104729 + ctx.rank)
+        for raw in eval_batches(
+            task.valid_set, task.collate, batch_size=config.batch_size, max_batches=config.eval_batches,
+            rank=ctx.rank, world_size=ctx.world_size, num_workers=config.num_workers,
+        ):
+            batch = task.prepare(raw, ctx.device)
+            with autocast():
+                loss, metrics = task.compute_loss(module, batch)
+            for key, value in {"loss": loss, **metrics}.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            count += 1
+    module.train(was_training)
+    keys = ctx.broadcast_object(sorted(sums))  # a rank without batches still joins the reduction
+    totals = ctx.sum_floats({**{k: sums.get(k, 0.0) for k in keys}, "__count": count})  # type: ignore[union-attr]
+    n = totals.pop("__count")
+    return {k: v / n for k, v in totals.items()} if n else {}
+
+
+def train(
+    task: TrainingTask,
+    config: TrainingConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    stop_after: int | None = None,
+    callback: Callable[[int, dict[str, float]], None] | None = None,
+    ctx: DistContext | None = None,
+) -> TrainOutcome:
+    """Train ``task.module`` for ``config.steps`` global steps (see the module docstring).
+
+    ``stop_after``: end this call once that global step is done (time-sliced jobs, tests);
+    ``callback(step, train_values)`` runs after every step on every rank.
+    """
+    out = Path(out_dir)
+    own_ctx = ctx is None
+    ctx = ctx or setup_distributed(config.device)
+    ckpt_dir = out / CHECKPOINT_DIR
+    logger = MetricsLogger(out / METRICS_FILE, enabled=ctx.is_main, tensorboard_dir=out / "tensorboard")
+    try:
+        return _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after, callback)
+    finally:
+        logger.close()
+        if own_ctx:
+            ctx.close()
+
+
+def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after, callback) -> TrainOutcome:
+    device = ctx.device
+    task.to(device)
+    module: nn.Module = task.module
+    module.train()
+    params = [p for p in module.parameters() if p.requires_grad]
+    if not params:
+        raise SpecinpaintError(f"{task.name}: the module has no trainable parameters")
+    optimizer = torch.optim.AdamW(
+        params, lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay,
+        fused=device.type == "cuda",
+    )
+    scheduler = build_scheduler(optimizer, config)
+    amp_dtype, use_scaler = _precision(config, device)
+    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+
+    def autocast():
+        if amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type="cuda", dtype=amp_dtype)
+
+    # -- resume ------------------------------------------------------------------------------
+    start_step, best, best_step, resumed_from = 0, None, None, None
+    last_path, best_path = ckpt_dir / LAST, ckpt_dir / BEST
+    if resume and last_path.exists():
+        _, state = load_checkpoint(last_path, task=task.name, signature=task.signature())
+        module.load_state_dict(state["module"])
+        task.load_extra_state(state["extra"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state["scaler"]:
+            scaler.load_state_dict(state["scaler"])
+        start_step, best, best_step = state["step"], state["best"], state["best_step"]
+        resumed_from = start_step
+        if state["world_size"] == ctx.world_size:
+            restore_rng(state["rng"][ctx.rank])
+        else:
+            log.warning("resuming with %d processes (checkpoint: %d): RNG streams are re-seeded",
+                        ctx.world_size, state["world_size"])
+            seed_everything(config.seed + 7919 * ctx.rank + start_step)
+        logger.truncate_after(start_step)
+        if ctx.is_main:
+            log.info("%s: resumed from %s at step %d", task.name, last_path, start_step)
+    else:
+        seed_everything(config.seed + 7919 * ctx.rank)
+    task.setup(ctx, resumed_from is not None)
+
+    outcome = TrainOutcome(task.name, start_step, start_step >= config.steps, resumed_from,
+                           best_valid_loss=best, best_step=best_step,
+                           last_checkpoint=last_path if last_path.exists() else None,
+                           best_checkpoint=best_path if best_path.exists() else None)
+    if start_step >= config.steps:
+        return outcome
+
+    # -- model wrappers ------------------------------------------------------------------------
+    forward: nn.Module = LossModule(task)
+    if ctx.distributed:
+        forward = nn.parallel.DistributedDataParallel(
+            forward,
+            device_ids=[device.index] if device.type == "cuda" else None,
+            find_unused_parameters=task.find_unused_parameters,
+        )
+    if config.compile:
+        forward = torch.compile(forward)  # type: ignore[assignment]
+
+    def save(path: Path, step: int) -> None:
+        rng_all = ctx.all_gather_object(capture_rng())
+        if ctx.is_main:
+            header = {"task": task.name, "signature": task.signature(), "step": step,
+                      "training": config.model_dump(mode="json")}
+            payload = _checkpoint_payload(task, optimizer, scheduler, scaler, step, best, best_step,
+                                          rng_all, ctx.world_size)
+            save_checkpoint(path, header, payload)
+        ctx.barrier()
+
+    data: Iterator[Any] = train_batches(
+        task.train_set, task.collate, batch_size=config.batch_size, seed=config.seed, rank=ctx.rank,
+        world_size=ctx.world_size, start_step=start_step, num_workers=config.num_workers,
+    )
+    window = _Averager()
+    items_window = 0
+    window_start = run_start = time.perf_counter()
+    items_total = 0
+    step = start_step
+    bar = None
+    if progress and ctx.is_main:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=config.steps, initial=start_step, desc=task.name, dynamic_ncols=True, leave=False)
+    try:
+        while step < config.steps:
+            batch = task.prepare(next(data), device)
+            with autocast():
+                loss, metrics = forward(batch)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+            else:
+                loss.backward()
+            values: dict[str, Any] = {"loss": loss.detach(), **metrics}
+            if config.grad_clip is not None:
+                values["grad_norm"] = torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
+            if scaler is not None:
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                optimizer.step()
+            values["lr"] = scheduler.get_last_lr()[0]
+            scheduler.step()
+            step += 1
+            window.add(values)
+            items = task.items_in(batch) * ctx.world_size
+            items_window += items
+            items_total += items
+            if bar is not None:
+                bar.update(1)
+
+            record: dict[str, float] = {}
+            if step % config.log_every == 0 or step == config.steps:
+                record = window.means(ctx)
+                if not math.isfinite(record["loss"]):
+                    raise SpecinpaintError(
+                        f"{task.name}: loss became {record['loss']} by step {step} (lower training.lr, "
+                        "keep training.grad_clip, or use fp32)"
+                    )
+                elapsed = time.perf_counter() - window_start
+                record["items_per_s"] = items_window / max(elapsed, 1e-9)
+                logger.log(step, "train", record)
+                outcome.train_metrics = record
+                if bar is not None:
+                    bar.set_postfix(loss=f"{record['loss']:.4g}")
+                window.reset()
+                items_window, window_start = 0, time.perf_counter()
+
+            improved = False
+            if task.valid_set is not None and (step % config.eval_every == 0 or step == config.steps):
+                valid = _evaluate(task, config, ctx, autocast)
+                if valid:
+                    logger.log(step, "valid", valid)
+                    outcome.valid_metrics = valid
+                    if best is None or valid["loss"] < best:
+                        best, best_step, improved = valid["loss"], step, True
+            if improved:
+                save(best_path, step)
+                outcome.best_checkpoint = best_path
+            if step % config.checkpoint_every == 0 or step == config.steps or step == stop_after:
+                save(last_path, step)
+                outcome.last_checkpoint = last_path
+            if config.sample_every and step % config.sample_every == 0 and ctx.is_main:
+                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+                    task.write_samples(step, out / SAMPLES_DIR / f"step_{step:07d}")
+            if callback is not None:
+                callback(step, record)
+            if stop_after is not None and step >= stop_after:
+                break
+    finally:
+        if bar is not None:
+            bar.close()
+    seconds = time.perf_counter() - run_start
+    outcome.steps = step
+    outcome.finished = step >= config.steps
+    outcome.best_valid_loss, outcome.best_step = best, best_step
+    outcome.seconds = seconds
+    outcome.items_per_second = items_total / max(seconds, 1e-9)
+    return outcome

@@ -1,0 +1,248 @@
+"""Training the pipeline's quantizer (the VQ-VAE-2) with the generic engine.
+
+Spectrograms are computed on the training device, in batches, by ``pipeline.spectrogram`` (the
+representation and the normaliser are fixed, not trained). When the normaliser needs statistics it
+is fitted first, in one streaming pass over a bounded number of training batches (the same batches
+on every rank, so every rank gets the same statistics).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import Dataset
+
+from specinpaint.core.config import TrainingConfig
+from specinpaint.core.pipeline import Pipeline
+
+from .batches import eval_batches
+from .checkpoint import BEST, load_checkpoint
+from .data import AudioBatch, AudioCollate
+from .distributed import DistContext, setup_distributed
+from .engine import CHECKPOINT_DIR, train
+from .losses import multi_resolution_stft_loss
+from .result import BUNDLE_DIR, TrainResult, record_training
+from .samples import write_reconstruction_samples
+from .task import TrainingTask
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SpecBatch:
+    """A prepared batch: raw audio [B, N] and normalised spectrograms [B, C, F, T] on the device."""
+
+    audio: torch.Tensor
+    spec: torch.Tensor
+
+
+def pipeline_signature(pipeline: Pipeline, *parts: str) -> dict[str, Any]:
+    """The config sections that define the weights of ``parts`` (refuse resuming on a mismatch)."""
+    config = pipeline.config.model_dump(mode="json")
+    out: dict[str, Any] = {"num_samples": config["num_samples"]}
+    for part in parts:
+        section, _, key = part.partition(".")
+        out[part] = config[section][key] if key else config[section]
+    return out
+
+
+class QuantizerTask(TrainingTask):
+    """Reconstruction (+ commitment, + optional multi-resolution STFT) training of the quantizer."""
+
+    name = "quantizer"
+
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        train_set: Dataset,
+        valid_set: Dataset | None = None,
+        *,
+        fit_batches: int = 32,
+        num_samples_to_write: int = 4,
+    ) -> None:
+        self.pipeline = pipeline
+        self.module = pipeline.quantizer
+        self.train_set, self.valid_set = train_set, valid_set
+        self.collate = AudioCollate(pipeline.config.num_samples)
+        self.fit_batches = fit_batches
+        self.num_samples_to_write = num_samples_to_write
+        params = pipeline.quantizer.params
+        self.stft_weight = float(getattr(params, "stft_loss_weight", 0.0) or 0.0)
+        self.stft_sizes = list(getattr(params, "stft_loss_fft_sizes", (512, 1024, 2048)))
+        self._fit_batch_size = 16
+
+    def signature(self) -> dict[str, Any]:
+        return pipeline_signature(self.pipeline, "representation", "normalizer", "quantizer")
+
+    def to(self, device: torch.device) -> None:
+        self.pipeline.to(device)
+
+    def items_in(self, batch: SpecBatch) -> int:
+        return batch.audio.shape[0]
+
+    @torch.no_grad()
+    def prepare(self, batch: AudioBatch, device: torch.device) -> SpecBatch:
+        audio = batch.audio.to(device, non_blocking=True)
+        return SpecBatch(audio, self.pipeline.spectrogram(audio))
+
+    def compute_loss(self, module: nn.Module, batch: SpecBatch) -> tuple[torch.Tensor, dict[str, Any]]:
+        out = module(batch.spec)
+        loss = out.loss
+        metrics: dict[str, Any] = {f"loss/{k}": v.detach() for k, v in out.losses.items()}
+        metrics.update(out.metrics)
+        if self.stft_weight > 0:
+            with torch.autocast(device_type=batch.spec.device.type, enabled=False):
+                decoded = self.pipeline.audio_from_spectrogram(out.reconstruction.float(), batch.audio.shape[-1])
+                stft = multi_resolution_stft_loss(decoded, batch.audio, self.stft_sizes)
+            loss = loss + self.stft_weight * stft
+            metrics["loss/stft"] = stft.detach()
+        return loss, metrics
+
+    # -- normaliser ------------------------------------------------------------------------------
+    def setup(self, ctx: DistContext, resumed: bool) -> None:
+        normalizer = self.pipeline.normalizer
+        if not normalizer.needs_fit:
+            return
+        representation = self.pipeline.representation
+        device = ctx.device
+
+        def raw_spectrograms():
+            for batch in eval_batches(self.train_set, self.collate, batch_size=self._fit_batch_size,
+                                      max_batches=self.fit_batches, rank=0, world_size=1):
+                with torch.no_grad():
+                    audio = batch.audio.to(device)
+                    yield representation.clean(representation.encode(audio))
+
+        if ctx.is_main:
+            log.info("fitting the %s normaliser on up to %d batches", self.pipeline.config.normalizer.name,
+                     self.fit_batches)
+        normalizer.fit(raw_spectrograms())
+        if ctx.distributed:
+            for tensor in normalizer.buffers():
+                dist.broadcast(tensor, src=0)
+
+    def extra_state(self) -> dict[str, torch.Tensor]:
+        return dict(self.pipeline.normalizer.state_dict())
+
+    def load_extra_state(self, state: Mapping[str, torch.Tensor]) -> None:
+        if state:
+            self.pipeline.normalizer.load_state_dict(dict(state))
+
+    # -- samples ---------------------------------------------------------------------------------
+    @torch.no_grad()
+    def write_samples(self, step: int, directory: Path) -> None:
+        source = self.valid_set if self.valid_set is not None else self.train_set
+        count = min(self.num_samples_to_write, len(source))  # type: ignore[arg-type]
+        batch = self.collate([source[i] for i in range(count)])
+        device = self.pipeline.device
+        prepared = self.prepare(batch, device)
+        was_training = self.module.training
+        self.module.eval()
+        try:
+            recon = self.module(prepared.spec).reconstruction.float()
+            audio = self.pipeline.audio_from_spectrogram(recon, prepared.audio.shape[-1])
+        finally:
+            self.module.train(was_training)
+        names = getattr(self.pipeline.representation, "channel_names", ())
+        write_reconstruction_samples(directory, prepared.audio, prepared.spec, recon, audio,
+                                     self.pipeline.sample_rate, names)
+
+
+def _load_weights(module: nn.Module, path: Path, task: str, signature: dict[str, Any]) -> int:
+    _, state = load_checkpoint(path, task=task, signature=signature)
+    module.load_state_dict(state["module"])
+    return int(state["step"])
+
+
+def finish_run(
+    task: TrainingTask,
+    outcome,
+    out_dir: Path,
+    ctx: DistContext,
+    key: str,
+    bundle_weights: Literal["best", "last"],
+    *,
+    drop_keys: tuple[str, ...] = (),
+    bundle_dir: str | Path | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Path | None:
+    """Load the chosen weights, record the training in the pipeline's extras and save the bundle
+    (rank 0; only for a finished run). Returns the bundle path (None for an unfinished run)."""
+    pipeline: Pipeline = task.pipeline  # type: ignore[attr-defined]
+    if not outcome.finished:
+        return None
+    bundle = Path(bundle_dir) if bundle_dir is not None else out_dir / BUNDLE_DIR
+    if outcome.resumed_from == outcome.steps and (bundle / "metadata.json").exists():
+        # nothing trained in this call: the saved bundle may hold later stages, keep it
+        best = out_dir / CHECKPOINT_DIR / BEST
+        if bundle_weights == "best" and best.exists():
+            _load_weights(task.module, best, task.name, task.signature())
+        saved = json.loads((bundle / "extras.json").read_text()).get("trained", {})
+        if key in saved:
+            pipeline.extras.setdefault("trained", {})[key] = saved[key]
+        return bundle
+    weights, weights_step = "last", outcome.steps
+    best = out_dir / CHECKPOINT_DIR / BEST
+    if bundle_weights == "best" and best.exists():
+        weights_step = _load_weights(task.module, best, task.name, task.signature())
+        weights = "best"
+    for stale in drop_keys:
+        pipeline.extras.get("trained", {}).pop(stale, None)
+    record_training(pipeline, key, outcome, weights, weights_step=weights_step, **(extra or {}))
+    if ctx.is_main:
+        pipeline.save(bundle)
+    ctx.barrier()
+    return bundle
+
+
+def train_quantizer(
+    pipeline: Pipeline,
+    config: TrainingConfig | None = None,
+    train_data: Dataset | None = None,
+    valid_data: Dataset | None = None,
+    out_dir: str | Path = "runs/quantizer",
+    *,
+    resume: bool = True,
+    progress: bool = True,
+    stop_after: int | None = None,
+    fit_batches: int = 32,
+    bundle_weights: Literal["best", "last"] = "best",
+    bundle_dir: str | Path | None = None,
+    ctx: DistContext | None = None,
+) -> TrainResult:
+    """Train ``pipeline.quantizer`` and save the pipeline bundle to ``bundle_dir`` (default
+    ``OUT_DIR/bundle``).
+
+    ``config`` defaults to ``pipeline.config.training.quantizer``; ``train_data``/``valid_data``
+    are datasets of note items (see training/data.py), built from the pipeline's data config when
+    None. Metrics go to ``OUT_DIR/metrics.jsonl``, checkpoints to ``OUT_DIR/checkpoints``, samples
+    to ``OUT_DIR/samples``. The saved pipeline's ``extras['trained']['quantizer']`` records steps and
+    final metrics (and any previously trained priors are marked stale by removing their record).
+    """
+    config = config or pipeline.config.training.quantizer
+    out = Path(out_dir)
+    if train_data is None:
+        from .data import build_dataset
+
+        train_data = build_dataset(pipeline.config, pipeline.config.data.train_split)
+        if valid_data is None:
+            valid_data = build_dataset(pipeline.config, pipeline.config.data.valid_split)
+    own_ctx = ctx is None
+    ctx = ctx or setup_distributed(config.device)
+    try:
+        task = QuantizerTask(pipeline, train_data, valid_data, fit_batches=fit_batches)
+        outcome = train(task, config, out, resume=resume, progress=progress, stop_after=stop_after, ctx=ctx)
+        bundle = finish_run(task, outcome, out, ctx, "quantizer", bundle_weights, bundle_dir=bundle_dir,
+                            drop_keys=tuple(f"prior_{level}" for level in pipeline.quantizer.levels))
+    finally:
+        if own_ctx:
+            ctx.close()
+    return TrainResult(pipeline, outcome, out, bundle if ctx.is_main else None)

@@ -1,0 +1,177 @@
+"""The three training stages of a pipeline in one run directory (what ``specinpaint train`` runs).
+
+Layout of ``RUN_DIR``::
+
+    bundle/                 the pipeline bundle, re-saved after every stage (what `serve` loads)
+    quantizer/              metrics.jsonl, checkpoints/{last,best}.pt, samples/
+    codes/<split>/          code stores extracted with the trained quantizer
+    prior_top/, prior_bottom/   metrics and checkpoints of each prior
+
+A stage that already finished is not trained again (its checkpoint says so); codes are re-extracted
+only when the quantizer changed since they were written.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from specinpaint.core.config import PipelineConfig
+from specinpaint.core.errors import ConfigError, DataError
+from specinpaint.core.pipeline import Pipeline
+from specinpaint.data.code_store import CodeStore
+
+from .checkpoint import LAST, first_difference
+from .data import build_dataset
+from .engine import CHECKPOINT_DIR
+from .extract import extract_codes
+from .prior_task import train_prior
+from .quantizer_task import train_quantizer
+from .result import BUNDLE_DIR, TrainResult
+from .rng import seed_everything
+
+log = logging.getLogger(__name__)
+
+Stage = Literal["vqvae", "prior-top", "prior-bottom"]
+STAGES: tuple[str, ...] = ("vqvae", "prior-top", "prior-bottom")
+CODES_DIR = "codes"
+FROZEN_SECTIONS = ("num_samples", "representation", "normalizer", "quantizer")
+
+
+def stage_dir(run_dir: str | Path, stage: str) -> Path:
+    return Path(run_dir) / ("quantizer" if stage == "vqvae" else stage.replace("-", "_"))
+
+
+def _check_fresh(run_dir: Path, stage: str, resume: bool) -> None:
+    last = stage_dir(run_dir, stage) / CHECKPOINT_DIR / LAST
+    if last.exists() and not resume:
+        raise ConfigError(
+            f"{last.parent.parent}: a '{stage}' run already exists here; pass --resume to continue it "
+            "or choose another --out"
+        )
+
+
+def _optional_dataset(config: PipelineConfig, split: str, root: str | None = None):
+    try:
+        return build_dataset(config, split, root)
+    except DataError as exc:
+        log.warning("no validation data (%s): training without evaluation", exc)
+        return None
+
+
+def adopt_config(trained: Pipeline, config: PipelineConfig, source: str = "config") -> Pipeline:
+    """A pipeline for ``config`` holding ``trained``'s weights. The representation, normaliser and
+    quantizer sections must equal the trained ones; priors whose spec changed start untrained."""
+    old, new = trained.config.model_dump(mode="json"), config.model_dump(mode="json")
+    for section in FROZEN_SECTIONS:
+        diff = first_difference(new[section], old[section], section)
+        if diff:
+            raise ConfigError(f"{source}: differs from the trained bundle's {diff.replace('checkpoint', 'bundle')}")
+    if old == new:
+        return trained
+    pipeline = Pipeline(config, extras=dict(trained.extras))
+    state = trained.state_dict()
+    keep = {}
+    trained_records = dict(pipeline.extras.get("trained", {}))
+    for key, value in state.items():
+        if key.startswith("priors."):
+            level = key.split(".")[1]
+            if old["priors"].get(level) != new["priors"].get(level):
+                trained_records.pop(f"prior_{level}", None)
+                continue
+        keep[key] = value
+    pipeline.load_state_dict(keep, strict=False)
+    pipeline.extras["trained"] = trained_records
+    return pipeline
+
+
+def ensure_codes(pipeline: Pipeline, config: PipelineConfig, codes_dir: Path, split: str,
+                 *, progress: bool = True, dataset_root: str | None = None) -> CodeStore:
+    """The code store of ``split``, extracted now unless a store from this quantizer exists."""
+    stamp = pipeline.extras.get("trained", {}).get("quantizer", {}).get("date")
+    target = codes_dir / split
+    if (target / "index.json").exists():
+        try:
+            store = CodeStore(target)
+        except DataError as exc:
+            log.warning("re-extracting codes: %s", exc)
+        else:
+            if stamp is not None and store.meta.get("quantizer_date") == stamp:
+                return store
+    dataset = build_dataset(config, split, dataset_root)
+    return extract_codes(pipeline, dataset, target, split, batch_size=config.training.quantizer.batch_size,
+                         device=config.training.quantizer.device, progress=progress)
+
+
+def train_stage(
+    stage: str,
+    config: PipelineConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    bundle: str | Path | None = None,
+    codes_dir: str | Path | None = None,
+    stop_after: int | None = None,
+) -> TrainResult:
+    """Run one stage (``vqvae``, ``prior-top``, ``prior-bottom``) in ``run_dir``.
+
+    Prior stages start from ``bundle`` (default ``RUN_DIR/bundle``, written by the vqvae stage) and
+    train on ``codes_dir`` (default ``RUN_DIR/codes``), extracting codes first when needed. The
+    bundle at ``RUN_DIR/bundle`` is updated at the end of every finished stage.
+    """
+    if stage not in STAGES:
+        raise ConfigError(f"unknown training stage '{stage}' (stages: {', '.join(STAGES)})")
+    run = Path(run_dir)
+    _check_fresh(run, stage, resume)
+    out = stage_dir(run, stage)
+    if stage == "vqvae":
+        seed_everything(config.training.quantizer.seed)
+        pipeline = Pipeline(config)
+        train_set = build_dataset(config, config.data.train_split)
+        valid_set = _optional_dataset(config, config.data.valid_split)
+        previous = run / BUNDLE_DIR
+        return train_quantizer(pipeline, config.training.quantizer, train_set, valid_set, out, resume=resume,
+                               progress=progress, stop_after=stop_after, bundle_dir=previous)
+
+    level = stage.split("-", 1)[1]
+    bundle_path = Path(bundle) if bundle is not None else run / BUNDLE_DIR
+    if not bundle_path.exists():
+        raise ConfigError(f"{bundle_path}: no trained pipeline bundle; run `specinpaint train vqvae` first")
+    trained = Pipeline.load(bundle_path)
+    if "quantizer" not in trained.extras.get("trained", {}):
+        raise ConfigError(f"{bundle_path}: the bundle's quantizer was never trained")
+    pipeline = adopt_config(trained, config, "config")
+    codes = Path(codes_dir) if codes_dir is not None else run / CODES_DIR
+    train_store = ensure_codes(pipeline, config, codes, config.data.train_split, progress=progress)
+    try:
+        valid_store = ensure_codes(pipeline, config, codes, config.data.valid_split, progress=progress)
+    except DataError as exc:
+        log.warning("no validation codes (%s): training without evaluation", exc)
+        valid_store = None
+    training = getattr(config.training, f"prior_{level}")
+    seed_everything(training.seed)
+    return train_prior(pipeline, level, training, train_store, valid_store, out, resume=resume,
+                       progress=progress, stop_after=stop_after, bundle_dir=run / BUNDLE_DIR)
+
+
+def train_all(
+    config: PipelineConfig,
+    run_dir: str | Path,
+    *,
+    stages: Sequence[str] = STAGES,
+    resume: bool = True,
+    progress: bool = True,
+) -> Pipeline:
+    """Every stage in order (finished ones are reused); returns the trained pipeline."""
+    result = None
+    for stage in stages:
+        if stage != "vqvae" and stage.split("-", 1)[1] not in config.priors:
+            log.info("skipping %s: the config has no prior for that level", stage)
+            continue
+        result = train_stage(stage, config, run_dir, resume=resume, progress=progress)
+    if result is None:
+        raise ConfigError("nothing to train")
+    return Pipeline.load(Path(run_dir) / BUNDLE_DIR)
