@@ -1,0 +1,52 @@
+"""`specinpaint train vqvae|prior-top|prior-bottom|all CONFIG [dotted.key=value ...] --out RUN_DIR`.
+
+Single process by default; for several GPUs or nodes launch the same command under torchrun, e.g.
+``torchrun --nproc_per_node 4 -m specinpaint.app.cli train vqvae configs/paper.yaml --out runs/paper``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "train",
+        help="train the VQ-VAE (vqvae), a prior (prior-top, prior-bottom) or everything (all)",
+        description="Train one stage of a pipeline into RUN_DIR (RUN_DIR/bundle is updated after each "
+        "finished stage; prior stages extract codes into RUN_DIR/codes first when needed).",
+    )
+    parser.add_argument("stage", choices=("vqvae", "prior-top", "prior-bottom", "all"))
+    parser.add_argument("config", help="pipeline YAML (a path or a built-in name such as 'tiny')")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. training.quantizer.steps=500")
+    parser.add_argument("--out", required=True, help="run directory")
+    parser.add_argument("--resume", action="store_true", help="continue the run found in RUN_DIR")
+    parser.add_argument("--bundle", help="prior stages: trained pipeline bundle (default RUN_DIR/bundle)")
+    parser.add_argument("--codes", help="prior stages: code store directory (default RUN_DIR/codes)")
+    parser.add_argument("--stop-after", type=int, help="end this call after that global step (resume later)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from specinpaint.core.yaml_config import load_config
+    from specinpaint.training.stages import STAGES, train_stage
+
+    config = load_config(args.config, args.overrides)
+    stages = STAGES if args.stage == "all" else (args.stage,)
+    result = None
+    for stage in stages:
+        if stage != "vqvae" and stage.split("-", 1)[1] not in config.priors:
+            print(f"skipping {stage}: the config has no prior for that level")
+            continue
+        result = train_stage(
+            stage, config, args.out, resume=args.resume or (args.stage == "all" and stage != stages[0]),
+            progress=not args.no_progress, bundle=args.bundle, codes_dir=args.codes, stop_after=args.stop_after,
+        )
+        state = "finished" if result.finished else "stopped"
+        print(f"{stage}: {state} at step {result.steps}; bundle: {result.bundle or '(not saved yet)'}")
+        print(json.dumps(result.final_metrics, indent=1, sort_keys=True, default=float))
+        if not result.finished:
+            break
+    return 0
