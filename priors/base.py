@@ -19,25 +19,24 @@ from .class_embedding import ClassEmbedding
 
 
 class TokenInput(nn.Module):
-    """Token ids at sequence slots ``[start, start + L)`` → vectors, plus learned frequency and time
-    embeddings of each slot's cell when ``positions == 'learned2d'`` (rope adds positions later,
-    inside attention)."""
+    """Token ids at sequence slots ``[start, start + L)`` → vectors plus learned frequency-row and
+    time-column embeddings of each slot's cell.
 
-    def __init__(self, vocab: int, d_model: int, lin: Linearizer, positions: str) -> None:
+    The absolute embeddings are there in both position modes: a spectrogram is not shift-invariant
+    in frequency, and a fully masked input (all mask tokens) would otherwise give every position the
+    same vector under rotary (relative-only) attention. ``rope`` adds 2-D relative positions inside
+    attention on top of them."""
+
+    def __init__(self, vocab: int, d_model: int, lin: Linearizer) -> None:
         super().__init__()
         self.tokens = nn.Embedding(vocab, d_model)
-        self.learned = positions == "learned2d"
-        if self.learned:
-            self.freq = nn.Embedding(lin.shape[0], d_model)
-            self.time = nn.Embedding(lin.shape[1], d_model)
+        self.freq = nn.Embedding(lin.shape[0], d_model)
+        self.time = nn.Embedding(lin.shape[1], d_model)
         self.register_buffer("coords", lin.coords.clone(), persistent=False)
 
     def forward(self, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:
-        x = self.tokens(tokens)
-        if self.learned:
-            cells = self.coords[start : start + tokens.shape[1]]
-            x = x + self.freq(cells[:, 0]) + self.time(cells[:, 1])
-        return x
+        cells = self.coords[start : start + tokens.shape[1]]
+        return self.tokens(tokens) + self.freq(cells[:, 0]) + self.time(cells[:, 1])
 
 
 def init_weights(module: nn.Module) -> None:

@@ -48,7 +48,7 @@ class BottomMaskedPrior(TransformerPrior):
         self.mask_id = p.num_codes
         self.classes = ClassEmbedding(p.d_model)
         self.context = ContextEncoder(p, self.top_lin, self.lin)
-        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin, p.positions)
+        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin)
         self.body = Stack(p.num_decoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,
                           p.attention_backend, causal=False, cross=True)
         self.head = nn.Linear(p.d_model, p.num_codes)

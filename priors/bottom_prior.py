@@ -50,7 +50,7 @@ class BottomPrior(TransformerPrior):
         self.bos_id = p.num_codes
         self.classes = ClassEmbedding(p.d_model)
         self.context = ContextEncoder(p, self.top_lin, self.lin)
-        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin, p.positions)
+        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin)
         self.decoder = Stack(p.num_decoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,
                              p.attention_backend, causal=True, cross=True)
         self.head = nn.Linear(p.d_model, p.num_codes)

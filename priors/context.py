@@ -21,7 +21,7 @@ class ContextEncoder(nn.Module):
     def __init__(self, p: ContextParams, top_lin: Linearizer, fine_lin: Linearizer) -> None:
         super().__init__()
         assert fine_lin.parent_index is not None
-        self.input = TokenInput(p.top_num_codes, p.d_model, top_lin, p.positions)
+        self.input = TokenInput(p.top_num_codes, p.d_model, top_lin)
         self.encoder = Stack(p.num_encoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,
                              p.attention_backend, causal=False, cross=False)
         self.align = nn.Linear(p.d_model, p.d_model)

@@ -22,7 +22,9 @@ class TransformerParams(BaseModel):
     num_decoder_layers: int = Field(8, ge=1)
     ffn_dim: int = Field(2048, ge=1)
     dropout: float = Field(0.1, ge=0, lt=1)
-    positions: Literal["rope", "learned2d"] = "rope"
+    positions: Literal["rope", "learned2d"] = Field(
+        "rope", description="learned2d: learned (freq, time) embeddings at the input; rope: those plus 2-D rotary attention"
+    )
     mlp: Literal["gelu", "swiglu"] = "gelu"
     class_dropout: float = Field(0.1, ge=0, le=1, description="training: probability of null labels (for CFG)")
     attention_backend: Literal["auto", "xformers", "sdpa", "math"] = "auto"

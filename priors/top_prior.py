@@ -52,8 +52,8 @@ class TopPrior(TransformerPrior):
         self.lin = Linearizer.columns(tuple(p.codemap_shape))
         self.mask_id = self.bos_id = p.num_codes
         self.classes = ClassEmbedding(p.d_model)
-        self.source = TokenInput(p.num_codes + 1, p.d_model, self.lin, p.positions)
-        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin, p.positions)
+        self.source = TokenInput(p.num_codes + 1, p.d_model, self.lin)
+        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin)
         common = dict(d_model=p.d_model, num_heads=p.num_heads, ffn_dim=p.ffn_dim, dropout=p.dropout,
                       mlp=p.mlp, backend=p.attention_backend)
         self.encoder = Stack(p.num_encoder_layers, causal=False, cross=False, **common)
