@@ -6,13 +6,18 @@ so it always terminates (the original drew random rows until one matched, foreve
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from specinpaint.core.codemaps import Codemaps
 from specinpaint.core.conditioning import NSYNTH_FAMILIES, family_index
-from specinpaint.core.errors import DataError
+from specinpaint.core.errors import DataError, SpecinpaintError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -30,17 +35,38 @@ class Constraints:
 
 
 class DatasetCodes:
-    """``codes`` by level ``[N, F, T]`` plus ``pitch`` and ``family`` ``[N]`` (family = index into
-    NSYNTH_FAMILIES)."""
+    """Labels ``pitch`` and ``family`` ``[N]`` (family = index into NSYNTH_FAMILIES) of N notes,
+    plus a way to read one note's codes: either all ``codes`` in memory ([N, F, T] per level) or a
+    ``fetch(index) → Codemaps`` reader (e.g. a memory-mapped `CodeStore`)."""
 
-    def __init__(self, codes: Codemaps, pitch: torch.Tensor, family: torch.Tensor) -> None:
-        n = codes.batch_size
+    def __init__(
+        self,
+        codes: Codemaps | None,
+        pitch: torch.Tensor,
+        family: torch.Tensor,
+        fetch: Callable[[int], Codemaps] | None = None,
+    ) -> None:
+        n = pitch.shape[0]
+        if codes is not None and codes.batch_size != n:
+            raise DataError(f"dataset codes: {codes.batch_size} codemaps but {n} pitches")
         if pitch.shape != (n,) or family.shape != (n,):
-            raise DataError(f"dataset codes: {n} notes but {tuple(pitch.shape)} pitches, {tuple(family.shape)} families")
-        self.codes, self.pitch, self.family = codes, pitch.long(), family.long()
+            raise DataError(f"dataset codes: pitch {tuple(pitch.shape)} and family {tuple(family.shape)} must be [N]")
+        if codes is None and fetch is None:
+            raise DataError("dataset codes: give the codes or a fetch function")
+        self.pitch, self.family = pitch.long(), family.long()
+        self._fetch = fetch if fetch is not None else codes.select  # type: ignore[union-attr]
+
+    @classmethod
+    def from_store(cls, store) -> DatasetCodes:
+        """Wrap a `specinpaint.data.code_store.CodeStore` (labels in memory, codes read per draw)."""
+        import numpy as np
+
+        pitch = torch.from_numpy(np.asarray(store.pitch, dtype=np.int64))
+        family = torch.from_numpy(np.asarray(store.family, dtype=np.int64))
+        return cls(None, pitch, family, fetch=lambda i: store.batch([i])[0])
 
     def __len__(self) -> int:
-        return self.codes.batch_size
+        return self.pitch.shape[0]
 
     def matches(self, constraints: Constraints) -> torch.Tensor:
         """Indices of the notes satisfying every given constraint."""
@@ -68,4 +94,29 @@ class DatasetCodes:
             "pitch": int(self.pitch[index]),
             "family": NSYNTH_FAMILIES[family] if 0 <= family < len(NSYNTH_FAMILIES) else "unknown",
         }
-        return self.codes.select(index), labels
+        return self._fetch(index), labels
+
+
+def find_dataset_codes(bundle: str | Path, codes: str | Path | None = None, pipeline=None) -> DatasetCodes | None:
+    """Dataset codes for a served bundle: the store at ``codes`` when given (errors are fatal),
+    else the training split stored next to the bundle by `specinpaint run`/`train`
+    (``RUN_DIR/codes/<split>``; none found = the route answers 404). With ``pipeline``, a store of
+    other map shapes or codebook sizes is refused."""
+    from specinpaint.data.code_store import CodeStore
+
+    def open_store(path: Path) -> DatasetCodes:
+        store = CodeStore(path, verify=False)
+        if pipeline is not None:
+            store.check_compatible(pipeline.codemap_shapes, pipeline.quantizer.num_codes)
+        return DatasetCodes.from_store(store)
+
+    if codes is not None:
+        return open_store(Path(codes))
+    root = Path(bundle).parent / "codes"
+    for split in ("train", "valid", "test"):
+        if (root / split).is_dir():
+            try:
+                return open_store(root / split)
+            except SpecinpaintError as exc:
+                log.warning("ignoring dataset codes at %s: %s", root / split, exc)
+    return None

@@ -1,0 +1,101 @@
+"""Helpers shared by the editing subcommands (generate, inpaint, show, serve): bundle loading,
+sampling flags, codes files and ``start:end`` ranges."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from specinpaint.core.codemaps import Codemaps
+from specinpaint.core.conditioning import NSYNTH_FAMILIES
+from specinpaint.core.errors import BundleError, SpecinpaintError
+
+DEFAULT_OUTPUT = Path("outputs/default")
+DEFAULT_BUNDLE = DEFAULT_OUTPUT / "bundle"
+
+
+def add_bundle_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-b", "--bundle", type=Path, default=DEFAULT_BUNDLE,
+                        help=f"pipeline bundle directory (default: {DEFAULT_BUNDLE}, written by `specinpaint run`)")
+    parser.add_argument("--device", default="cpu", help="torch device for inference (default: cpu)")
+
+
+def load_bundle(path: Path, device: str = "cpu"):
+    """The pipeline saved at ``path`` (eval mode), with a hint when it does not exist yet."""
+    from specinpaint.core.pipeline import Pipeline
+
+    if not Path(path).exists():
+        hint = " (run `specinpaint run` first to train the default one)" if Path(path) == DEFAULT_BUNDLE else ""
+        raise BundleError(f"{path}: no pipeline bundle here{hint}")
+    return Pipeline.load(path, map_location=device).eval()
+
+
+def add_label_args(parser: argparse.ArgumentParser, required: bool = False) -> None:
+    parser.add_argument("--pitch", type=int, required=required, help="MIDI pitch 24..84 (default: unconditioned)")
+    parser.add_argument("--family", choices=NSYNTH_FAMILIES, help="instrument family (default: unconditioned)")
+
+
+def add_sampling_args(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("sampling")
+    group.add_argument("--seed", type=int, help="random seed (default: random)")
+    group.add_argument("--temperature", type=float, help="softmax temperature (> 0)")
+    group.add_argument("--top-k", type=int, help="keep the k most likely codes (0 = off)")
+    group.add_argument("--top-p", type=float, help="nucleus sampling mass (0 = off)")
+    group.add_argument("--guidance-scale", type=float, help="classifier-free guidance (1 = off)")
+    group.add_argument("--sampler", choices=("autoregressive", "parallel"), help="sampler (default: the config's)")
+    group.add_argument("--steps", type=int, help="passes of the parallel sampler")
+
+
+def sampling_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    names = {"seed": "seed", "temperature": "temperature", "top_k": "top_k", "top_p": "top_p",
+             "guidance_scale": "guidance_scale", "sampler": "sampler", "steps": "num_steps"}
+    return {key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr, None) is not None}
+
+
+def parse_range(text: str | None, what: str) -> tuple[float, float] | None:
+    """``"1.0:2.5"`` → (1.0, 2.5); None stays None (= the whole axis)."""
+    if text is None:
+        return None
+    start, sep, end = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return float(start), float(end)
+    except ValueError:
+        raise SpecinpaintError(f"--{what} '{text}': expected START:END, e.g. 1.0:2.0") from None
+
+
+def read_codes_json(path: Path) -> Codemaps:
+    """A codes file: ``{"top": [[...]], "bottom": [[...]]}`` (one note, as the HTTP API uses)."""
+    try:
+        data = json.loads(Path(path).read_text())
+        return Codemaps.from_lists({level: [rows] for level, rows in data.items()})
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise SpecinpaintError(f"{path}: not a codes JSON file ({exc})") from None
+
+
+def write_codes_json(path: Path, codes: Codemaps, index: int = 0) -> None:
+    from specinpaint.core.atomic import atomic_write_text
+
+    atomic_write_text(path, json.dumps({level: codes[level][index].tolist() for level in codes.levels}))
+
+
+def read_source(path: Path, pipeline) -> Codemaps:
+    """Codes from a ``.json`` codes file, or from audio (encoded by the pipeline, any length)."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpecinpaintError(f"{path}: no such file")
+    if path.suffix.lower() == ".json":
+        codes = read_codes_json(path)
+        pipeline.check_codes(codes)
+        return codes
+    from specinpaint.core.audio import load_audio
+
+    return pipeline.encode_long(load_audio(path, pipeline.sample_rate))
+
+
+def numbered(path: Path, index: int, count: int) -> Path:
+    """``out.wav`` for one item, ``out-0.wav``, ``out-1.wav``… for several."""
+    return path if count == 1 else path.with_name(f"{path.stem}-{index}{path.suffix}")

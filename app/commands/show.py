@@ -1,0 +1,69 @@
+"""`specinpaint show IN.wav|codes.json -o DIR`: spectrogram and codemap PNGs of a note."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from specinpaint.app.cli_common import add_bundle_arg, load_bundle, read_source
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser("show", help="write spectrogram and codemap PNGs of a WAV or codes file",
+                            description="Render what the pipeline sees: the input spectrogram (for audio), "
+                            "every codemap level, and the spectrogram decoded from the codes.")
+    parser.add_argument("input", type=Path, help="a WAV or a codes .json")
+    parser.add_argument("-o", "--output", type=Path, default=Path("show"), help="output directory (default: show)")
+    add_bundle_arg(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    pipeline = load_bundle(args.bundle, args.device)
+    codes = read_source(args.input, pipeline)
+    for path in write_note_pngs(pipeline, codes, args.output, audio_path=args.input):
+        print(path)
+    return 0
+
+
+def write_note_pngs(
+    pipeline, codes, directory: Path, audio_path: Path | None = None, stem: str = "", masks=None
+) -> list[Path]:
+    """PNG files for one note: ``{stem}spectrogram.png`` (decoded from the codes),
+    ``{stem}codes-{level}.png`` per level (``masks`` by level: edited cells outlined), and
+    ``{stem}input-spectrogram.png`` for audio input."""
+    import torch
+
+    from specinpaint.representations.render import codemap_row_frequencies, render_codemap, render_spectrogram
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    freqs = pipeline.bin_frequencies()
+    columns = codes[pipeline.levels[0]].shape[-1]
+    written = []
+    spec = pipeline.decode_spectrogram(codes)[0]
+    path = directory / f"{stem}spectrogram.png"
+    render_spectrogram(spec, freqs, pipeline.frame_times(columns)[: spec.shape[-1]], path=path,
+                       titles=("decoded level", "decoded phase/IF"))
+    written.append(path)
+    num_codes = pipeline.quantizer.num_codes
+    for level in pipeline.levels:
+        path = directory / f"{stem}codes-{level}.png"
+        rows = codes[level].shape[1]
+        mask = masks[level][0] if masks is not None else None
+        render_codemap(codes[level][0], num_codes[level], codemap_row_frequencies(freqs, rows), mask=mask,
+                       path=path, title=f"{level} codes" + (" (edited cells outlined)" if mask is not None else ""))
+        written.append(path)
+    if audio_path is not None and Path(audio_path).suffix.lower() != ".json":
+        from specinpaint.core.audio import fit_length, load_audio
+
+        audio = load_audio(audio_path, pipeline.sample_rate)
+        audio = fit_length(audio, pipeline._column_samples(columns))
+        with torch.no_grad():
+            first = pipeline.spectrogram(fit_length(audio, pipeline.config.num_samples)[None].to(pipeline.device))
+            raw = pipeline.representation.clean(pipeline.normalizer.denormalize(first))[0].cpu()
+        path = directory / f"{stem}input-spectrogram.png"
+        render_spectrogram(raw, freqs, pipeline.frame_times(pipeline.window_columns), path=path,
+                           titles=("input level (first window)", "input phase/IF"))
+        written.append(path)
+    return written
