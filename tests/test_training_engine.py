@@ -155,7 +155,7 @@ def test_checkpoint_roundtrip_keeps_nested_state(tmp_path):
 def test_metrics_log_and_bundle_record(tmp_path):
     config, pipeline, train, valid = _setup()
     training = _training(config, steps=6, log_every=2, eval_every=3, sample_every=6)
-    result = train_quantizer(pipeline, training, train, valid, tmp_path, progress=False)
+    result = train_quantizer(pipeline, training, train, valid, tmp_path, progress=False, sample_count=1)
     train_records = read_metrics(tmp_path / "metrics.jsonl", "train")
     valid_records = read_metrics(tmp_path / "metrics.jsonl", "valid")
     assert [r["step"] for r in train_records] == [2, 4, 6]
@@ -164,8 +164,9 @@ def test_metrics_log_and_bundle_record(tmp_path):
         assert key in train_records[-1], key
     assert (tmp_path / "checkpoints/best.pt").exists()
     samples = sorted(p.name for p in (tmp_path / "samples/step_0000006").iterdir())
-    assert "00.png" in samples and "00_recon.wav" in samples and "00_input.wav" in samples
-    assert (tmp_path / "samples/step_0000006/00.png").read_bytes()[:4] == b"\x89PNG"
+    for name in ("00_input.png", "00_recon.png", "00_recon.wav", "00_input.wav", "00_codes_top.png"):
+        assert name in samples, name
+    assert (tmp_path / "samples/step_0000006/00_recon.png").read_bytes()[:4] == b"\x89PNG"
     loaded = Pipeline.load(result.bundle)
     record = loaded.extras["trained"]["quantizer"]
     assert record["steps"] == 6 and record["finished"] and record["weights"] == "best"

@@ -147,13 +147,20 @@ class QuantizerTask(TrainingTask):
         was_training = self.module.training
         self.module.eval()
         try:
-            recon = self.module(prepared.spec).reconstruction.float()
+            out = self.module(prepared.spec)
+            recon = out.reconstruction.float()
             audio = self.pipeline.audio_from_spectrogram(recon, prepared.audio.shape[-1])
         finally:
             self.module.train(was_training)
-        names = getattr(self.pipeline.representation, "channel_names", ())
-        write_reconstruction_samples(directory, prepared.audio, prepared.spec, recon, audio,
-                                     self.pipeline.sample_rate, names)
+        representation, normalizer = self.pipeline.representation, self.pipeline.normalizer
+        raw_input = representation.clean(normalizer.denormalize(prepared.spec))
+        raw_recon = representation.clean(normalizer.denormalize(recon))
+        write_reconstruction_samples(
+            directory, prepared.audio, raw_input, raw_recon, audio, self.pipeline.sample_rate,
+            freqs_hz=representation.bin_frequencies_hz(), times_s=representation.frame_times_s(recon.shape[-1]),
+            channel_names=tuple(getattr(representation, "channel_names", ())), codes=dict(out.codes.items()),
+            num_codes=self.pipeline.quantizer.num_codes,
+        )
 
 
 def _load_weights(module: nn.Module, path: Path, task: str, signature: dict[str, Any]) -> int:
@@ -214,6 +221,7 @@ def train_quantizer(
     progress: bool = True,
     stop_after: int | None = None,
     fit_batches: int = 32,
+    sample_count: int = 4,
     bundle_weights: Literal["best", "last"] = "best",
     bundle_dir: str | Path | None = None,
     ctx: DistContext | None = None,
@@ -224,7 +232,8 @@ def train_quantizer(
     ``config`` defaults to ``pipeline.config.training.quantizer``; ``train_data``/``valid_data``
     are datasets of note items (see training/data.py), built from the pipeline's data config when
     None. Metrics go to ``OUT_DIR/metrics.jsonl``, checkpoints to ``OUT_DIR/checkpoints``, samples
-    to ``OUT_DIR/samples``. The saved pipeline's ``extras['trained']['quantizer']`` records steps and
+    (``sample_count`` notes every ``config.sample_every`` steps) to ``OUT_DIR/samples``; the
+    normaliser, when it needs statistics, is fitted on up to ``fit_batches`` batches of 16 notes. The saved pipeline's ``extras['trained']['quantizer']`` records steps and
     final metrics (and any previously trained priors are marked stale by removing their record).
     """
     config = config or pipeline.config.training.quantizer
@@ -238,7 +247,8 @@ def train_quantizer(
     own_ctx = ctx is None
     ctx = ctx or setup_distributed(config.device)
     try:
-        task = QuantizerTask(pipeline, train_data, valid_data, fit_batches=fit_batches)
+        task = QuantizerTask(pipeline, train_data, valid_data, fit_batches=fit_batches,
+                             num_samples_to_write=sample_count)
         outcome = train(task, config, out, resume=resume, progress=progress, stop_after=stop_after, ctx=ctx)
         bundle = finish_run(task, outcome, out, ctx, "quantizer", bundle_weights, bundle_dir=bundle_dir,
                             drop_keys=tuple(f"prior_{level}" for level in pipeline.quantizer.levels))

@@ -1,13 +1,13 @@
-"""Periodic training samples: WAVs of inputs and reconstructions plus spectrogram PNGs.
+"""Periodic training samples: WAVs of inputs and reconstructions, spectrogram and codemap PNGs.
 
-PNGs use the representations' renderer (`specinpaint.representations.render`) when this build has
-one, else a small matplotlib figure (input | reconstruction, one row per channel).
+PNGs use the representations' renderer (`specinpaint.representations.render`, frequency axes in
+Hz) when this build has it, else a plain matplotlib image.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -18,47 +18,48 @@ from specinpaint.core.audio import write_wav
 log = logging.getLogger(__name__)
 
 
-def _render_with_plugin_helper(spec_pair: Sequence[torch.Tensor], titles: Sequence[str], path: Path) -> bool:
-    try:
-        from specinpaint.representations import render  # type: ignore[attr-defined]
-    except ImportError:
-        return False
-    compare = getattr(render, "save_comparison_png", None)
-    if compare is None:
-        return False
-    compare(list(spec_pair), path, titles=list(titles))
-    return True
+def _plain_png(spec: torch.Tensor, path: Path, title: str) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    spec = spec.detach().float().cpu()
+    figure = Figure(figsize=(3.2 * spec.shape[0], 2.6), dpi=80)
+    FigureCanvasAgg(figure)
+    for c in range(spec.shape[0]):
+        axis = figure.add_subplot(1, spec.shape[0], c + 1)
+        axis.imshow(spec[c].numpy(), origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
+        axis.set_title(f"{title}: channel {c}", fontsize=8)
+    figure.tight_layout()
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png")
 
 
 def save_spectrogram_png(
-    specs: Sequence[torch.Tensor], path: str | Path, titles: Sequence[str], channel_names: Sequence[str] = ()
+    spec: torch.Tensor, path: str | Path, title: str, freqs_hz: torch.Tensor | None = None,
+    times_s: torch.Tensor | None = None, channel_names: tuple[str, ...] = (),
 ) -> Path:
-    """Side-by-side images of [C, F, T] spectrograms (low frequencies at the bottom), atomically."""
+    """A [C, F, T] spectrogram → PNG at ``path`` (atomic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    specs = [s.detach().float().cpu() for s in specs]
-    if _render_with_plugin_helper(specs, titles, path):
+    try:
+        from specinpaint.representations.render import render_spectrogram
+    except ImportError:
+        _plain_png(spec, path, title)
         return path
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    channels = specs[0].shape[0]
-    fig, axes = plt.subplots(channels, len(specs), figsize=(3.2 * len(specs), 2.4 * channels), squeeze=False)
-    for col, (spec, title) in enumerate(zip(specs, titles, strict=True)):
-        for row in range(channels):
-            ax = axes[row][col]
-            ax.imshow(spec[row].numpy(), origin="lower", aspect="auto", cmap="magma", interpolation="nearest")
-            name = channel_names[row] if row < len(channel_names) else f"channel {row}"
-            ax.set_title(f"{title}: {name}", fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=80)
-    plt.close(fig)
+    titles = tuple(f"{title}: {name}" for name in channel_names) or (title,) * spec.shape[0]
+    render_spectrogram(spec, freqs_hz if freqs_hz is not None else torch.arange(spec.shape[1]), times_s, path,
+                       titles=titles)
     return path
+
+
+def save_codemap_png(codes: torch.Tensor, path: str | Path, num_codes: int, title: str) -> Path | None:
+    """A [F, T] codemap → PNG (only with the representations' renderer)."""
+    try:
+        from specinpaint.representations.render import render_codemap
+    except ImportError:
+        return None
+    render_codemap(codes, num_codes, path=path, title=title)
+    return Path(path)
 
 
 def write_reconstruction_samples(
@@ -68,16 +69,27 @@ def write_reconstruction_samples(
     recon_spec: torch.Tensor,
     recon_audio: torch.Tensor,
     sample_rate: int,
-    channel_names: Sequence[str] = (),
+    *,
+    freqs_hz: torch.Tensor | None = None,
+    times_s: torch.Tensor | None = None,
+    channel_names: tuple[str, ...] = (),
+    codes: Mapping[str, torch.Tensor] | None = None,
+    num_codes: Mapping[str, int] | None = None,
 ) -> list[Path]:
-    """``NN_input.wav``, ``NN_recon.wav`` and ``NN.png`` for each example."""
+    """Per example ``NN_input.wav``, ``NN_recon.wav``, ``NN_input.png``, ``NN_recon.png`` and
+    ``NN_codes_<level>.png``; spectrograms are in the representation's raw units."""
     directory = Path(directory)
     written = []
     for i in range(audio.shape[0]):
         write_wav(directory / f"{i:02d}_input.wav", audio[i], sample_rate)
         write_wav(directory / f"{i:02d}_recon.wav", recon_audio[i], sample_rate)
-        written.append(
-            save_spectrogram_png([spec[i], recon_spec[i]], directory / f"{i:02d}.png", ("input", "reconstruction"),
-                                 channel_names)
-        )
+        written.append(directory / f"{i:02d}_recon.wav")
+        for name, image in (("input", spec[i]), ("recon", recon_spec[i])):
+            written.append(save_spectrogram_png(image, directory / f"{i:02d}_{name}.png", name, freqs_hz, times_s,
+                                                channel_names))
+        for level, maps in (codes or {}).items():
+            png = save_codemap_png(maps[i], directory / f"{i:02d}_codes_{level}.png",
+                                   (num_codes or {}).get(level, int(maps.max()) + 1), f"{level} codes")
+            if png is not None:
+                written.append(png)
     return written

@@ -1,0 +1,73 @@
+"""`specinpaint train …` and `specinpaint extract-codes …` end to end on the synthetic plugins."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import yaml
+
+from specinpaint.app.cli import main
+from specinpaint.core import Pipeline
+from specinpaint.data.code_store import CodeStore
+from specinpaint.training.checkpoint import read_header
+from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
+
+
+@pytest.fixture
+def config_file(tmp_path):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    path = tmp_path / "synthetic.yaml"
+    config = synthetic_config(count=24)
+    for section in config["training"].values():
+        section.update(steps=4, eval_every=2, checkpoint_every=2, log_every=2)
+    path.write_text(yaml.safe_dump(config))
+    with synthetic_plugins():
+        yield path
+    torch.set_num_threads(threads)
+
+
+def test_train_stages_resume_and_extract(config_file, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = [str(config_file), "--out", str(run), "--no-progress"]
+    assert main(["train", "vqvae", *args, "--stop-after", "2"]) == 0
+    assert read_header(run / "quantizer/checkpoints/last.pt")["step"] == 2
+    assert not (run / "bundle").exists()  # unfinished: no bundle yet
+    assert main(["train", "vqvae", *args]) == 2  # an existing run needs --resume
+    assert "pass --resume" in capsys.readouterr().err
+    assert main(["train", "vqvae", *args, "--resume"]) == 0
+    assert read_header(run / "quantizer/checkpoints/last.pt")["step"] == 4
+
+    # both priors with one command; codes are extracted into RUN_DIR/codes on the way
+    assert main(["train", "all", str(config_file), "training.prior_top.lr=0.01", *args[1:], "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "prior-top: finished at step 4" in out and "prior-bottom: finished at step 4" in out
+    bundle = Pipeline.load(run / "bundle")
+    assert set(bundle.extras["trained"]) == {"quantizer", "prior_top", "prior_bottom"}
+    train_store = CodeStore(run / "codes/train")
+    assert len(train_store) == 24 and train_store.meta["quantizer_date"] == bundle.extras["trained"]["quantizer"]["date"]
+
+    # re-running a finished stage keeps the bundle (and the priors trained after it)
+    assert main(["train", "vqvae", *args, "--resume"]) == 0
+    assert set(Pipeline.load(run / "bundle").extras["trained"]) == {"quantizer", "prior_top", "prior_bottom"}
+
+    assert main(["extract-codes", str(run / "bundle"), "config", "--out", str(tmp_path / "codes"),
+                 "--split", "valid", "--no-progress"]) == 0
+    valid = CodeStore(tmp_path / "codes/valid")
+    assert valid.split == "valid" and valid.shapes == {"top": (8, 4), "bottom": (16, 8)}
+
+
+def test_train_refuses_configs_that_do_not_match_the_run(config_file, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["--out", str(run), "--no-progress"]
+    assert main(["train", "prior-top", str(config_file), *args]) == 2
+    assert "run `specinpaint train vqvae` first" in capsys.readouterr().err
+    assert main(["train", "vqvae", str(config_file), *args]) == 0
+    capsys.readouterr()
+    code = main(["train", "prior-top", str(config_file), "quantizer.params.num_codes=16", *args])
+    err = capsys.readouterr().err
+    assert code == 2 and "quantizer.params.num_codes: bundle has 32, config has 16" in err
+    assert err.count("\n") == 1
+    code = main(["train", "vqvae", str(config_file), "quantizer.params.embed_dim=4", *args, "--resume"])
+    err = capsys.readouterr().err
+    assert code == 2 and "checkpoint does not match the config: quantizer.params.embed_dim" in err
