@@ -13,6 +13,16 @@ from specinpaint.training.synthetic import TINY_VQVAE
 quantizers = registry("quantizers")
 
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small convolutions run faster on one intra-op thread on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny(**overrides):
     return quantizers.build("vqvae2", {**TINY_VQVAE, **overrides})
 
