@@ -34,6 +34,8 @@ def pytest_collect_file(file_path, parent):
     """Collect ``bench_*.py`` unless pytest's own ``python_files`` already matches it."""
     if file_path.suffix != ".py" or not file_path.name.startswith("bench_"):
         return None
+    if parent.session.isinitpath(file_path):
+        return None  # named on the command line: pytest collects it itself
     patterns = parent.config.getini("python_files")
     if any(fnmatch.fnmatch(file_path.name, p) for p in patterns):
         return None
