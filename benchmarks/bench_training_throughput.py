@@ -1,0 +1,136 @@
+"""Training throughput of the VQ-VAE-2 (notes/s), with baselines measured in the same run.
+
+* ``test_quantizer_step_throughput``: one AdamW step (forward, backward, clipping, update) of the
+  paper model on [B, 2, 1024, 128] normalised spectrograms. Baseline: the same step of the small
+  model the CI uses ([2, 64, 32] input), so ``paper_vs_tiny_cost`` = how many tiny notes one paper
+  note costs. On CUDA the bf16-autocast step is also timed (``bf16_speedup`` against fp32).
+  With ``SPECINPAINT_BENCH_FULL=1`` a ``torch.compile`` step is timed too (``compiled_speedup``).
+* ``test_engine_overhead``: the full engine (`specinpaint.training.train`: data order, logging,
+  periodic evaluation and checkpoints) against a bare hand-written loop over the same batches; the
+  ratio ``engine_speedup`` should stay close to 1 (the engine adds little per step).
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import torch
+
+from specinpaint.core.registry import registry
+from specinpaint.training.synthetic import TINY_VQVAE
+
+
+def _step_fn(model, spec, autocast_dtype=None, compiled=False):
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    forward = torch.compile(model) if compiled else model
+
+    def step():
+        if autocast_dtype is not None:
+            with torch.autocast(device_type=spec.device.type, dtype=autocast_dtype):
+                loss = forward(spec).loss
+        else:
+            loss = forward(spec).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+
+    return step
+
+
+def _model(params, device):
+    torch.manual_seed(0)
+    return registry("quantizers").build("vqvae2", params).to(device).train()
+
+
+def test_quantizer_step_throughput(benchmark, bench_device, pick_size, bench_full, timer, record_ratio):
+    batch = pick_size(tiny=1, small=4, full=64 if bench_device.type == "cuda" else 16)
+    repeats = pick_size(tiny=1, small=3, full=10)
+    warmup = pick_size(tiny=0, small=1)
+    spec = torch.randn(batch, 2, 1024, 128, device=bench_device)
+    paper = _model({}, bench_device)
+    step = _step_fn(paper, spec)
+    tiny_spec = torch.randn(batch, 2, 64, 32, device=bench_device)
+    tiny_step = _step_fn(_model(TINY_VQVAE, bench_device), tiny_spec)
+    tiny_step()  # k-means init
+    tiny_s = timer(tiny_step, repeats)
+    times: list[float] = []
+
+    def timed_step():
+        start = time.perf_counter()
+        step()
+        if bench_device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+
+    benchmark.pedantic(timed_step, rounds=repeats, iterations=1, warmup_rounds=warmup)
+    paper_s = statistics.median(times[warmup:] or times)
+    info = benchmark.extra_info
+    info["batch"] = batch
+    info["paper_notes_per_s"] = batch / paper_s
+    info["tiny_notes_per_s"] = batch / tiny_s
+    info["paper_vs_tiny_cost"] = paper_s / tiny_s
+    info["paper_parameters"] = paper.parameter_count()
+    if bench_device.type == "cuda":
+        bf16_step = _step_fn(paper, spec, torch.bfloat16)
+        bf16_step()
+        record_ratio("bf16", timer(bf16_step, repeats), "fp32", paper_s)
+    if bench_full:
+        compiled_step = _step_fn(paper, spec, compiled=True)
+        compiled_step()  # compilation
+        record_ratio("compiled", timer(compiled_step, repeats), "eager", paper_s)
+    assert paper_s > 0 and tiny_s > 0
+
+
+def test_engine_overhead(benchmark, tmp_path, pick_size, record_ratio):
+    from specinpaint.core import Pipeline, load_config
+    from specinpaint.training import QuantizerTask, train
+    from specinpaint.training.batches import train_batches
+    from specinpaint.training.data import build_dataset
+    from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
+
+    steps = pick_size(tiny=6, small=40, full=200)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a tiny model: one intra-op thread is fastest (and fair to both loops)
+    benchmark.extra_info["torch_threads"] = 1
+    with synthetic_plugins():
+        config = load_config(synthetic_config(count=64))
+        training = config.training.quantizer.model_copy(update={
+            "steps": steps, "log_every": 10, "eval_every": max(steps // 2, 1),
+            "checkpoint_every": max(steps // 2, 1), "device": "cpu"})
+        dataset = build_dataset(config, "train")
+
+        def engine_run():
+            torch.manual_seed(0)
+            pipeline = Pipeline(config)
+            task = QuantizerTask(pipeline, dataset, build_dataset(config, "valid"))
+            out = tmp_path / f"run{time.perf_counter_ns()}"
+            start = time.perf_counter()
+            train(task, training, out, progress=False)
+            return time.perf_counter() - start
+
+        def bare_run():
+            torch.manual_seed(0)
+            pipeline = Pipeline(config)
+            task = QuantizerTask(pipeline, dataset)
+            task.setup(type("Ctx", (), {"device": torch.device("cpu"), "distributed": False, "is_main": True})(),
+                       False)
+            optimizer = torch.optim.AdamW(pipeline.quantizer.parameters(), lr=training.lr)
+            data = train_batches(dataset, task.collate, batch_size=training.batch_size, seed=0, rank=0,
+                                 world_size=1, start_step=0)
+            start = time.perf_counter()
+            for _ in range(steps):
+                loss, _ = task.compute_loss(pipeline.quantizer, task.prepare(next(data), torch.device("cpu")))
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+            return time.perf_counter() - start
+
+        bare_s = bare_run()
+        engine_s = benchmark.pedantic(engine_run, rounds=1, iterations=1)
+        ratio = record_ratio("engine", engine_s, "bare_loop", bare_s)
+        benchmark.extra_info["steps"] = steps
+        benchmark.extra_info["engine_steps_per_s"] = steps / engine_s
+        assert ratio > 0
+    torch.set_num_threads(threads)
