@@ -42,28 +42,72 @@ def stride_product(strides: list[Stride]) -> tuple[int, int]:
     return math.prod(s[0] for s in strides), math.prod(s[1] for s in strides)
 
 
+class HierarchyParams(BaseModel):
+    """Architecture and loss fields shared by the hierarchical quantizers (vqvae2, fsq)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    in_channels: int = Field(2, ge=1, description="spectrogram channels (e.g. log-magnitude + IF)")
+    hidden_channels: int = Field(128, ge=2)
+    residual_channels: int = Field(32, ge=1)
+    num_residual_blocks: int = Field(2, ge=0)
+    num_levels: int = Field(2, ge=1, le=4, description="codemap levels, coarsest is 'top'")
+    bottom_strides: list[tuple[int, int]] = Field(
+        default_factory=lambda: [(2, 2)] * 4,
+        description="(freq, time) stride of each strided conv of the finest encoder",
+    )
+    top_strides: list[tuple[int, int]] = Field(
+        default_factory=lambda: [(2, 2)],
+        description="(freq, time) strides from one level to the next coarser one",
+    )
+    embed_dim: int = Field(64, ge=1, description="channels of the quantized maps")
+    dead_code_steps: int = Field(
+        50, ge=0, description="a code unused for this many training steps is dead (0: never)"
+    )
+    recon_loss: Literal["mse", "l1"] = "mse"
+    channel_weights: list[float] | None = Field(
+        None, description="weight of each channel in the reconstruction loss (normalised units)"
+    )
+    stft_loss_weight: float = Field(
+        0.0, ge=0, description="multi-resolution STFT loss on decoded audio (applied by the trainer)"
+    )
+    stft_loss_fft_sizes: list[int] = Field(default_factory=lambda: [512, 1024, 2048])
+
+    @field_validator("bottom_strides", "top_strides")
+    @classmethod
+    def _positive(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        if any(f < 1 or t < 1 for f, t in value):
+            raise ValueError("strides must be >= 1")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HierarchyParams:
+        if not self.bottom_strides:
+            raise ValueError("bottom_strides must not be empty")
+        if self.num_levels > 1 and not self.top_strides:
+            raise ValueError("top_strides must not be empty with more than one level")
+        if self.channel_weights is not None:
+            if len(self.channel_weights) != self.in_channels:
+                raise ValueError(
+                    f"channel_weights has {len(self.channel_weights)} entries, in_channels is {self.in_channels}"
+                )
+            if any(w < 0 for w in self.channel_weights) or sum(self.channel_weights) <= 0:
+                raise ValueError("channel_weights must be >= 0 with a positive sum")
+        return self
+
+    def check_level_keys(self, mapping: dict, field: str) -> None:
+        names = level_names(self.num_levels)
+        unknown = sorted(set(mapping) - set(names))
+        if unknown:
+            raise ValueError(f"{field}: unknown level {unknown[0]} (levels: {', '.join(names)})")
+
+
 class VQVAE2(Quantizer):
     """Hierarchical VQ-VAE-2 with EMA codebooks (k-means init, synchronised dead-code restarts)."""
 
     description = "hierarchical VQ-VAE-2 (top/bottom codemaps, EMA codebooks with k-means init and restarts)"
 
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-
-        in_channels: int = Field(2, ge=1, description="spectrogram channels (e.g. log-magnitude + IF)")
-        hidden_channels: int = Field(128, ge=2)
-        residual_channels: int = Field(32, ge=1)
-        num_residual_blocks: int = Field(2, ge=0)
-        num_levels: int = Field(2, ge=1, le=4, description="codemap levels, coarsest is 'top'")
-        bottom_strides: list[tuple[int, int]] = Field(
-            default_factory=lambda: [(2, 2)] * 4,
-            description="(freq, time) stride of each strided conv of the finest encoder",
-        )
-        top_strides: list[tuple[int, int]] = Field(
-            default_factory=lambda: [(2, 2)],
-            description="(freq, time) strides from one level to the next coarser one",
-        )
-        embed_dim: int = Field(64, ge=1)
+    class Params(HierarchyParams):
         num_codes: int = Field(512, ge=2, description="codebook size of every level")
         level_num_codes: dict[str, int] = Field(default_factory=dict, description="per-level override")
         decay: float = Field(0.99, gt=0, lt=1, description="EMA decay of the codebooks")
@@ -71,52 +115,35 @@ class VQVAE2(Quantizer):
         commitment_cost: float = Field(0.25, ge=0)
         kmeans_init: bool = True
         kmeans_iters: int = Field(10, ge=1)
-        dead_code_steps: int = Field(
-            50, ge=0, description="a code unused for this many training steps is dead (0: never)"
-        )
         restart_dead_codes: bool = Field(True, description="replace dead codes by recent encoder outputs")
-        recon_loss: Literal["mse", "l1"] = "mse"
-        channel_weights: list[float] | None = Field(
-            None, description="weight of each channel in the reconstruction loss (normalised units)"
-        )
-        stft_loss_weight: float = Field(
-            0.0, ge=0, description="multi-resolution STFT loss on decoded audio (applied by the trainer)"
-        )
-        stft_loss_fft_sizes: list[int] = Field(default_factory=lambda: [512, 1024, 2048])
-
-        @field_validator("bottom_strides", "top_strides")
-        @classmethod
-        def _positive(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
-            if any(f < 1 or t < 1 for f, t in value):
-                raise ValueError("strides must be >= 1")
-            return value
 
         @model_validator(mode="after")
-        def _consistent(self) -> VQVAE2.Params:
-            if not self.bottom_strides:
-                raise ValueError("bottom_strides must not be empty")
-            if self.num_levels > 1 and not self.top_strides:
-                raise ValueError("top_strides must not be empty with more than one level")
-            names = level_names(self.num_levels)
-            unknown = sorted(set(self.level_num_codes) - set(names))
-            if unknown:
-                raise ValueError(f"level_num_codes: unknown level {unknown[0]} (levels: {', '.join(names)})")
+        def _codebooks(self) -> VQVAE2.Params:
+            self.check_level_keys(self.level_num_codes, "level_num_codes")
             if any(n < 2 for n in self.level_num_codes.values()):
                 raise ValueError("level_num_codes: every codebook needs at least 2 codes")
-            if self.channel_weights is not None:
-                if len(self.channel_weights) != self.in_channels:
-                    raise ValueError(
-                        f"channel_weights has {len(self.channel_weights)} entries, in_channels is {self.in_channels}"
-                    )
-                if any(w < 0 for w in self.channel_weights) or sum(self.channel_weights) <= 0:
-                    raise ValueError("channel_weights must be >= 0 with a positive sum")
             return self
+
+    # -- codebook hooks (overridden by other bottlenecks, e.g. FSQ) ------------------------------
+    def _level_num_codes(self, name: str) -> int:
+        return self.params.level_num_codes.get(name, self.params.num_codes)
+
+    def _make_codebook(self, name: str) -> nn.Module:
+        p = self.params
+        return EMACodebook(
+            self._num_codes[name], p.embed_dim, decay=p.decay, epsilon=p.epsilon, kmeans_init=p.kmeans_init,
+            kmeans_iters=p.kmeans_iters, dead_code_steps=p.dead_code_steps, restart_dead_codes=p.restart_dead_codes,
+        )
+
+    @property
+    def commitment_cost(self) -> float:
+        return self.params.commitment_cost
 
     def __init__(self, params: Params) -> None:
         super().__init__(params)
         p = params
         self._levels = level_names(p.num_levels)
-        self._num_codes = {name: p.level_num_codes.get(name, p.num_codes) for name in self._levels}
+        self._num_codes = {name: self._level_num_codes(name) for name in self._levels}
         finest_first = self._levels[::-1]
         c, d = p.hidden_channels, p.embed_dim
         block = (p.residual_channels, p.num_residual_blocks)
@@ -135,16 +162,7 @@ class VQVAE2(Quantizer):
             if not coarsest:
                 self.cond_decoders[name] = Decoder(d, d, c, *block, p.top_strides)
             self.quantize_convs[name] = nn.Conv2d(c if coarsest else c + d, d, 1)
-            self.codebooks[name] = EMACodebook(
-                self._num_codes[name],
-                d,
-                decay=p.decay,
-                epsilon=p.epsilon,
-                kmeans_init=p.kmeans_init,
-                kmeans_iters=p.kmeans_iters,
-                dead_code_steps=p.dead_code_steps,
-                restart_dead_codes=p.restart_dead_codes,
-            )
+            self.codebooks[name] = self._make_codebook(name)
         self.decoder = Decoder(d * len(self._levels), p.in_channels, c, *block, p.bottom_strides)
         weights = torch.tensor(p.channel_weights or [1.0] * p.in_channels, dtype=torch.float32)
         self.register_buffer("channel_weights", weights / weights.sum(), persistent=False)
@@ -217,7 +235,8 @@ class VQVAE2(Quantizer):
             codebook: EMACodebook = self.codebooks[name]  # type: ignore[assignment]
             if train:
                 q, idx, commit, stats = codebook(flat)
-                commits[name] = commit
+                if commit is not None:
+                    commits[name] = commit
                 metrics.update(stats.as_metrics(name))
             else:
                 idx = codebook.nearest(flat)
@@ -249,7 +268,7 @@ class VQVAE2(Quantizer):
         recon_loss, per_channel = self.recon_loss(recon, spec)
         losses = {"recon": recon_loss}
         for name, commit in commits.items():
-            losses[f"commit/{name}"] = self.params.commitment_cost * commit
+            losses[f"commit/{name}"] = self.commitment_cost * commit
         for i, value in enumerate(per_channel.detach().tolist()):
             metrics[f"recon/{self.params.recon_loss}_c{i}"] = value
         return QuantizerOutput(recon, Codemaps(codes), losses, metrics)
@@ -281,7 +300,7 @@ class VQVAE2(Quantizer):
                 )
             codebook: EMACodebook = self.codebooks[name]  # type: ignore[assignment]
             try:
-                quants[name] = codebook.lookup(codes[name].to(codebook.embed.device)).permute(0, 3, 1, 2)
+                quants[name] = codebook.lookup(codes[name].to(self.channel_weights.device)).permute(0, 3, 1, 2)
             except ValueError as exc:
                 raise SpecinpaintError(f"codemap '{name}': {exc}") from None
         return self._decode_quantized(quants)
