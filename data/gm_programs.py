@@ -3,23 +3,27 @@
 GM programs are 0-based (``0`` = Acoustic Grand Piano). Drums (channel 10 / bank 128) are never
 used. Programs with no NSynth counterpart are left out: timpani, orchestra hit, the evolving synth
 pads (88, 91–95), synth effects (96–103), unpitched percussion (113, 115–119) and sound effects
-(120–127). Source follows NSynth's definitions: *acoustic* = recorded acoustic instrument,
-*electronic* = electric/electronic instrument (e-piano, electric guitar and bass, drawbar organ),
-*synthetic* = synthesizer patches. ``natural range`` keeps each family near the register real
-instruments of that family play (NSynth itself only has playable notes); `RenderSpec` can turn it off.
+(120–127); so are programs that do not sound at the key played (31 guitar harmonics: +2 octaves,
+86 lead in fifths, 112 tinkle bell: inharmonic, 78 whistle: 9 semitones flat in TimGM6mb), found
+by pYIN on TimGM6mb and FluidR3. Source follows NSynth's definitions: *acoustic* = recorded
+acoustic instrument, *electronic* = electric/electronic instrument (e-piano, electric guitar and
+bass, drawbar organ), *synthetic* = synthesizer patches. ``natural range`` keeps each family near the register real
+instruments of that family play (NSynth itself only has playable notes), refined per program for
+instruments with a narrow register (`PROGRAM_RANGES`, e.g. glockenspiel, baritone sax: SoundFonts
+often have no sample far outside it, giving silence or wrong pitch); `RenderSpec` can turn it off.
 
 | family     | GM programs (source: a=acoustic, e=electronic, s=synthetic)                            |
 |------------|-----------------------------------------------------------------------------------------|
 | bass       | 32a 33e 34e 35e 36e 37e 38s 39s                                                          |
 | brass      | 56a 57a 58a 59a 60a 61a 62s 63s                                                          |
-| flute      | 72a 73a 74a 75a 76a 77a 78a 79a                                                          |
-| guitar     | 24a 25a 26e 27e 28e 29e 30e 31e 104a 105a 106a 107a                                      |
+| flute      | 72a 73a 74a 75a 76a 77a 79a                                                              |
+| guitar     | 24a 25a 26e 27e 28e 29e 30e 104a 105a 106a 107a                                          |
 | keyboard   | 0a 1a 2e 3a 4e 5e 6a 7e                                                                  |
-| mallet     | 8a 9a 10a 11a 12a 13a 14a 15a 108a 112a 114a                                             |
+| mallet     | 8a 9a 10a 11a 12a 13a 14a 15a 108a 114a                                                  |
 | organ      | 16e 17e 18e 19a 20a                                                                      |
 | reed       | 21a 22a 23a 64a 65a 66a 67a 68a 69a 70a 71a 109a 111a                                    |
 | string     | 40a 41a 42a 43a 44a 45a 46a 48a 49a 50s 51s 110a                                        |
-| synth_lead | 80s 81s 82s 83s 84s 85s 86s 87s 89s 90s                                                  |
+| synth_lead | 80s 81s 82s 83s 84s 85s 87s 89s 90s                                                      |
 | vocal      | 52a 53a 54s                                                                              |
 """
 
@@ -60,14 +64,14 @@ GM_NAMES: tuple[str, ...] = (
 _TABLE: dict[str, str] = {
     "bass": "32a 33e 34e 35e 36e 37e 38s 39s",
     "brass": "56a 57a 58a 59a 60a 61a 62s 63s",
-    "flute": "72a 73a 74a 75a 76a 77a 78a 79a",
-    "guitar": "24a 25a 26e 27e 28e 29e 30e 31e 104a 105a 106a 107a",
+    "flute": "72a 73a 74a 75a 76a 77a 79a",
+    "guitar": "24a 25a 26e 27e 28e 29e 30e 104a 105a 106a 107a",
     "keyboard": "0a 1a 2e 3a 4e 5e 6a 7e",
-    "mallet": "8a 9a 10a 11a 12a 13a 14a 15a 108a 112a 114a",
+    "mallet": "8a 9a 10a 11a 12a 13a 14a 15a 108a 114a",
     "organ": "16e 17e 18e 19a 20a",
     "reed": "21a 22a 23a 64a 65a 66a 67a 68a 69a 70a 71a 109a 111a",
     "string": "40a 41a 42a 43a 44a 45a 46a 48a 49a 50s 51s 110a",
-    "synth_lead": "80s 81s 82s 83s 84s 85s 86s 87s 89s 90s",
+    "synth_lead": "80s 81s 82s 83s 84s 85s 87s 89s 90s",
     "vocal": "52a 53a 54s",
 }
 _SOURCE_LETTER = {"a": "acoustic", "e": "electronic", "s": "synthetic"}
@@ -77,6 +81,16 @@ NATURAL_RANGES: dict[str, tuple[int, int]] = {
     "bass": (24, 67), "brass": (36, 84), "flute": (48, 96), "guitar": (40, 88), "keyboard": (21, 108),
     "mallet": (36, 96), "organ": (24, 96), "reed": (34, 88), "string": (28, 96), "synth_lead": (24, 96),
     "vocal": (40, 79),
+}
+#: Per-program MIDI ranges (sounding register of the real instrument) overriding the family's.
+PROGRAM_RANGES: dict[int, tuple[int, int]] = {
+    8: (60, 108), 9: (72, 108), 10: (60, 96), 11: (53, 89), 12: (45, 96), 13: (65, 108), 14: (60, 77),
+    32: (28, 67), 33: (28, 67), 34: (28, 67), 35: (28, 67), 40: (55, 100), 41: (48, 88), 42: (36, 76),
+    43: (28, 55), 45: (28, 96), 46: (24, 103), 56: (54, 86), 57: (40, 72), 58: (28, 65), 59: (54, 84),
+    60: (41, 77), 64: (56, 88), 65: (49, 81), 66: (44, 76), 67: (36, 69), 68: (58, 91), 69: (52, 81),
+    70: (34, 75), 71: (50, 91), 72: (74, 108), 73: (60, 96), 74: (60, 96), 75: (60, 96), 77: (55, 88),
+    79: (60, 96), 52: (43, 79), 53: (43, 79), 104: (48, 84), 105: (48, 84), 106: (48, 84),
+    107: (48, 96), 108: (60, 88), 109: (58, 79), 110: (55, 100), 111: (60, 91),
 }
 #: Programs whose patches are distorted (NSynth quality "distortion").
 DISTORTED_PROGRAMS = frozenset({29, 30, 84})
@@ -91,6 +105,10 @@ class GMProgram:
     @property
     def name(self) -> str:
         return GM_NAMES[self.program]
+
+    @property
+    def natural_range(self) -> tuple[int, int]:
+        return PROGRAM_RANGES.get(self.program, NATURAL_RANGES[self.family_str])
 
     @property
     def family_str(self) -> str:

@@ -32,7 +32,7 @@ from specinpaint.core.atomic import atomic_directory, sha256_file
 from specinpaint.core.conditioning import NSYNTH_FAMILIES, NSYNTH_SOURCES
 from specinpaint.core.errors import DataError
 
-from .gm_programs import NATURAL_RANGES, GMProgram, lookup, programs_for
+from .gm_programs import GMProgram, lookup, programs_for
 from .note_qualities import note_qualities
 from .nsynth_format import (
     AUDIO_DIR,
@@ -78,7 +78,7 @@ class NoteJob:
 def _pitches(spec: RenderSpec, program: GMProgram) -> tuple[int, ...]:
     lo, hi = spec.pitch_min, spec.pitch_max
     if spec.natural_ranges:
-        nat_lo, nat_hi = NATURAL_RANGES[program.family_str]
+        nat_lo, nat_hi = program.natural_range
         lo, hi = max(lo, nat_lo), min(hi, nat_hi)
     return tuple(p for p in range(lo, hi + 1) if (p - spec.pitch_min) % spec.pitch_step == 0)
 
@@ -272,7 +272,10 @@ def render_into(
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     _STATE.clear()
     _STATE.update(paths=[str(p) for p in soundfonts], synths=synths)
-    results = _run(jobs, workers, ([str(p) for p in soundfonts], instruments, spec, str(target)), progress)
+    try:
+        results = _run(jobs, workers, ([str(p) for p in soundfonts], instruments, spec, str(target)), progress)
+    finally:
+        _STATE.clear()  # do not keep SoundFonts (up to 150 MB) alive after the render
     render_seconds = time.perf_counter() - start
 
     by_note = {job.note_str: job for job in jobs}

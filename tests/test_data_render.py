@@ -48,10 +48,13 @@ def test_family_table_covers_all_families_and_excludes_drums():
     for family in NSYNTH_FAMILIES:
         assert gm_programs.programs_for(family), family
     assert len(gm_programs.GM_NAMES) == 128
-    for program in (47, 55, 113, 115, 116, 117, 118, 119, *range(120, 128)):  # percussion / effects
+    # percussion, effects, and patches that do not sound at the key played
+    for program in (31, 47, 55, 78, 86, 112, 113, 115, 116, 117, 118, 119, *range(120, 128)):
         assert program not in gm_programs.GM_TO_NSYNTH
     assert gm_programs.lookup(24).family_str == "guitar" and gm_programs.lookup(24).source_str == "acoustic"
     assert gm_programs.lookup(38).source_str == "synthetic" and gm_programs.lookup(4).source_str == "electronic"
+    assert gm_programs.lookup(67).natural_range == (36, 69)  # baritone sax: per-program register
+    assert gm_programs.lookup(0).natural_range == gm_programs.NATURAL_RANGES["keyboard"]
     with pytest.raises(DataError, match="no NSynth family"):
         gm_programs.lookup(118)
 
