@@ -232,3 +232,21 @@ def test_label_encoders_save_and_load(tmp_path, root):
     assert LabelEncoders.load(tmp_path / "labels.json") == labels
     with pytest.raises(DataError, match="format_version"):
         LabelEncoders.from_json({"format_version": 99, "classes": {}})
+
+
+def test_dataset_pickles_for_spawned_workers(root):
+    import pickle
+
+    ds = build(root, split="valid", sources=["electronic"])
+    clone = pickle.loads(pickle.dumps(ds))
+    assert clone.note_names == ds.note_names and clone.labels == ds.labels
+    assert torch.equal(clone[0]["audio"], ds[0]["audio"])
+
+
+def test_no_root_uses_the_builtin_render(root, monkeypatch):
+    from specinpaint.data import render_cache
+
+    calls = []
+    monkeypatch.setattr(render_cache, "ensure_rendered", lambda *a, **k: calls.append(a) or root)
+    ds = NSynthDataset(NSynthDataset.Params(split="test", split_scheme="official"))
+    assert calls == [()] and ds.root == root and len(ds) == expected("test")
