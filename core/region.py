@@ -89,9 +89,9 @@ def _axis_mask(edges: torch.Tensor, cells: int, span: tuple[float, float] | None
     if span is None:
         return torch.ones(cells, dtype=torch.bool)
     lo, hi = cell_extents(edges, cells)
-    overlap = (torch.minimum(hi, torch.tensor(span[1], dtype=hi.dtype))
-               - torch.maximum(lo, torch.tensor(span[0], dtype=lo.dtype)))
-    needed = torch.minimum((hi - lo) * MIN_CELL_SHARE, torch.tensor((span[1] - span[0]) * MIN_SPAN_SHARE))
+    start, end = max(span[0], float(edges[0])), min(span[1], float(edges[-1]))  # the part on this axis
+    overlap = torch.minimum(hi, torch.tensor(end, dtype=hi.dtype)) - torch.maximum(lo, torch.tensor(start, dtype=lo.dtype))
+    needed = torch.minimum((hi - lo) * MIN_CELL_SHARE, torch.tensor(max(end - start, 0.0) * MIN_SPAN_SHARE))
     return (overlap > 0) & (overlap >= needed * (1 - 1e-9))
 
 

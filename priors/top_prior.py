@@ -60,7 +60,8 @@ class TopPrior(TransformerPrior):
         self.decoder = Stack(p.num_decoder_layers, causal=True, cross=True, **common)
         self.align = nn.Linear(p.d_model, p.d_model)
         self.head = nn.Linear(p.d_model, p.num_codes)
-        self.mlm_head = nn.Linear(p.d_model, p.num_codes)
+        # only built when trained (an unused head would break DDP without find_unused_parameters)
+        self.mlm_head = nn.Linear(p.d_model, p.num_codes) if p.mlm_loss_weight > 0 else None
         self.rope = (
             RotaryTables(grid_positions(self.lin.coords), p.d_model // p.num_heads) if p.positions == "rope" else None
         )
@@ -103,7 +104,7 @@ class TopPrior(TransformerPrior):
         ar_loss, accuracy = masked_cross_entropy(self.head(states[hidden]), targets)
         metrics = {"ar_loss": float(ar_loss.detach()), "accuracy": accuracy, "mask_fraction": hidden.float().mean().item()}
         loss = ar_loss
-        if p.mlm_loss_weight > 0:
+        if self.mlm_head is not None:
             mlm_loss, mlm_accuracy = masked_cross_entropy(self.mlm_head(memory[hidden]), targets)
             loss = loss + p.mlm_loss_weight * mlm_loss
             metrics.update(mlm_loss=float(mlm_loss.detach()), mlm_accuracy=mlm_accuracy)
@@ -124,12 +125,13 @@ class TopPrior(TransformerPrior):
             classes, guided = self.class_vectors(self.classes, conditioning, options.guidance_scale)
             scale = options.guidance_scale
             if options.sampler == "parallel":
-                if self.params.mlm_loss_weight == 0:
-                    raise SpecinpaintError("parallel sampling needs the encoder head (train with mlm_loss_weight > 0)")
+                mlm_head = self.mlm_head
+                if mlm_head is None:
+                    raise SpecinpaintError("top prior: parallel sampling needs the encoder head (mlm_loss_weight > 0)")
 
                 def logits_fn(tokens: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
                     memory = self.encode(doubled(tokens.masked_fill(unknown, self.mask_id), guided), classes)
-                    logits = self.mlm_head(memory)
+                    logits = mlm_head(memory)
                     return guide(logits, scale) if guided else logits
 
                 out = decode_parallel(seq, hidden, logits_fn, options, generator)

@@ -121,8 +121,8 @@ def test_training_loss_draws_its_own_masks_and_backpropagates(name):
     out.loss.backward()
     assert torch.isfinite(out.loss)
     assert out.metrics["loss"] == pytest.approx(out.loss.item())
-    grads = [p.grad for p in prior.parameters() if p.requires_grad]
-    assert sum(g is not None and bool(g.abs().sum() > 0) for g in grads) > len(grads) // 2
+    unused = [n for n, p in prior.named_parameters() if p.grad is None]
+    assert not unused, f"parameters without gradient (DDP would fail): {unused}"
     if name != "bottom-transformer":
         assert 0 < out.metrics["mask_fraction"] <= 1
 
@@ -259,6 +259,15 @@ def test_params_defaults_are_the_paper_sizes_and_forbid_unknown_keys():
         registry("priors").params_model("top-transformer")(d_model=40, num_heads=4)  # head dim 10: no 2-D rope
     with pytest.raises(ValidationError, match="integer upsampling"):
         registry("priors").params_model("bottom-transformer")(codemap_shape=[48, 8])
+
+
+def test_top_prior_without_encoder_head():
+    prior = build("top-transformer", mlm_loss_weight=0.0)
+    assert prior.mlm_head is None
+    out = prior.loss(random_codes(), conditioning())
+    assert "mlm_loss" not in out.metrics and out.loss.item() == pytest.approx(out.metrics["ar_loss"])
+    with pytest.raises(SpecinpaintError, match="parallel sampling needs the encoder head"):
+        prior.inpaint(random_codes(), random_mask(TOP), conditioning(), SamplingOptions(sampler="parallel"))
 
 
 def test_bad_inputs_get_one_line_errors():

@@ -50,6 +50,18 @@ def test_narrow_band_inside_one_cell_still_selects_it():
     assert masks["top"].any(dim=1).nonzero().flatten().tolist() == [4]
 
 
+def test_region_mostly_outside_still_selects_the_part_inside():
+    masks = region_to_masks(Region(time_s=(3.9, 60.0), freq_hz=(7900, 20000)), FREQS, TIMES, SHAPES)
+    assert masks["top"].nonzero().tolist() == [[31, 3]]
+
+
+def test_every_level_selects_something_for_any_region_inside():
+    for lo in torch.linspace(0, 3.9, 14).tolist():
+        for width in (0.01, 0.3, 0.9, 1.7):
+            masks = region_to_masks(Region(time_s=(lo, lo + width)), FREQS, TIMES, SHAPES, aligned=False)
+            assert all(bool(m.any()) for m in masks.values()), (lo, width)
+
+
 def test_dilation_grows_by_one_token():
     masks = region_to_masks(Region(time_s=(1.0, 2.0), freq_hz=(1000, 1250)), FREQS, TIMES, SHAPES, dilation=1)
     top = masks["top"]
