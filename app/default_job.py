@@ -10,27 +10,30 @@ Layout of the output directory (default ``outputs/default``)::
     demo/             WAVs and PNGs of the demo notes
     report.html       audio players + images for every demo note
 
-A second run reuses every finished training stage and only re-renders the (seeded, deterministic)
-demo notes.
+A second run reuses every finished training stage; the (seeded) demo notes and the report are
+re-made only when the bundle's weights changed (``demo/demo.json`` records which weights made them).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from specinpaint.core.atomic import atomic_write_text
 from specinpaint.core.codemaps import Codemaps
 from specinpaint.core.region import Region
 
 from .report import ReportItem, write_report
 
 log = logging.getLogger(__name__)
-DEMO_DIR, REPORT_FILE = "demo", "report.html"
+DEMO_DIR, REPORT_FILE, STAMP_FILE = "demo", "report.html", "demo.json"
+JOB_VERSION = 1  # bump when the demo changes, so existing outputs are re-rendered
 
 
 @dataclass
@@ -58,6 +61,13 @@ def run_default_job(
     resolved = load_config(config, list(overrides))
     log.info("training (or reusing) the '%s' pipeline in %s", resolved.name, out)
     pipeline = train_all(resolved, out, resume=True, progress=progress).eval()
+    bundle = out / BUNDLE_DIR
+    stamp = {"job": JOB_VERSION, "seed": seed, "bundle": _bundle_digest(bundle)}
+    previous = _read_stamp(out)
+    if previous is not None and previous.get("stamp") == stamp and (out / REPORT_FILE).is_file():
+        log.info("demo notes and report are up to date for this bundle: %s", out / REPORT_FILE)
+        items = [ReportItem(**item) for item in previous["items"]]
+        return JobResult(out, bundle, out / REPORT_FILE, items)
     items = make_demo(pipeline, out, seed=seed, progress=progress, dataset_codes=_first_store_note(out))
     summary = {
         "config": resolved.name,
@@ -68,7 +78,22 @@ def run_default_job(
     footer = (f"Serve this pipeline with <code>specinpaint serve {out / BUNDLE_DIR}</code> and open "
               "<code>http://127.0.0.1:8000/</code>.")
     report = write_report(out / REPORT_FILE, f"specinpaint — {resolved.name} pipeline", items, summary, footer)
-    return JobResult(out, out / BUNDLE_DIR, report, items)
+    atomic_write_text(out / DEMO_DIR / STAMP_FILE,
+                      json.dumps({"stamp": stamp, "items": [asdict(i) for i in items]}, indent=1))
+    return JobResult(out, bundle, report, items)
+
+
+def _bundle_digest(bundle: Path) -> str:
+    """The bundle's weights checksum (from its metadata): changes whenever training changed it."""
+    meta = json.loads((bundle / "metadata.json").read_text())
+    return str(meta["files"]["weights.safetensors"]["sha256"])
+
+
+def _read_stamp(out: Path) -> dict | None:
+    try:
+        return json.loads((out / DEMO_DIR / STAMP_FILE).read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _first_store_note(out: Path) -> Codemaps | None:
@@ -122,7 +147,8 @@ def make_demo(
             masks: Mapping[str, torch.Tensor] | None = None, **details: Any) -> None:
         wav = demo / f"{name}.wav"
         write_wav(wav, audio, pipeline.sample_rate)
-        pngs = write_note_pngs(pipeline, codes, demo, stem=f"{name}-", masks=masks)
+        pngs = write_note_pngs(pipeline, codes, demo, stem=f"{name}-", masks=masks, channels=1,
+                               fast_codemaps=True)
         images = [(p.stem.removeprefix(f"{name}-"), str(p.relative_to(out))) for p in pngs]
         items.append(ReportItem(title, description, str(wav.relative_to(out)), images, details))
         bar.update()

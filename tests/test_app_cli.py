@@ -96,21 +96,3 @@ def test_serve_builds_settings_and_binds_loopback(bundle, monkeypatch):
     assert settings.host == "127.0.0.1" and settings.port == 8123
     assert settings.max_duration_s == 10 and settings.rate_limit_per_minute == 30
     assert seen["app"].state.dataset is None  # no code store next to this bundle
-
-
-def test_demo_and_report(tmp_path):
-    from specinpaint.app.default_job import make_demo
-    from specinpaint.app.report import write_report
-
-    with edit_plugins():
-        pipe = make_pipeline()
-        note = pipe.generate(50, "bass", sampling={"seed": 0}, decode=False).codes
-        items = make_demo(pipe, tmp_path, seed=0, progress=False, dataset_codes=note)
-    report = write_report(tmp_path / "report.html", "demo", items, {"config": "edit-fake"}, "footer")
-    text = report.read_text()
-    assert len(items) == 7 and text.count("<audio") == 7
-    for item in items:
-        assert (tmp_path / item.audio).is_file() and f'src="{item.audio}"' in text
-        assert all((tmp_path / path).is_file() for _, path in item.images)
-    edited = next(i for i in items if i.title.startswith("Inpainted (top"))
-    assert "codes-top" in " ".join(p for _, p in edited.images) and edited.details["changed"].startswith("top ")

@@ -27,13 +27,17 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_note_pngs(
-    pipeline, codes, directory: Path, audio_path: Path | None = None, stem: str = "", masks=None
+    pipeline, codes, directory: Path, audio_path: Path | None = None, stem: str = "", masks=None,
+    channels: int | None = None, fast_codemaps: bool = False,
 ) -> list[Path]:
-    """PNG files for one note: ``{stem}spectrogram.png`` (decoded from the codes),
-    ``{stem}codes-{level}.png`` per level (``masks`` by level: edited cells outlined), and
+    """PNG files for one note: ``{stem}spectrogram.png`` (decoded from the codes; the first
+    ``channels`` channels, default all), ``{stem}codes-{level}.png`` per level (``masks`` by level:
+    edited cells outlined; ``fast_codemaps``: plain cell images instead of figures with axes), and
     ``{stem}input-spectrogram.png`` for audio input."""
     import torch
 
+    from specinpaint.app.images import codemap_png
+    from specinpaint.core.atomic import atomic_write_bytes
     from specinpaint.representations.render import codemap_row_frequencies, render_codemap, render_spectrogram
 
     directory = Path(directory)
@@ -41,7 +45,7 @@ def write_note_pngs(
     freqs = pipeline.bin_frequencies()
     columns = codes[pipeline.levels[0]].shape[-1]
     written = []
-    spec = pipeline.decode_spectrogram(codes)[0]
+    spec = pipeline.decode_spectrogram(codes)[0, :channels]
     path = directory / f"{stem}spectrogram.png"
     render_spectrogram(spec, freqs, pipeline.frame_times(columns)[: spec.shape[-1]], path=path,
                        titles=("decoded level", "decoded phase/IF"))
@@ -49,10 +53,13 @@ def write_note_pngs(
     num_codes = pipeline.quantizer.num_codes
     for level in pipeline.levels:
         path = directory / f"{stem}codes-{level}.png"
-        rows = codes[level].shape[1]
         mask = masks[level][0] if masks is not None else None
-        render_codemap(codes[level][0], num_codes[level], codemap_row_frequencies(freqs, rows), mask=mask,
-                       path=path, title=f"{level} codes" + (" (edited cells outlined)" if mask is not None else ""))
+        if fast_codemaps:
+            atomic_write_bytes(path, codemap_png(codes[level][0], num_codes[level], mask))
+        else:
+            title = f"{level} codes" + (" (edited cells outlined)" if mask is not None else "")
+            row_hz = codemap_row_frequencies(freqs, codes[level].shape[1])
+            render_codemap(codes[level][0], num_codes[level], row_hz, mask=mask, path=path, title=title)
         written.append(path)
     if audio_path is not None and Path(audio_path).suffix.lower() != ".json":
         from specinpaint.core.audio import fit_length, load_audio
