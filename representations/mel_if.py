@@ -10,7 +10,7 @@ Decode (``inverse``):
 * ``pseudo``: magenta's exact inverse (``mel2l = Mᵀ·diag(1/colsum(M·Mᵀ))`` for power and phase,
   ``|X| = sqrt(power + eps)``); kept for fidelity.
 * ``nnls``: non-negative least-squares linear power (``exp(level) - eps`` as target, ``eps`` removed again
-  from the magnitude) with magenta's mel-IF phase.
+  from the magnitude; bins at or below ``phase_threshold`` count as silence) with magenta's mel-IF phase.
 * ``griffin-lim`` (default): the NNLS magnitude with ``griffin_lim_iters`` fast Griffin-Lim iterations
   started from the mel-IF phase. Wins on every measured note (see benchmarks/bench_representations_quality.py).
 
@@ -55,7 +55,7 @@ class MelIFParams(StftParams):
         "mel_filterbank",
     )
     inverse: Inverse = Field("griffin-lim", description="mel → audio: pseudo (magenta), nnls, griffin-lim")
-    nnls_iters: int = Field(20, ge=0, description="multiplicative NNLS iterations (nnls, griffin-lim)")
+    nnls_iters: int = Field(10, ge=0, description="multiplicative NNLS iterations (nnls, griffin-lim)")
     griffin_lim_iters: int = Field(32, ge=0, description="fast Griffin-Lim iterations (griffin-lim)")
     griffin_lim_momentum: float = Field(0.99, ge=0, lt=1, description="fast Griffin-Lim momentum")
 
@@ -118,7 +118,7 @@ class MelIF(Representation):
         level = torch.log(mel_power + self.p.eps)
         increments = instantaneous_frequency(safe_angle(stft)) * PI  # wrapped phase steps, frame 0 raw
         mel_if = phase_increments_to_if(self.mel.to_mel(increments, dim=1))
-        return self.clean(torch.stack([level, mel_if], dim=1))
+        return self.clean(self.stft.expand_frames(torch.stack([level, mel_if], dim=1)))
 
     # -- decode -------------------------------------------------------------------------------
     def linear_estimate(self, spec: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -130,8 +130,11 @@ class MelIF(Representation):
         if self.p.inverse == "pseudo":
             magnitude = torch.sqrt(self.mel.pseudo_power(torch.exp(level)) + self.p.eps)
         else:
-            power = self.mel.nnls_power((torch.exp(level) - self.p.eps).clamp_min(0.0), self.p.nnls_iters)
-            magnitude = (torch.sqrt(power) - self.p.eps).clamp_min(0.0)
+            target = (torch.exp(level) - self.p.eps).clamp_min(0.0)
+            if self.p.phase_threshold is not None:  # thresholded bins are silence, not a 2e-6 floor
+                target = torch.where(level <= self.p.phase_threshold, torch.zeros_like(target), target)
+            power = self.mel.nnls_power(target, self.p.nnls_iters)
+            magnitude = torch.sqrt(power.clamp_min(self.p.eps**2)) - self.p.eps  # ≥ 0, finite gradients
         phase = self.mel.pseudo_phase(mel_if)
         if self.p.layout == "notono":
             frames = self.stft.stft_frames(length)

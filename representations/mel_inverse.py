@@ -11,21 +11,21 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .banded import BandedMatmul
 from .mel_filterbank import magenta_pseudo_inverse
-from .phase import if_to_phase, safe_angle
+from .phase import if_to_phase
+from .sparse_matmul import SparseMatmul
 from .stft_layout import StftLayout
 
 
 class MelInverter(nn.Module):
     """Holds the mel matrix ``M`` [n_bins, n_mels], its transpose and magenta's pseudo-inverse as
-    banded products (non-persistent buffers). All methods act on [B, F, T] with frequency on dim 1."""
+    sparse products (non-persistent buffers). All methods act on [B, F, T] with frequency on dim 1."""
 
     def __init__(self, weights, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
-        self.to_mel = BandedMatmul(weights, dtype)  # linear power → mel power
-        self.transpose = BandedMatmul(weights.T.copy(), dtype)  # mel → linear (Mᵀ)
-        self.pseudo = BandedMatmul(magenta_pseudo_inverse(weights), dtype)  # magenta's mel2l
+        self.to_mel = SparseMatmul(weights, dtype)  # linear power → mel power
+        self.transpose = SparseMatmul(weights.T.copy(), dtype)  # mel → linear (Mᵀ)
+        self.pseudo = SparseMatmul(magenta_pseudo_inverse(weights), dtype)  # magenta's mel2l
 
     def forward_power(self, linear_power: torch.Tensor) -> torch.Tensor:
         return self.to_mel(linear_power, dim=1)
@@ -36,7 +36,7 @@ class MelInverter(nn.Module):
 
     def nnls_power(self, mel_power: torch.Tensor, iterations: int) -> torch.Tensor:
         """Non-negative least squares ``min ||P·M - y||², P ≥ 0`` per frame by Lee–Seung multiplicative
-        updates (batched, two banded products per iteration), started from the pseudo-inverse."""
+        updates (batched, two sparse products per iteration), started from the pseudo-inverse."""
         target = mel_power.clamp_min(0.0)
         numerator = self.transpose(target, dim=1)
         floor = 1e-12 * target.amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
@@ -67,12 +67,16 @@ def griffin_lim(
     (e.g. the mel-IF phase). Each iteration re-synthesises the signal of exactly ``num_samples`` samples
     and re-analyses it with the same padding, so the padding constraints (zeros left of a magenta note,
     reflection in the notono layout) are enforced too. Returns audio [B, num_samples]."""
-    kept = slice(1, None) if layout.layout == "magenta" else slice(0, -1)
-    current, previous = initial, initial
+    zero_row = torch.zeros_like(magnitude[:, :1])
+    dropped = 0 if layout.layout == "magenta" else -1
+    full_magnitude = torch.cat([zero_row, magnitude] if dropped == 0 else [magnitude, zero_row], dim=1)
+    free = torch.zeros(1, full_magnitude.shape[1], 1, dtype=torch.bool, device=magnitude.device)
+    free[:, dropped] = True
+    current = previous = initial
     for _ in range(iterations):
         spectrum = layout.analysis(layout.synthesis(current, num_samples))
-        projected = spectrum.clone()
-        projected[:, kept] = torch.polar(magnitude, safe_angle(spectrum[:, kept]))
-        current = projected + momentum * (projected - previous) if momentum else projected
+        ratio = torch.where(free, 1.0, full_magnitude / spectrum.abs().clamp_min(1e-30))
+        projected = spectrum * ratio  # |projected| = magnitude, phase of the consistent spectrum
+        current = torch.lerp(previous, projected, 1.0 + momentum) if momentum else projected
         previous = projected
-    return layout.synthesis(previous if iterations else current, num_samples)
+    return layout.synthesis(previous, num_samples)

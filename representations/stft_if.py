@@ -49,7 +49,7 @@ class StftIF(Representation):
 
     # -- transforms ---------------------------------------------------------------------------
     def complex_spectrogram(self, audio: torch.Tensor) -> torch.Tensor:
-        """Audio [B, N] → complex STFT in this layout [B, n_fft/2, T]."""
+        """Audio [B, N] → complex STFT on this layout's bins [B, n_fft/2, stft_frames(N)]."""
         audio = check_audio(audio, self.stft.min_samples())
         return self.stft.to_layout(self.stft.analysis(audio))
 
@@ -58,12 +58,15 @@ class StftIF(Representation):
         stft = self.complex_spectrogram(audio)
         level = torch.log(stft.abs() + self.p.eps)
         inst_freq = instantaneous_frequency(safe_angle(stft))
-        return self.clean(torch.stack([level, inst_freq], dim=1))
+        return self.clean(self.stft.expand_frames(torch.stack([level, inst_freq], dim=1)))
 
     def decode(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """[B, 2, n_fft/2, T] → audio [B, length]."""
         check_spectrogram(spec, 2, self.stft.num_bins, "stft-if decode")
+        spec = self.clean(spec)
         magnitude = (torch.exp(spec[:, 0]) - self.p.eps).clamp_min(0.0)
+        if self.p.phase_threshold is not None:  # thresholded bins are silence
+            magnitude = torch.where(spec[:, 0] <= self.p.phase_threshold, torch.zeros_like(magnitude), magnitude)
         stft = polar(magnitude, if_to_phase(spec[:, 1]))
         return self.stft.synthesis(self.stft.from_layout(stft, length, self.p.restore_dropped_bin), length)
 

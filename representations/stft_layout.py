@@ -43,6 +43,7 @@ class StftLayout(nn.Module):
         self.register_buffer("window", window.float(), persistent=False)
         self.steady_envelope = float((window**2).sum() / hop_length)
         self.num_bins = n_fft // 2
+        self._envelopes: dict[tuple, torch.Tensor] = {}
 
     # -- geometry ---------------------------------------------------------------------------
     def stft_frames(self, num_samples: int) -> int:
@@ -98,11 +99,16 @@ class StftLayout(nn.Module):
         )
 
     def to_layout(self, full: torch.Tensor) -> torch.Tensor:
-        """Full STFT → the layout's bins and frames [B, n_fft/2, num_frames]."""
-        kept = full[:, 1:] if self.layout == "magenta" else full[:, :-1]
-        if self.layout == "notono":
-            kept = torch.cat([kept, kept[..., -1:], kept[..., -1:]], dim=-1)
-        return kept
+        """Full STFT → the layout's bins [B, n_fft/2, stft_frames] (frames are expanded later, on the
+        level/IF image, by ``expand_frames``)."""
+        return full[:, 1:] if self.layout == "magenta" else full[:, :-1]
+
+    def expand_frames(self, spec: torch.Tensor) -> torch.Tensor:
+        """notono: append the last frame of a [..., T] level/IF image twice (the port's ``_expand``;
+        the repeated frames therefore carry the same level AND the same IF as the last real frame)."""
+        if self.layout == "magenta":
+            return spec
+        return torch.cat([spec, spec[..., -1:], spec[..., -1:]], dim=-1)
 
     def from_layout(self, kept: torch.Tensor, num_samples: int, restore: bool = True) -> torch.Tensor:
         """Inverse of ``to_layout``: repeated frames dropped, the dropped DC (magenta) or Nyquist (notono)
@@ -142,9 +148,34 @@ class StftLayout(nn.Module):
             start = self.n_fft // 2
         window = self.window.to(full.real.dtype)
         frames = torch.fft.irfft(full, n=self.n_fft, dim=1) * window[None, :, None]
-        total = self.n_fft + self.hop * (frames_count - 1)
-        signal = F.fold(frames, (1, total), (1, self.n_fft), stride=(1, self.hop))[:, 0, 0]
-        squared = (window**2)[None, :, None].expand(1, self.n_fft, frames_count)
-        envelope = F.fold(squared, (1, total), (1, self.n_fft), stride=(1, self.hop))[0, 0, 0]
-        envelope = envelope.clamp_min(ENVELOPE_FLOOR * self.steady_envelope)
-        return (signal / envelope)[:, start:start + num_samples]
+        signal = self._overlap_add(frames)
+        inverse = self._inverse_envelope(frames_count, window)[start:start + num_samples]
+        return signal[:, start:start + num_samples] * inverse
+
+    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
+        """[B, n_fft, T] windowed frames → [B, n_fft + hop·(T-1)] summed signal. When hop divides
+        n_fft this is n_fft/hop shifted adds of hop-long chunks (several times faster than F.fold)."""
+        batch, n_fft, count = frames.shape
+        total = n_fft + self.hop * (count - 1)
+        if n_fft % self.hop:
+            return F.fold(frames, (1, total), (1, n_fft), stride=(1, self.hop))[:, 0, 0]
+        overlap = n_fft // self.hop
+        chunks = frames.reshape(batch, overlap, self.hop, count)
+        out = chunks.new_zeros(batch, self.hop, count + overlap - 1)
+        for j in range(overlap):
+            out[..., j:j + count] += chunks[:, j]
+        return out.transpose(1, 2).reshape(batch, total)
+
+    def _inverse_envelope(self, frames_count: int, window: torch.Tensor) -> torch.Tensor:
+        """1 / (floored overlap-added squared window), cached per frame count, dtype and device."""
+        key = (frames_count, window.dtype, window.device)
+        cached = self._envelopes.get(key)
+        if cached is None:
+            total = self.n_fft + self.hop * (frames_count - 1)
+            squared = (window.detach() ** 2)[None, :, None].expand(1, self.n_fft, frames_count)
+            envelope = F.fold(squared, (1, total), (1, self.n_fft), stride=(1, self.hop))[0, 0, 0]
+            cached = 1.0 / envelope.clamp_min(ENVELOPE_FLOOR * self.steady_envelope)
+            if len(self._envelopes) > 8:
+                self._envelopes.clear()
+            self._envelopes[key] = cached
+        return cached
