@@ -47,7 +47,7 @@ from .render_spec import RenderSpec
 from .soundfont_synth import SoundFontSynth, default_soundfont
 
 log = logging.getLogger(__name__)
-RENDERER_VERSION = 1  # bump when the audio or metadata produced for a given spec changes
+RENDERER_VERSION = 2  # bump when the audio or metadata produced for a given spec changes
 REPORT_FILE = "render_report.json"
 CALIBRATION_PITCHES = 5
 IN_PROCESS_BELOW = 256  # fewer notes than this: no worker pool (startup would dominate)
