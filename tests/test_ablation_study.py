@@ -189,3 +189,17 @@ def test_run_study_resumes_and_refuses_mismatch(tmp_path, fake_study):
         run_study(study, out, trainer=trainer, evaluator=evaluator, budget="long")
     run_study(study, out, trainer=trainer, evaluator=evaluator, budget="long", rerun=True)
     assert len(calls) == 5
+
+
+def test_cli_list_shows_the_grid(capsys):
+    from specinpaint.app.cli import main
+
+    assert main(["ablate", "ablations/representation", "--list", "--budget", "ci"]) == 0
+    out = capsys.readouterr().out
+    assert "study representation: 4 variants, budget ci" in out
+    assert "20 steps" in out
+    for name in ("gansynth", "threshold", "compressed", "paper"):
+        assert f"  {name} " in out
+    assert "'mel_break_frequency_hz': 275.0" in out
+    assert main(["ablate", "ablations/representation", "--list", "--budget", "nope"]) == 2
+    assert "unknown budget 'nope'" in capsys.readouterr().err
