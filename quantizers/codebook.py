@@ -176,6 +176,7 @@ class EMACodebook(nn.Module):
         self.unused_steps[dead] = 0
         return count
 
+    @torch.compiler.disable  # data-dependent control flow and statistics: always eager
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, CodebookStats]:
         """[N, dim] → (straight-through quantized [N, dim], codes [N], commitment loss, stats)."""
         dtype = z.dtype

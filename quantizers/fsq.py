@@ -69,6 +69,7 @@ class FSQCodebook(nn.Module):
             raise ValueError(f"codes outside [0, {self.num_codes})")
         return self.project_out(self._codes_to_unit(codes))
 
+    @torch.compiler.disable  # data-dependent control flow and statistics: always eager
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None, CodebookStats]:
         with torch.autocast(device_type=z.device.type, enabled=False):
             unit, codes = self._quantize_unit(self.project_in(z.float()))
