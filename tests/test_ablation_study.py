@@ -185,10 +185,16 @@ def test_run_study_resumes_and_refuses_mismatch(tmp_path, fake_study):
     # a second run does nothing; another config for the same out dir is refused unless --rerun
     run_study(study, out, trainer=trainer, evaluator=evaluator)
     assert len(calls) == 3
-    with pytest.raises(ConfigError, match="finished with a different config.*--rerun"):
+    with pytest.raises(ConfigError, match="trained with a different config.*--rerun"):
         run_study(study, out, trainer=trainer, evaluator=evaluator, budget="long")
+    # another evaluation setting only re-evaluates (the real trainer reuses the saved bundle)
+    (variant_dir(out, "rows8") / "marker").write_text("kept")
+    again = run_study(study, out, trainer=trainer, evaluator=evaluator, overrides=["evaluation.silence_db=-40"])
+    assert len(again) == 2 and (variant_dir(out, "rows8") / "marker").exists()
+    # --rerun starts the variants again from an empty folder
     run_study(study, out, trainer=trainer, evaluator=evaluator, budget="long", rerun=True)
-    assert len(calls) == 5
+    assert len(calls) == 7 and not (variant_dir(out, "rows8") / "marker").exists()
+    assert "steps: 50" in (variant_dir(out, "rows8") / "config.yaml").read_text()
 
 
 def test_cli_list_shows_the_grid(capsys):

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import math
+import shutil
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from specinpaint.core.yaml_config import (
 log = logging.getLogger(__name__)
 
 RESULT_FILE = "result.json"
+CONFIG_FILE = "config.yaml"
 RESULT_FORMAT = 1
 
 
@@ -381,10 +383,16 @@ def run_study(
 ) -> list[VariantResult]:
     """Train and evaluate every variant not already finished in ``out_dir``, then write the report.
 
-    A variant is finished when ``variants/<name>/result.json`` exists with the same fingerprint
-    (config + evaluation settings); one with another fingerprint is an error unless ``rerun``,
-    so a table never silently mixes runs of different configs. ``result.json`` is written
-    atomically and last, so an interrupted run resumes at the variant it was working on."""
+    * finished (``variants/<name>/result.json`` with the same fingerprint = config + evaluation):
+      skipped;
+    * trained with another pipeline config (``variants/<name>/config.yaml`` differs): an error
+      unless ``rerun``, so a table never silently mixes configs; ``rerun`` deletes the variant's
+      folder and starts it again;
+    * same config, other evaluation settings: re-evaluated (the trainer reuses the bundle);
+    * otherwise trained, resuming from the variant's checkpoints when the trainer can.
+
+    ``result.json`` is written atomically and last, so an interrupted run resumes at the variant
+    it was working on."""
     out = Path(out_dir)
     variants = expand_study(study, budget, overrides, only)
     out.mkdir(parents=True, exist_ok=True)
@@ -396,13 +404,19 @@ def run_study(
             log.info("%s: already finished in %s, skipping", variant.name, vdir)
             results.append(done)
             continue
-        if done is not None and done.fingerprint != variant.fingerprint and not rerun:
+        config_file = vdir / CONFIG_FILE
+        saved = config_file.read_text() if config_file.is_file() else None
+        if rerun and vdir.exists():
+            shutil.rmtree(vdir)  # --rerun: this variant starts again from nothing
+        elif saved is not None and saved != variant.config_yaml:
             raise ConfigError(
-                f"{vdir}: variant '{variant.name}' was finished with a different config or evaluation; "
+                f"{vdir}: variant '{variant.name}' was trained with a different config; "
                 "pass --rerun to replace it or choose another --out"
             )
+        # same config (or none yet): training resumes or reuses the bundle; a changed evaluation
+        # only re-evaluates
         vdir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(vdir / "config.yaml", variant.config_yaml)
+        atomic_write_text(config_file, variant.config_yaml)
         log.info("%s: training (%s)", variant.name, variant.label)
         t0 = time.perf_counter()
         pipeline = trainer(variant, vdir)

@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                            help="named budget from the study file (e.g. ci, cpu, paper); default: the study's")
     run_group.add_argument("--only", default=None, help="comma-separated variant names to run")
     run_group.add_argument("--rerun", action="store_true",
-                           help="re-train variants that finished with another config instead of refusing")
+                           help="delete the selected variants' previous runs in --out and train them again "
+                           "(without it, a variant trained with another config is refused)")
     run_group.add_argument("--list", action="store_true",
                            help="print the expanded grid (what each variant changes) and exit")
     cmp_group = parser.add_argument_group("compare options")
