@@ -231,7 +231,7 @@ def create_app(
             raise HTTPProblem(413, f"upload exceeds the {settings.max_upload_bytes}-byte limit")
         if not data:
             raise HTTPProblem(422, "uploaded file is empty")
-        samples = _decode_upload(data, pipeline.sample_rate, audio.filename or "upload")
+        samples = _decode_upload(data, pipeline.sample_rate, audio.filename or "upload", settings.max_duration_s)
         duration = samples.shape[-1] / pipeline.sample_rate
         if duration > settings.max_duration_s:
             raise HTTPProblem(413, f"audio is {duration:.1f} s long; the limit is {settings.max_duration_s:g} s")
@@ -290,16 +290,23 @@ def create_app(
     return app
 
 
-def _decode_upload(data: bytes, sample_rate: int, label: str) -> torch.Tensor:
+def _decode_upload(data: bytes, sample_rate: int, label: str, max_seconds: float) -> torch.Tensor:
     """Uploaded bytes → mono float32 [N] at ``sample_rate``, by core.audio's policy (channels
-    averaged, resampled, NaN/inf rejected)."""
+    averaged, resampled, NaN/inf rejected). Too-long audio is refused from its header, before
+    decoding (a small compressed file can hold hours of audio)."""
     import io
 
     import numpy as np
     import soundfile as sf
 
     try:
+        info = sf.info(io.BytesIO(data))
+        if info.samplerate > 0 and info.frames / info.samplerate > max_seconds:
+            seconds = info.frames / info.samplerate
+            raise HTTPProblem(413, f"audio is {seconds:.1f} s long; the limit is {max_seconds:g} s")
         samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except HTTPProblem:
+        raise
     except Exception as exc:  # libsndfile errors for corrupt or unsupported files
         raise AudioInputError(f"{label}: cannot read audio ({type(exc).__name__}: {exc})") from None
     if samples.size == 0:
