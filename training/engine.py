@@ -205,7 +205,12 @@ def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after,
     start_step, best, best_step, resumed_from = 0, None, None, None
     last_path, best_path = ckpt_dir / LAST, ckpt_dir / BEST
     if resume and last_path.exists():
-        _, state = load_checkpoint(last_path, task=task.name, signature=task.signature())
+        header, state = load_checkpoint(last_path, task=task.name, signature=task.signature())
+        before = header.get("training", {})
+        changed = [k for k in ("batch_size", "seed", "steps", "lr", "schedule") if before.get(k) != getattr(config, k)]
+        if changed and ctx.is_main:
+            log.warning("%s: resuming with changed training settings (%s): the loss curve will differ from an "
+                        "uninterrupted run", task.name, ", ".join(changed))
         module.load_state_dict(state["module"])
         task.load_extra_state(state["extra"])
         optimizer.load_state_dict(state["optimizer"])
