@@ -25,6 +25,7 @@ from specinpaint.data.code_store import CodeStore
 
 from .checkpoint import LAST, first_difference
 from .data import build_dataset
+from .distributed import setup_distributed
 from .engine import CHECKPOINT_DIR
 from .extract import extract_codes
 from .prior_task import train_prior
@@ -145,16 +146,36 @@ def train_stage(
         raise ConfigError(f"{bundle_path}: the bundle's quantizer was never trained")
     pipeline = adopt_config(trained, config, "config")
     codes = Path(codes_dir) if codes_dir is not None else run / CODES_DIR
-    train_store = ensure_codes(pipeline, config, codes, config.data.train_split, progress=progress)
+    training = getattr(config.training, f"prior_{level}")
+    ctx = setup_distributed(training.device)
     try:
-        valid_store = ensure_codes(pipeline, config, codes, config.data.valid_split, progress=progress)
+        # rank 0 extracts (once); the other ranks wait, then open the same stores
+        stores: dict[str, CodeStore | None] = {}
+        if ctx.is_main:
+            stores = _extract_splits(pipeline, config, codes, progress)
+        available = ctx.broadcast_object({split: store is not None for split, store in stores.items()})
+        if not ctx.is_main:
+            stores = {split: CodeStore(codes / split, verify=False) if present else None
+                      for split, present in available.items()}  # type: ignore[union-attr]
+        seed_everything(training.seed)
+        return train_prior(pipeline, level, training, stores[config.data.train_split],
+                           stores[config.data.valid_split], out, resume=resume, progress=progress,
+                           stop_after=stop_after, bundle_dir=run / BUNDLE_DIR, ctx=ctx)
+    finally:
+        ctx.close()
+
+
+def _extract_splits(pipeline: Pipeline, config: PipelineConfig, codes: Path, progress: bool) -> dict:
+    stores: dict[str, CodeStore | None] = {
+        config.data.train_split: ensure_codes(pipeline, config, codes, config.data.train_split, progress=progress)
+    }
+    try:
+        stores[config.data.valid_split] = ensure_codes(pipeline, config, codes, config.data.valid_split,
+                                                       progress=progress)
     except DataError as exc:
         log.warning("no validation codes (%s): training without evaluation", exc)
-        valid_store = None
-    training = getattr(config.training, f"prior_{level}")
-    seed_everything(training.seed)
-    return train_prior(pipeline, level, training, train_store, valid_store, out, resume=resume,
-                       progress=progress, stop_after=stop_after, bundle_dir=run / BUNDLE_DIR)
+        stores[config.data.valid_split] = None
+    return stores
 
 
 def train_all(
