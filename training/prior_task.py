@@ -30,7 +30,6 @@ def _store(store: CodeStore | str | Path) -> CodeStore:
 class PriorTask(TrainingTask):
     """Minimise ``pipeline.priors[level].loss`` over a code store."""
 
-    find_unused_parameters = True  # a prior may hold parameters used only when sampling
 
     def __init__(self, pipeline: Pipeline, level: str, train_store: CodeStore, valid_store: CodeStore | None) -> None:
         if level not in pipeline.priors:
@@ -44,6 +43,9 @@ class PriorTask(TrainingTask):
         self.level = level
         self.name = f"prior_{level}"
         self.module = pipeline.priors[level]
+        # DDP: a prior whose loss leaves some parameters unused (e.g. sampling-only heads) says so
+        # with a class attribute ``find_unused_parameters = True``; the built-in priors use them all
+        self.find_unused_parameters = bool(getattr(self.module, "find_unused_parameters", False))
         self.train_store = train_store
         self.train_set = train_store.dataset()
         self.valid_set = valid_store.dataset() if valid_store is not None else None

@@ -30,10 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from specinpaint.core.yaml_config import load_config
     from specinpaint.training.stages import STAGES, train_stage
 
     config = load_config(args.config, args.overrides)
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
     stages = STAGES if args.stage == "all" else (args.stage,)
     result = None
     for stage in stages:
@@ -45,8 +48,9 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress, bundle=args.bundle, codes_dir=args.codes, stop_after=args.stop_after,
         )
         state = "finished" if result.finished else "stopped"
-        print(f"{stage}: {state} at step {result.steps}; bundle: {result.bundle or '(not saved yet)'}")
-        print(json.dumps(result.final_metrics, indent=1, sort_keys=True, default=float))
+        if main_rank:
+            print(f"{stage}: {state} at step {result.steps}; bundle: {result.bundle or '(not saved yet)'}")
+            print(json.dumps(result.final_metrics, indent=1, sort_keys=True, default=float))
         if not result.finished:
             break
     return 0
