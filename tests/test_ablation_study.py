@@ -209,3 +209,7 @@ def test_cli_list_shows_the_grid(capsys):
     assert "'mel_break_frequency_hz': 275.0" in out
     assert main(["ablate", "ablations/representation", "--list", "--budget", "nope"]) == 2
     assert "unknown budget 'nope'" in capsys.readouterr().err
+    # options and overrides in any order, after or before the study
+    assert main(["ablate", "--budget", "ci", "ablations/representation", "training.quantizer.steps=7",
+                 "--list", "evaluation.max_notes=2"]) == 0
+    assert "7 steps" in capsys.readouterr().out

@@ -32,32 +32,54 @@ into tables: timings (median seconds, B/A), the ablation's metrics per variant (
 other numeric extra_info values (B - A)."""
 
 
+def _add_options(parser: argparse.ArgumentParser, suppress: bool = False) -> None:
+    """The options, on the visible parser (help, options before STUDY) and on the one that parses
+    what follows STUDY, so options and KEY=VALUE overrides may be mixed in any order."""
+    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
+    run_group = parser.add_argument_group("study options")
+    run_group.add_argument("--out", type=Path, default=default(None),
+                           help="output folder (default: outputs/ablations/STUDY[-BUDGET])")
+    run_group.add_argument("--budget", default=default(None),
+                           help="named budget from the study file (e.g. ci, cpu, paper); default: the study's")
+    run_group.add_argument("--only", default=default(None), help="comma-separated variant names to run")
+    run_group.add_argument("--rerun", action="store_true", default=default(False),
+                           help="delete the selected variants' previous runs in --out and train them again "
+                           "(without it, a variant trained with another config is refused)")
+    run_group.add_argument("--list", action="store_true", default=default(False),
+                           help="print the expanded grid (what each variant changes) and exit")
+    cmp_group = parser.add_argument_group("compare options")
+    cmp_group.add_argument("--format", choices=("markdown", "csv"), default=default("markdown"),
+                           help="table format")
+    cmp_group.add_argument("--output", type=Path, default=default(None),
+                           help="write the table to FILE instead of stdout")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "ablate", help="run an ablation study grid, or compare benchmark records ('ablate compare')",
         usage=USAGE, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("study", metavar="STUDY|compare", help="study YAML / built-in name, or the word 'compare'")
-    parser.add_argument("rest", nargs="*", metavar="KEY=VALUE|RECORD.json",
-                        help="dotted overrides (study), or one or two benchmark JSON records (compare)")
-    run_group = parser.add_argument_group("study options")
-    run_group.add_argument("--out", type=Path, default=None,
-                           help="output folder (default: outputs/ablations/STUDY[-BUDGET])")
-    run_group.add_argument("--budget", default=None,
-                           help="named budget from the study file (e.g. ci, cpu, paper); default: the study's")
-    run_group.add_argument("--only", default=None, help="comma-separated variant names to run")
-    run_group.add_argument("--rerun", action="store_true",
-                           help="delete the selected variants' previous runs in --out and train them again "
-                           "(without it, a variant trained with another config is refused)")
-    run_group.add_argument("--list", action="store_true",
-                           help="print the expanded grid (what each variant changes) and exit")
-    cmp_group = parser.add_argument_group("compare options")
-    cmp_group.add_argument("--format", choices=("markdown", "csv"), default="markdown", help="table format")
-    cmp_group.add_argument("--output", type=Path, default=None, help="write the table to FILE instead of stdout")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, metavar="KEY=VALUE|RECORD.json",
+                        help="dotted overrides (study), or one or two benchmark JSON records (compare); "
+                        "options may come before or after them")
+    _add_options(parser)
     parser.set_defaults(func=run)
 
 
+def _parse_rest(args: argparse.Namespace) -> None:
+    """Options given after STUDY override those given before it; the rest are positionals."""
+    inner = argparse.ArgumentParser(prog="specinpaint ablate", usage=USAGE, add_help=False)
+    inner.add_argument("items", nargs="*")
+    _add_options(inner, suppress=True)
+    parsed = inner.parse_intermixed_args(args.rest)
+    for key, value in vars(parsed).items():
+        setattr(args, key, value)
+    args.rest = list(parsed.items)
+
+
 def run(args: argparse.Namespace) -> int:
+    _parse_rest(args)
     if args.study == "compare":
         return _compare(args)
     return _study(args)
