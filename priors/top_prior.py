@@ -114,11 +114,10 @@ class TopPrior(TransformerPrior):
     def inpaint(
         self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions
     ) -> torch.Tensor:
-        original = codes[self.level] if self.level in codes else None
         top = self.level_codes(codes, self.level, self.codemap_shape, self.params.num_codes)
+        device_out = codes[self.level].device
         mask = self.check_mask(mask, top)
         conditioning = self.check_conditioning(conditioning, top.shape[0])
-        assert original is not None
         with self.inference():
             seq, hidden = self.lin.to_sequence(top), self.lin.to_sequence(mask)
             generator = make_generator(options.seed, seq.device)
@@ -151,4 +150,4 @@ class TopPrior(TransformerPrior):
                 out = decode_autoregressive(seq, hidden, options, self.bos_id, step_fn, full_fn, generator)
             result = self.lin.to_map(out)
             result = torch.where(mask, result, top)
-        return result.to(original.device)
+        return result.to(device_out)

@@ -288,3 +288,25 @@ def test_bad_inputs_get_one_line_errors():
         bottom.inpaint(codes, torch.ones(3, *BOTTOM, dtype=torch.bool), cond, SamplingOptions(sampler="parallel"))
     with pytest.raises(SpecinpaintError, match="hides no token"):
         top.loss(codes, cond, torch.zeros(3, *TOP, dtype=torch.bool))
+
+
+def test_attention_backend_choice_reaches_every_layer(monkeypatch):
+    """The same weights give the same loss through math and sdpa, chosen by config or environment."""
+    calls = []
+    from specinpaint.priors import attention
+
+    original = dict(attention._IMPLS)
+    for name in ("math", "sdpa"):
+        monkeypatch.setitem(attention._IMPLS, name, lambda *a, _n=name, **k: calls.append(_n) or original[_n](*a, **k))
+    codes, cond, mask = random_codes(), conditioning(), random_mask(BOTTOM)
+    losses = {}
+    for backend in ("math", "sdpa"):
+        prior = build("bottom-masked", attention_backend=backend).eval()
+        calls.clear()
+        losses[backend] = prior.loss(codes, cond, mask).loss.item()
+        assert set(calls) == {backend} and len(calls) == 1 + 2 * 2  # encoder self + body self/cross
+    assert losses["math"] == pytest.approx(losses["sdpa"], rel=1e-5)
+    monkeypatch.setenv(attention.ENV_VAR, "math")
+    calls.clear()
+    build("bottom-masked").eval().loss(codes, cond, mask)
+    assert set(calls) == {"math"}
