@@ -79,3 +79,23 @@ def test_silent_cells_tone_then_silence():
     assert silent[0, 3, 3] and silent[0, 2, 3]  # high rows after the tone
     # a louder threshold marks the tone's cells silent too
     assert silent_cells(audio[None], GridRep(), (4, 4), n, silence_db=10.0).all()
+
+
+def test_silent_cells_on_the_paper_geometry():
+    """The paper's representation (1024 mel rows, 128 frames from 64 000 samples) and codemaps
+    (bottom 64×8, top 32×4): a 440 Hz tone for 2 s, then silence."""
+    from specinpaint.core.registry import registry
+
+    rep = registry("representations").build("paper-mel-if", {})
+    n = 64000
+    t = torch.arange(n) / 16000
+    audio = (0.5 * torch.sin(2 * math.pi * 440 * t) * (t < 2.0))[None]
+    for shape in ((64, 8), (32, 4)):
+        silent = silent_cells(audio, rep, shape, n)
+        assert silent.shape == (1, *shape)
+        cols = shape[1]
+        assert silent[0, :, -cols // 4:].all()  # the last second: silent at every frequency
+        edges = block_edges(rep.bin_frequencies_hz(), shape[0])
+        row = int(torch.searchsorted(edges, torch.tensor(440.0, dtype=edges.dtype))) - 1
+        assert not silent[0, row, 0]  # the tone's row while it plays
+        assert silent[0, -1, 0]  # 7-8 kHz while a pure 440 Hz tone plays

@@ -19,6 +19,7 @@ from specinpaint.training.ablation import (
     run_study,
     variant_dir,
 )
+from specinpaint.training.ablation_run import evaluation_notes
 
 THRESHOLD = math.log(2e-6)
 
@@ -213,3 +214,9 @@ def test_cli_list_shows_the_grid(capsys):
     assert main(["ablate", "--budget", "ci", "ablations/representation", "training.quantizer.steps=7",
                  "--list", "evaluation.max_notes=2"]) == 0
     assert "7 steps" in capsys.readouterr().out
+
+
+def test_evaluation_notes_spread_over_the_split():
+    assert evaluation_notes(3, 5) == [0, 1, 2]
+    assert evaluation_notes(177, 8) == [0, 25, 50, 75, 101, 126, 151, 176]
+    assert evaluation_notes(10, 1) == [0]

@@ -26,6 +26,7 @@ from typing import Any
 
 import torch
 
+from specinpaint.core.errors import DataError
 from specinpaint.core.pipeline import Pipeline
 
 from .ablation import Study, Variant, VariantResult, run_study
@@ -60,19 +61,13 @@ def train_variant(variant: Variant, vdir: Path, progress: bool = True) -> Pipeli
     return result.pipeline
 
 
-def evaluation_notes(config, split: str, max_notes: int) -> list[int]:
+def evaluation_notes(num_items: int, max_notes: int) -> list[int]:
     """Indices of the evaluation notes: at most ``max_notes`` spread evenly over the split."""
-    from .data import build_dataset
-
-    dataset = build_dataset(config, split)
-    n = len(dataset)
-    if n == 0:
-        from specinpaint.core.errors import DataError
-
-        raise DataError(f"evaluation split '{split}' has no notes")
-    if n <= max_notes:
-        return list(range(n))
-    return sorted({int(round(i * (n - 1) / (max_notes - 1))) for i in range(max_notes)}) if max_notes > 1 else [0]
+    if num_items <= max_notes:
+        return list(range(num_items))
+    if max_notes == 1:
+        return [0]
+    return sorted({int(round(i * (num_items - 1) / (max_notes - 1))) for i in range(max_notes)})
 
 
 _RAW_PITCH: dict[str, torch.Tensor] = {}
@@ -114,7 +109,9 @@ def evaluate_variant(pipeline: Pipeline, variant: Variant) -> dict[str, float]:
     config = pipeline.config
     split = ev.split or config.data.valid_split
     dataset = build_dataset(config, split)
-    indices = evaluation_notes(config, split, ev.max_notes)
+    if len(dataset) == 0:
+        raise DataError(f"evaluation split '{split}' has no notes")
+    indices = evaluation_notes(len(dataset), ev.max_notes)
     collate = AudioCollate(config.num_samples)
     device = _device(ev.device)
     pipeline = pipeline.to(device).eval()
