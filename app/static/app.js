@@ -148,26 +148,30 @@
   }
 
   function drawCodemap(level) {
+    // Cells stretch to the canvas (rows low→high from the bottom, columns = time), so the maps
+    // line up with the spectrogram's axes whatever their shape.
     const canvas = $(`codemap-${level}`);
     const rows = app.codes ? app.codes[level] : null;
     const ctx = canvas.getContext("2d");
-    if (!rows) { ctx.clearRect(0, 0, canvas.width, canvas.height); return; }
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    if (!rows) return;
     const nRows = rows.length, nCols = rows[0].length;
-    const cell = Math.max(2, Math.floor(256 / Math.max(nRows, nCols)));
-    canvas.width = nCols * cell;
-    canvas.height = nRows * cell;
+    const cw = canvas.width / nCols, ch = canvas.height / nRows;
     const numCodes = app.info.levels[level].num_codes;
     const mask = app.lastMasks ? app.lastMasks[level] : null;
     for (let r = 0; r < nRows; r++) {
-      const y = (nRows - 1 - r) * cell;   // low frequencies at the bottom
+      const y = (nRows - 1 - r) * ch;   // low frequencies at the bottom
       for (let c = 0; c < nCols; c++) {
         ctx.fillStyle = codeColour(rows[r][c], numCodes);
-        ctx.fillRect(c * cell, y, cell, cell);
-        if (mask && mask[r][c]) {
-          ctx.strokeStyle = "rgba(255,255,255,0.9)";
-          ctx.lineWidth = 1;
-          ctx.strokeRect(c * cell + 0.5, y + 0.5, cell - 1, cell - 1);
-        }
+        ctx.fillRect(Math.floor(c * cw), Math.floor(y), Math.ceil(cw), Math.ceil(ch));
+      }
+    }
+    if (!mask) return;
+    ctx.strokeStyle = "rgba(255,255,255,0.95)";
+    ctx.lineWidth = Math.max(1, Math.min(2, Math.min(cw, ch) / 4));
+    for (let r = 0; r < nRows; r++) {
+      for (let c = 0; c < nCols; c++) {
+        if (mask[r][c]) ctx.strokeRect(c * cw + 1, (nRows - 1 - r) * ch + 1, cw - 2, ch - 2);
       }
     }
   }
