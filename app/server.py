@@ -65,6 +65,10 @@ class ServerSettings(BaseModel):
     rate_limit_per_minute: float = Field(600.0, ge=0, description="per client; 0 disables")
     rate_limit_burst: int | None = Field(None, ge=1)
     max_pack_pitches: int = Field(61, ge=1)
+    torch_threads: int | None = Field(
+        None, ge=1, description="intra-op CPU threads for inference (None: torch's default); 1 is often "
+        "fastest for these small models on a busy machine",
+    )
 
 
 class HTTPProblem(Exception):
@@ -159,6 +163,8 @@ def create_app(
 
     def run_locked(fn, *args, **kwargs):
         with lock:
+            if settings.torch_threads is not None and torch.get_num_threads() != settings.torch_threads:
+                torch.set_num_threads(settings.torch_threads)  # per worker thread under OpenMP
             return fn(*args, **kwargs)
 
     def seed_of(value: int | None) -> int:

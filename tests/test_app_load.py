@@ -62,7 +62,7 @@ def test_concurrent_clients_get_their_own_answers():
                     with lock:
                         counts["requests"] += 5
 
-        app = create_app(pipe, ServerSettings(rate_limit_per_minute=0))
+        app = create_app(pipe, ServerSettings(rate_limit_per_minute=0, torch_threads=1))
         with BackgroundServer(app) as url:
             threads = [threading.Thread(target=work, args=(c, url)) for c in range(CLIENTS)]
             for thread in threads:

@@ -22,6 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-upload-mb", type=float, default=20.0, help="largest audio upload (MB)")
     parser.add_argument("--max-duration", type=float, default=60.0, help="longest note accepted (seconds)")
     parser.add_argument("--rate-limit", type=float, default=600.0, help="requests per minute per client (0 = off)")
+    parser.add_argument("--threads", type=int, help="CPU threads per inference (default: torch's; try 1 on busy hosts)")
     parser.set_defaults(func=run)
 
 
@@ -30,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from specinpaint.app.server import ServerSettings, create_app, serve
 
     settings = ServerSettings(host=args.host, port=args.port, max_upload_bytes=int(args.max_upload_mb * 1e6),
-                              max_duration_s=args.max_duration, rate_limit_per_minute=args.rate_limit)
+                              max_duration_s=args.max_duration, rate_limit_per_minute=args.rate_limit,
+                              torch_threads=args.threads)
     pipeline = load_bundle(args.bundle, args.device)
     dataset = find_dataset_codes(args.bundle, args.codes, pipeline)
     print(f"specinpaint: serving {args.bundle} on http://{args.host}:{args.port}/ "
