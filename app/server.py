@@ -20,7 +20,7 @@ from typing import Any
 
 import torch
 from fastapi import FastAPI, File, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -181,6 +181,12 @@ def create_app(
     if STATIC_DIR.is_dir():
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    @app.get("/api/reference", include_in_schema=False)
+    def reference() -> HTMLResponse:
+        """The API reference rendered from the OpenAPI schema without any CDN asset (/docs loads
+        Swagger UI from a CDN, so it needs internet access)."""
+        return HTMLResponse(_reference_html(app.openapi()))
+
     # -- API -----------------------------------------------------------------------------------
     @app.get("/api/info", response_model=InfoResponse, tags=["info"])
     def info() -> InfoResponse:
@@ -294,6 +300,40 @@ def create_app(
                         headers={"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
 
     return app
+
+
+def _reference_html(schema: dict[str, Any]) -> str:
+    import html
+    import json
+
+    rows = []
+    for path, methods in schema.get("paths", {}).items():
+        for method, op in methods.items():
+            body = op.get("requestBody", {}).get("content", {})
+            kinds = ", ".join(
+                f"{kind}: {(spec.get('schema', {}).get('$ref') or '').rsplit('/', 1)[-1] or 'form'}"
+                for kind, spec in body.items()
+            )
+            answers = ", ".join(f"{code}: {', '.join(r.get('content', {})) or r.get('description', '')}"
+                                for code, r in op.get("responses", {}).items())
+            rows.append(
+                f"<tr><td><code>{method.upper()} {html.escape(path)}</code></td><td>{html.escape(op.get('summary', ''))}"
+                f"<br><small>{html.escape(op.get('description', ''))}</small></td><td>{html.escape(kinds)}</td>"
+                f"<td>{html.escape(answers)}</td></tr>"
+            )
+    models = "".join(
+        f"<details><summary><code>{html.escape(name)}</code></summary><pre>{html.escape(json.dumps(model, indent=1))}</pre></details>"
+        for name, model in schema.get("components", {}).get("schemas", {}).items()
+    )
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>specinpaint API</title>"
+        "<style>body{font:14px system-ui,sans-serif;margin:1.5rem}td{border-bottom:1px solid #ddd;padding:.3rem;"
+        "vertical-align:top}pre{background:#f6f6f6;padding:.5rem}</style></head><body>"
+        f"<h1>{html.escape(schema['info']['title'])} API {html.escape(schema['info']['version'])}</h1>"
+        "<p>JSON in, JSON/WAV/PNG/zip out. Machine-readable schema: <a href='/openapi.json'>/openapi.json</a>.</p>"
+        f"<table><tr><th>route</th><th>what</th><th>request body</th><th>answers</th></tr>{''.join(rows)}</table>"
+        f"<h2>Models</h2>{models}</body></html>"
+    )
 
 
 def _decode_upload(data: bytes, sample_rate: int, label: str, max_seconds: float) -> torch.Tensor:

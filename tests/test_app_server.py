@@ -201,6 +201,8 @@ def test_pages_docs_and_no_files_written(served, tmp_path, monkeypatch):
     assert {"/api/generate", "/api/inpaint", "/api/attenuate", "/api/audio", "/api/spectrogram", "/api/sample-pack",
             "/api/analyze", "/api/sample-from-dataset", "/api/info"} <= set(spec["paths"])
     assert client.get("/docs").status_code == 200
+    reference = client.get("/api/reference").text
+    assert "POST /api/inpaint" in reference and "InpaintRequest" in reference and "cdn" not in reference.lower()
     codes = client.post("/api/generate", json={"seed": 5}).json()["codes"]
     client.post("/api/audio", json={"codes": codes})
     client.post("/api/spectrogram", json={"codes": codes})
