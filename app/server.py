@@ -24,7 +24,6 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
-from specinpaint.core.audio import check_finite, resample, to_mono
 from specinpaint.core.codemaps import Codemaps
 from specinpaint.core.conditioning import NSYNTH_FAMILIES, PITCH_MAX, PITCH_MIN
 from specinpaint.core.editing import EditError
@@ -337,29 +336,14 @@ def _reference_html(schema: dict[str, Any]) -> str:
 
 
 def _decode_upload(data: bytes, sample_rate: int, label: str, max_seconds: float) -> torch.Tensor:
-    """Uploaded bytes → mono float32 [N] at ``sample_rate``, by core.audio's policy (channels
-    averaged, resampled, NaN/inf rejected). Too-long audio is refused from its header, before
-    decoding (a small compressed file can hold hours of audio)."""
-    import io
-
-    import numpy as np
-    import soundfile as sf
+    """Uploaded bytes → mono float32 [N] at ``sample_rate`` by core.audio's policy; too-long audio
+    is a 413, refused from its header before decoding."""
+    from specinpaint.core.audio import AudioTooLongError, decode_audio_bytes
 
     try:
-        info = sf.info(io.BytesIO(data))
-        if info.samplerate > 0 and info.frames / info.samplerate > max_seconds:
-            seconds = info.frames / info.samplerate
-            raise HTTPProblem(413, f"audio is {seconds:.1f} s long; the limit is {max_seconds:g} s")
-        samples, rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except HTTPProblem:
-        raise
-    except Exception as exc:  # libsndfile errors for corrupt or unsupported files
-        raise AudioInputError(f"{label}: cannot read audio ({type(exc).__name__}: {exc})") from None
-    if samples.size == 0:
-        raise AudioInputError(f"{label}: audio is empty")
-    mono = to_mono(samples)
-    check_finite(mono, label)
-    return torch.from_numpy(np.ascontiguousarray(resample(mono, rate, sample_rate), dtype=np.float32))
+        return decode_audio_bytes(data, sample_rate, label, max_seconds)
+    except AudioTooLongError as exc:
+        raise HTTPProblem(413, str(exc).split(": ", 1)[-1]) from None
 
 
 def _wav(pipeline: Pipeline, codes: Codemaps) -> bytes:

@@ -15,10 +15,12 @@ from .errors import (
     PluginError,
     SpecinpaintError,
 )
+from .linearize import Linearizer, linearizers
 from .normalizer import Normalizer
 from .pipeline import Pipeline, build_pipeline
 from .prior import Prior, PriorLoss, SamplingOptions
 from .quantizer import Quantizer, QuantizerOutput
+from .region import Region, aligned_masks, mask_to_region, region_to_masks
 from .registry import Registry, registry
 from .representation import Representation
 from .yaml_config import load_config
@@ -28,5 +30,5 @@ __all__ = [
     "NSYNTH_FAMILIES", "NSYNTH_SOURCES", "NULL_LABEL", "Normalizer", "PITCH_MAX", "PITCH_MIN", "Pipeline",
     "PipelineConfig", "PluginError", "PluginSpec", "Prior", "PriorLoss", "Quantizer", "QuantizerOutput",
     "Registry", "Representation", "build_pipeline", "SamplingOptions", "SpecinpaintError", "TrainingConfig", "load_config",
-    "registry",
+    "registry", "Region", "region_to_masks", "mask_to_region", "aligned_masks", "Linearizer", "linearizers",
 ]

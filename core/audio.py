@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -51,15 +52,34 @@ def fit_length(audio: torch.Tensor, length: int) -> torch.Tensor:
     return torch.nn.functional.pad(audio, (0, length - n))
 
 
-def load_audio(path: str | Path, sample_rate: int, what: str | None = None) -> torch.Tensor:
-    """Read a file with soundfile → mono float32 tensor [N] at ``sample_rate``."""
+class AudioTooLongError(AudioInputError):
+    """Audio longer than an entry point accepts (checked from the header, before decoding)."""
+
+
+def load_audio(
+    source: str | Path | BinaryIO, sample_rate: int, what: str | None = None, max_seconds: float | None = None
+) -> torch.Tensor:
+    """Read a file path or binary file object with soundfile → mono float32 tensor [N] at
+    ``sample_rate``. With ``max_seconds``, longer audio is refused from its header before decoding
+    (a small compressed file can hold hours of audio)."""
     import soundfile as sf
 
-    label = what or str(path)
+    label = what or str(source)
+    target = source if hasattr(source, "read") else str(source)
     try:
-        data, sr = sf.read(str(path), dtype="float32", always_2d=True)
+        if max_seconds is not None:
+            info = sf.info(target)
+            if hasattr(target, "seek"):
+                target.seek(0)  # type: ignore[union-attr]
+            if info.samplerate > 0 and info.frames / info.samplerate > max_seconds:
+                raise AudioTooLongError(
+                    f"{label}: audio is {info.frames / info.samplerate:.1f} s long; the limit is {max_seconds:g} s"
+                )
+        data, sr = sf.read(target, dtype="float32", always_2d=True)
+    except AudioInputError:
+        raise
     except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError for corrupt files
-        raise AudioInputError(f"{label}: cannot read audio ({exc})") from exc
+        raise AudioInputError(f"{label}: cannot read audio ({type(exc).__name__}: {exc})") from exc
     if data.size == 0:
         raise AudioInputError(f"{label}: audio is empty")
     mono = to_mono(data)
@@ -67,11 +87,13 @@ def load_audio(path: str | Path, sample_rate: int, what: str | None = None) -> t
     return torch.from_numpy(np.ascontiguousarray(resample(mono, sr, sample_rate), dtype=np.float32))
 
 
-def decode_audio_bytes(data: bytes, sample_rate: int, what: str = "upload") -> torch.Tensor:
+def decode_audio_bytes(
+    data: bytes, sample_rate: int, what: str = "upload", max_seconds: float | None = None
+) -> torch.Tensor:
     """Like ``load_audio`` for in-memory bytes (HTTP uploads)."""
     import io
 
-    return load_audio(io.BytesIO(data), sample_rate, what)  # type: ignore[arg-type]
+    return load_audio(io.BytesIO(data), sample_rate, what, max_seconds)
 
 
 def prepare_batch(audio: torch.Tensor | np.ndarray, length: int | None = None) -> torch.Tensor:
