@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 
 import pytest
 
@@ -19,3 +20,15 @@ def fake_plugins():
             for name, cls in plugins.items():
                 stack.enter_context(registry(kind).register(name, cls))
         yield FAKES
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_render_cache(tmp_path_factory):
+    """Renders made by tests go to a per-session folder, never into the user's ~/.cache."""
+    if os.environ.get("SPECINPAINT_CACHE_DIR"):
+        yield
+        return
+    patch = pytest.MonkeyPatch()
+    patch.setenv("SPECINPAINT_CACHE_DIR", str(tmp_path_factory.mktemp("specinpaint-cache")))
+    yield
+    patch.undo()

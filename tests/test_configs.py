@@ -1,0 +1,62 @@
+"""The shipped pipeline configs validate, build, and hold the paper's numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from specinpaint.core import build_pipeline, load_config
+from specinpaint.core.yaml_config import builtin_configs
+
+
+@pytest.fixture(scope="module")
+def paper():
+    torch.manual_seed(0)
+    return build_pipeline("paper").eval()
+
+
+def test_every_builtin_pipeline_config_validates():
+    names = [n for n in builtin_configs() if not n.startswith("ablations/")]
+    assert {"paper", "tiny"} <= set(names)
+    for name in names:
+        load_config(name)
+
+
+def test_paper_config_is_the_papers_configuration(paper):
+    rep = paper.representation.params
+    assert (rep.sample_rate, rep.n_fft, rep.hop_length, rep.n_mels) == (16000, 2048, 512, 1024)
+    assert rep.mel_break_frequency_hz == 275.0
+    assert rep.phase_threshold == pytest.approx(math.log(2e-6))
+    q = paper.quantizer.params
+    assert (q.hidden_channels, q.residual_channels, q.num_residual_blocks, q.embed_dim, q.num_codes) == (
+        128, 32, 2, 64, 512
+    )
+    assert q.decay == 0.99 and q.commitment_cost == 0.25
+    for level in ("top", "bottom"):
+        p = paper.priors[level].params
+        assert (p.d_model, p.num_heads, p.num_encoder_layers, p.num_decoder_layers, p.ffn_dim, p.dropout) == (
+            512, 16, 6, 8, 2048, 0.1
+        )
+    assert paper.config.sampling.top_p == 0.8
+    assert paper.config.data.dataset.params["pitch_min"] == 24 and paper.config.data.dataset.params["pitch_max"] == 84
+
+
+def test_paper_pipeline_shapes_end_to_end(paper):
+    assert paper.spectrogram_shape == (2, 1024, 128)
+    assert paper.codemap_shapes == {"top": (32, 4), "bottom": (64, 8)}
+    audio = 0.3 * torch.sin(2 * torch.pi * 220 * torch.arange(64000) / 16000).repeat(2, 1)
+    codes = paper.encode(audio)
+    assert codes.shapes == {"top": (32, 4), "bottom": (64, 8)} and codes.batch_size == 2
+    assert int(codes["top"].max()) < 512 and int(codes["bottom"].min()) >= 0
+    out = paper.decode(codes)
+    assert out.shape == (2, 64000) and torch.isfinite(out).all()
+
+
+def test_tiny_config_is_small_and_consistent():
+    tiny = build_pipeline("tiny")
+    assert tiny.spectrogram_shape == (2, 256, 128)
+    assert tiny.codemap_shapes == {"top": (8, 4), "bottom": (16, 8)}
+    assert sum(p.numel() for p in tiny.parameters()) < 1_000_000
+    assert tiny.config.training.quantizer.steps <= 1000
