@@ -27,6 +27,7 @@ import torch
 
 from specinpaint.core.atomic import atomic_write_text
 from specinpaint.core.codemaps import Codemaps
+from specinpaint.core.errors import BundleError
 from specinpaint.core.region import Region
 
 from .report import ReportItem, write_report
@@ -60,7 +61,12 @@ def run_default_job(
     out = Path(out_dir)
     resolved = load_config(config, list(overrides))
     log.info("training (or reusing) the '%s' pipeline in %s", resolved.name, out)
-    pipeline = train_all(resolved, out, resume=True, progress=progress).eval()
+    try:
+        pipeline = train_all(resolved, out, resume=True, progress=progress).eval()
+    except BundleError as exc:
+        raise BundleError(
+            f"{exc} (the output folder {out} holds a run of another config: choose another --out or delete it)"
+        ) from exc
     bundle = out / BUNDLE_DIR
     stamp = {"job": JOB_VERSION, "seed": seed, "bundle": _bundle_digest(bundle)}
     previous = _read_stamp(out)

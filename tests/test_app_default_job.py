@@ -48,3 +48,18 @@ def test_run_trains_reports_and_reuses(tmp_path, capsys):
         assert (out / "report.html").read_text() == report
         assert {p: p.stat().st_mtime_ns for p in wavs} == stamps  # demo reused for the same weights
         assert "report.html (7 notes)" in capsys.readouterr().out
+
+
+def test_run_into_a_folder_of_another_config_says_what_to_do(tmp_path, capsys):
+    config = tmp_path / "fake.yaml"
+    config.write_text(json.dumps(edit_config(training={"quantizer": STEPS, "prior_top": STEPS,
+                                                       "prior_bottom": STEPS})))
+    out = tmp_path / "out"
+    with edit_plugins():
+        assert main(["run", "--config", str(config), "-o", str(out), "--no-progress"]) == 0
+        capsys.readouterr()
+        assert main(["run", "--config", str(config), "-o", str(out), "--no-progress",
+                     "--set", "quantizer.params.num_codes=8"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and len(error.splitlines()) == 1
+    assert "holds a run of another config: choose another --out or delete it" in error
