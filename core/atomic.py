@@ -42,7 +42,9 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 @contextlib.contextmanager
 def atomic_directory(path: str | Path) -> Iterator[Path]:
     """Build a directory under a temporary name, then swap it in place of ``path``. An existing
-    ``path`` is kept until the new one is complete (moved aside, then deleted)."""
+    ``path`` is kept until the new one is complete (moved aside as ``.NAME.old-PID``, then deleted).
+    POSIX has no atomic exchange of two directories, so a crash between the two renames leaves
+    the previous version under the ``.old`` name; `Pipeline.load` points to it."""
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))

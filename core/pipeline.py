@@ -157,6 +157,12 @@ class Pipeline(EditingMixin, nn.Module):
 
         root = Path(path)
         if not root.is_dir():
+            leftovers = sorted(root.parent.glob(f".{root.name}.old-*")) if root.parent.is_dir() else []
+            if leftovers:  # a save was interrupted between moving the old bundle aside and the swap
+                raise BundleError(
+                    f"{root}: missing, but an interrupted save left the previous bundle at {leftovers[-1]}; "
+                    f"rename it back to {root.name}"
+                )
             raise BundleError(f"{root}: not a pipeline bundle directory")
         for name in (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, EXTRAS_FILE):
             if not (root / name).is_file():

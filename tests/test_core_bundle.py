@@ -91,3 +91,13 @@ def test_failed_save_keeps_the_previous_bundle(tmp_path, pipeline, monkeypatch):
     assert (bundle / WEIGHTS_FILE).read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle")]
     Pipeline.load(bundle)
+
+
+def test_interrupted_swap_points_to_the_previous_bundle(tmp_path, pipeline):
+    bundle = pipeline.save(tmp_path / "bundle")
+    aside = tmp_path / ".bundle.old-123"
+    bundle.rename(aside)  # what a crash between the two renames of a save leaves behind
+    with pytest.raises(BundleError, match=r"interrupted save left the previous bundle at .*\.bundle\.old-123"):
+        Pipeline.load(bundle)
+    aside.rename(bundle)
+    Pipeline.load(bundle)
