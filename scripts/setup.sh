@@ -24,7 +24,11 @@ PYTHON="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 # CPU torch first and pinned: a bare `torch` requirement would resolve to a multi-GB CUDA build.
-"${PIP[@]}" "torch==2.13.0"
+if [ -n "${TORCH_INDEX_URL:-}" ]; then
+  "${PIP[@]}" "torch==2.13.0" --index-url "$TORCH_INDEX_URL"
+else
+  "${PIP[@]}" "torch==2.13.0"
+fi
 "${PIP[@]}" -e ".[dev,render,app]"
 "${PIP[@]}" ./plugins/specinpaint-logstft
 # Warm numba's cache once (librosa's first STFT compiles for ~15 s in a fresh venv).

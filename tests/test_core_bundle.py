@@ -101,3 +101,16 @@ def test_interrupted_swap_points_to_the_previous_bundle(tmp_path, pipeline):
         Pipeline.load(bundle)
     aside.rename(bundle)
     Pipeline.load(bundle)
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path, pipeline):
+    import os
+
+    from specinpaint.core.atomic import atomic_write_text
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    atomic_write_text(tmp_path / "note.txt", "hi")
+    assert (tmp_path / "note.txt").stat().st_mode & 0o777 == 0o666 & ~mask
+    bundle = pipeline.save(tmp_path / "bundle")
+    assert bundle.stat().st_mode & 0o777 == 0o777 & ~mask
