@@ -25,10 +25,10 @@ MAX_RENDER_VS_WRITE = 15.0
 
 def spec_for(scale: str) -> RenderSpec:
     if scale == "tiny":
-        return RenderSpec.tiny()  # ~50 notes
+        return RenderSpec.tiny()  # 46 notes planned with the pretty_midi SoundFont
     if scale == "small":
-        return RenderSpec()  # the built-in dataset, ~1100 notes
-    return RenderSpec(velocities_per_pitch=3)  # ~3300 notes
+        return RenderSpec()  # the built-in dataset, 979 notes planned
+    return RenderSpec(velocities_per_pitch=3)  # 2937 notes planned
 
 
 def test_render_throughput(benchmark, bench_scale, tmp_path, timer, record_ratio):

@@ -3,7 +3,8 @@
 Built-in dataset (defaults): all 11 families, 2 GM programs per family (sources mixed where the
 table offers several), every pitch of 24..84 inside each family's natural range, one velocity per
 (instrument, pitch) drawn from NSynth's 25/50/75/100/127, split 80/10/10 into train/valid/test:
-about 1 100 notes (~140 MB) with the pretty_midi SoundFont.
+979 notes planned with the pretty_midi SoundFont (~125 MB of 16-bit WAVs; a few may be rejected as
+silent or clipped).
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ class RenderSpec(BaseModel):
 
     @classmethod
     def tiny(cls, **overrides: object) -> RenderSpec:
-        """~45 notes (every family, one program each, octaves of C, one velocity): renders in ~1 s."""
+        """46 notes (every family, one program each, octaves of C, one velocity): renders in ~1 s."""
         base: dict[str, object] = {"instruments_per_family": 1, "pitch_step": 12}
         base.update(overrides)
         return cls(**base)  # type: ignore[arg-type]
