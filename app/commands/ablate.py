@@ -23,7 +23,8 @@ plots/*.png to the output folder. Finished variants (variants/NAME/result.json w
 are skipped, so an interrupted study resumes where it stopped.
 
 STUDY is a study YAML (e.g. configs/ablations/representation.yaml) or a built-in name
-(ablations/representation, ablations/paper_representation). KEY=VALUE overrides apply to every
+(ablations/representation, ablations/paper_representation). The default study budget is a short
+CPU one; on a GPU run ablations/paper_representation (the paper's config and budget) instead. KEY=VALUE overrides apply to every
 variant's pipeline config (e.g. training.quantizer.steps=500), or to the evaluation when the key
 starts with 'evaluation.' (e.g. evaluation.max_notes=64).
 
@@ -112,6 +113,11 @@ def _study(args: argparse.Namespace) -> int:
         _print_grid(study, variants, budget)
         return 0
     out = args.out or Path("outputs") / "ablations" / (study.name + (f"-{budget}" if budget else ""))
+    import torch
+
+    if torch.cuda.is_available() and budget != "paper":
+        print(f"note: CUDA is available but budget '{budget}' is a short CPU budget; for the paper's budget "
+              "run: specinpaint ablate ablations/paper_representation", file=sys.stderr)
     from specinpaint.training.ablation_run import run_default_study
 
     results = run_default_study(study, out, budget=args.budget, overrides=args.rest, only=only, rerun=args.rerun)
