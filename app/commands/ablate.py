@@ -24,8 +24,8 @@ are skipped, so an interrupted study resumes where it stopped.
 
 STUDY is a study YAML (e.g. configs/ablations/representation.yaml) or a built-in name
 (ablations/representation, ablations/paper_representation). The default study budget is a short
-CPU one; on a GPU run ablations/paper_representation (the paper's config and budget) instead. KEY=VALUE overrides apply to every
-variant's pipeline config (e.g. training.quantizer.steps=500), or to the evaluation when the key
+CPU one; on a GPU run ablations/paper_representation (the paper's config and budget) instead.
+KEY=VALUE overrides apply to every variant's pipeline config (e.g. training.quantizer.steps=500), or to the evaluation when the key
 starts with 'evaluation.' (e.g. evaluation.max_notes=64).
 
 'ablate compare A.json [B.json]' turns one or two `pytest benchmarks/ --benchmark-json FILE` records
