@@ -2,9 +2,9 @@
 
 The paper's sampler re-ran the full decoder over all 512 (+4) bottom positions for every sampled
 token. Both methods run here on the same paper-size bottom prior in the same run; the record holds
-tokens/s of each and ``kv_cache_speedup`` (goal ≥ 30×). The recompute baseline costs the same for
-every token (a full-length pass each), so it is timed on the first few tokens of the sequence and
-reported per token. Under ``--benchmark-disable`` a tiny model and few tokens are used.
+tokens/s of each, ``kv_cache_speedup``, ``goal_speedup`` (30) and ``speedup_meets_goal`` (whether
+this run reached it). The recompute baseline costs the same for every token (a full-length pass
+each), so it is timed on the first few tokens of the sequence and reported per token. Under ``--benchmark-disable`` a tiny model and few tokens are used.
 
 Measured on the shared 2-core CPU box (paper size, fp32, one intra-op thread, other jobs running):
 batch 1: 63 tokens/s cached vs 1.9 recomputed (33×); batch 4: 147 vs 2.0 (74×). Under heavier load
@@ -34,6 +34,10 @@ def _one_thread_when_tiny(bench_scale):
     yield
     torch.set_num_threads(threads)
 
+
+#: kv_cache_speedup wanted at paper size; the record says whether this run met it (the ratio depends
+#: on the machine and its load, see above, so it is recorded, not asserted).
+GOAL_SPEEDUP = 30
 
 TINY = dict(d_model=32, num_heads=2, num_encoder_layers=1, num_decoder_layers=1, ffn_dim=64, num_codes=16,
             codemap_shape=[16, 8], top_shape=[8, 4], top_num_codes=16)
@@ -94,7 +98,8 @@ def test_bottom_resample_kv_cache_vs_full_recompute(benchmark, bench_scale, benc
         recompute_tokens_per_s=naive_tps,
         recompute_tokens_timed=naive_tokens,
         kv_cache_speedup=speedup,
-        goal_speedup=30.0,
+        goal_speedup=GOAL_SPEEDUP,
+        speedup_meets_goal=bool(speedup >= GOAL_SPEEDUP),
     )
 
 
