@@ -47,10 +47,14 @@ class Prior(nn.Module, ABC):
     * ``inpaint(codes, mask, conditioning, options)``: a new LongTensor ``[B, F, T]`` for this level,
       equal to ``codes[level]`` wherever ``mask`` is False.
     * ``sample(conditioning, options, context)``: a whole new map (``inpaint`` with a full mask).
+    * ``samplers``: the ``SamplingOptions.sampler`` values this prior can run. The editing API
+      plans every level before sampling: a level whose prior lacks the requested sampler runs
+      ``autoregressive`` instead (logged), so one request can mix priors of different abilities.
     """
 
     Params: ClassVar[type[BaseModel]]
     description: ClassVar[str] = ""
+    samplers: ClassVar[tuple[str, ...]] = ("autoregressive",)
 
     def __init__(self, params: BaseModel) -> None:
         super().__init__()
@@ -63,6 +67,11 @@ class Prior(nn.Module, ABC):
     @property
     def context_levels(self) -> tuple[str, ...]:
         return ()
+
+    def supports_sampler(self, sampler: str) -> bool:
+        """Whether this instance can run ``sampler``: ``samplers`` by default; an instance may
+        narrow it (e.g. a prior built without the head its parallel sampler needs)."""
+        return sampler in self.samplers
 
     @property
     @abstractmethod

@@ -39,6 +39,7 @@ class BottomMaskedPrior(TransformerPrior):
 
     Params = BottomMaskedPriorParams
     description = "bottom-level masked prior: bidirectional, for parallel (MaskGIT) inpainting"
+    samplers = ("autoregressive", "parallel")
 
     def __init__(self, params: BottomMaskedPriorParams) -> None:
         super().__init__(params)

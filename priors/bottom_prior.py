@@ -41,6 +41,7 @@ class BottomPrior(TransformerPrior):
 
     Params = BottomPriorParams
     description = "bottom-level prior: top-map encoder + causal bottom decoder aligned on k(i) (KV cache)"
+    samplers = ("autoregressive",)
 
     def __init__(self, params: BottomPriorParams) -> None:
         super().__init__(params)
@@ -106,7 +107,7 @@ class BottomPrior(TransformerPrior):
     def inpaint(
         self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions
     ) -> torch.Tensor:
-        if options.sampler != "autoregressive":
+        if not self.supports_sampler(options.sampler):
             raise SpecinpaintError(
                 f"bottom-transformer samples autoregressively only (got sampler '{options.sampler}'); "
                 "use the bottom-masked prior for parallel decoding"

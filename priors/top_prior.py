@@ -45,6 +45,7 @@ class TopPrior(TransformerPrior):
 
     Params = TopPriorParams
     description = "top-level prior: masked-map encoder + causal decoder (AR with KV cache, or MaskGIT)"
+    samplers = ("autoregressive", "parallel")
 
     def __init__(self, params: TopPriorParams) -> None:
         super().__init__(params)
@@ -66,6 +67,10 @@ class TopPrior(TransformerPrior):
             RotaryTables(grid_positions(self.lin.coords), p.d_model // p.num_heads) if p.positions == "rope" else None
         )
         init_weights(self)
+
+    def supports_sampler(self, sampler: str) -> bool:
+        """Parallel sampling needs the encoder head, absent when ``mlm_loss_weight`` is 0."""
+        return super().supports_sampler(sampler) and (sampler != "parallel" or self.mlm_head is not None)
 
     # -- network pieces ----------------------------------------------------------------------
     def encode(self, masked_seq: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
