@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import math
+import sys
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .representation import Representation
 
 LN10 = math.log(10.0)
+_log = logging.getLogger(__name__)
 
 
 class EditError(SpecinpaintError):
@@ -383,6 +386,42 @@ class EditingMixin:
         return aligned_masks(masks[finer], finer, shapes)[layer]
 
     # -- sampling ------------------------------------------------------------------------------
+    def _level_windows(self, level: str, mask: torch.Tensor) -> list[tuple[int, int, int]]:
+        """The prior calls needed to resample ``level`` under ``mask``: ``(start, first, end)``
+        per call, in coarsest columns — the window ``[start, start + W)`` is shown to the prior
+        and columns ``[first, end)`` are committed. Depends only on the mask, so it is known
+        before sampling (progress totals) and each window keeps context on both sides."""
+        r, w = self.level_ratios()[level], self.window_columns
+        columns = mask.shape[-1] // r
+        pending = mask.any(dim=(0, 1)).view(columns, r).any(-1).tolist()
+        ctx = max(1, w // 4) if columns > w else 0
+        plan, first = [], 0
+        while True:
+            first = next((c for c in range(first, columns) if pending[c]), columns)
+            if first == columns:
+                return plan
+            start = min(max(first - ctx, 0), columns - w)
+            end = columns if start + w >= columns else max(first + 1, start + w - ctx)
+            plan.append((start, first, end))
+            first = end
+
+    def _level_options(self, levels: Sequence[str], options: SamplingOptions) -> dict[str, SamplingOptions]:
+        """Sampling options per level, decided before any sampling: the requested sampler where
+        the level's prior supports it, else autoregressive (one log line per such level)."""
+        out = {}
+        for level in levels:
+            prior = self._prior(level)
+            if prior.supports_sampler(options.sampler):
+                out[level] = options
+                continue
+            if not prior.supports_sampler("autoregressive"):
+                raise EditError(f"the '{level}' prior ({type(prior).__name__}) supports neither "
+                                f"'{options.sampler}' nor 'autoregressive' sampling")
+            _log.info("level '%s': %s has no '%s' sampler; sampling it autoregressively", level,
+                      type(prior).__name__, options.sampler)
+            out[level] = options.model_copy(update={"sampler": "autoregressive"})
+        return out
+
     def _inpaint_level(
         self,
         maps: dict[str, torch.Tensor],
@@ -390,22 +429,17 @@ class EditingMixin:
         mask: torch.Tensor,
         conditioning: Conditioning,
         options: SamplingOptions,
+        plan: Sequence[tuple[int, int, int]],
+        bar: Any = None,
     ) -> None:
-        """Resample ``maps[level]`` where ``mask`` (in place), window by window with context."""
+        """Resample ``maps[level]`` where ``mask`` (in place), one prior call per ``plan`` window."""
         prior = self._prior(level)
         ratios = self.level_ratios()
         r, w = ratios[level], self.window_columns
-        columns = maps[self.levels[0]].shape[-1]
         device = self._device()
         remaining = mask.clone()
-        ctx = max(1, w // 4) if columns > w else 0
-        call = 0
         cond = conditioning.to(device)
-        while bool(remaining.any()):
-            col_any = remaining.any(dim=(0, 1)).view(columns, r).any(-1)
-            first = int(col_any.nonzero()[0])
-            start = min(max(first - ctx, 0), columns - w)
-            end = columns if start + w >= columns else max(first + 1, start + w - ctx)
+        for call, (start, first, end) in enumerate(plan):
             window = Codemaps({
                 lvl: maps[lvl][..., start * ratios[lvl]:(start + w) * ratios[lvl]].to(device) for lvl in maps
             })
@@ -417,7 +451,8 @@ class EditingMixin:
             commit = remaining[..., lo:hi]
             maps[level][..., lo:hi] = torch.where(commit, new[..., lo - start * r:hi - start * r], maps[level][..., lo:hi])
             remaining[..., lo:hi] = False
-            call += 1
+            if bar is not None:
+                bar.update(1)
 
     def _resample(
         self,
@@ -426,14 +461,20 @@ class EditingMixin:
         layer: str,
         conditioning: Conditioning,
         options: SamplingOptions,
+        progress: bool = False,
     ) -> Codemaps:
         """Resample ``layer`` under its mask, then every finer level under its mask."""
         if layer not in self.levels:
             raise EditError(f"unknown layer '{layer}' (layers: {', '.join(self.levels)})")
         maps = {lvl: codes[lvl].clone().cpu() for lvl in codes.levels}
-        for lvl in self.levels[self.levels.index(layer):]:
-            if bool(masks[lvl].any()):
-                self._inpaint_level(maps, lvl, masks[lvl].cpu(), conditioning, options)
+        levels = [lvl for lvl in self.levels[self.levels.index(layer):] if bool(masks[lvl].any())]
+        per_level = self._level_options(levels, options)
+        plans = {lvl: self._level_windows(lvl, masks[lvl].cpu()) for lvl in levels}
+        with _progress_bar(sum(map(len, plans.values())), progress) as bar:
+            for lvl in levels:
+                if bar is not None:
+                    bar.set_description(f"sampling {lvl}")
+                self._inpaint_level(maps, lvl, masks[lvl].cpu(), conditioning, per_level[lvl], plans[lvl], bar)
         return Codemaps(maps)
 
     # -- public API ----------------------------------------------------------------------------
@@ -446,12 +487,14 @@ class EditingMixin:
         *,
         columns: int | None = None,
         decode: bool = True,
+        progress: bool = False,
     ) -> EditResult:
         """``n`` new notes from scratch, sampled as one batch: the coarsest level from its prior,
-        then every finer level conditioned on it. ``columns`` > window makes longer notes."""
+        then every finer level conditioned on it. ``columns`` > window makes longer notes;
+        ``progress`` shows a bar over the prior calls (windows) on stderr."""
         if n < 1:
             raise EditError(f"n must be >= 1, got {n}")
-        columns = columns or self.window_columns
+        columns = self.window_columns if columns is None else columns
         if columns < self.window_columns:
             raise EditError(f"columns must be >= {self.window_columns}, got {columns}")
         conditioning = Conditioning.make(_labels(pitch), _labels(family), n)
@@ -460,7 +503,7 @@ class EditingMixin:
         blank = Codemaps({lvl: torch.zeros(n, *shape, dtype=torch.long) for lvl, shape in shapes.items()})
         masks = {lvl: torch.ones(n, *shape, dtype=torch.bool) for lvl, shape in shapes.items()}
         with self._inference():
-            codes = self._resample(blank, masks, self.levels[0], conditioning, options)
+            codes = self._resample(blank, masks, self.levels[0], conditioning, options, progress)
             audio = self.decode_long(codes) if decode else None
         return EditResult(audio, codes, self.representation.sample_rate, masks)
 
@@ -479,13 +522,16 @@ class EditingMixin:
         sampling: SamplingOptions | Mapping[str, Any] | None = None,
         dilate: int = 0,
         decode: bool = True,
+        progress: bool = False,
     ) -> EditResult:
         """Resample the codes inside ``region`` under new labels.
 
         ``layer='top'``: the masked top tokens are redrawn by the top prior, then the bottom tokens
         under the (upsampled) top mask by the bottom prior conditioned on the new top.
         ``layer='bottom'``: only the bottom prior, on the bottom-resolution region.
-        Codes outside the region never change. ``source`` is codemaps or audio (encoded first)."""
+        Codes outside the region never change. ``source`` is codemaps or audio (encoded first).
+        ``sampler='parallel'`` runs on every level whose prior supports it, the others sample
+        autoregressively. ``progress`` shows a bar over the prior calls (windows) on stderr."""
         codes = self.as_codes(source)
         columns = self.check_codes(codes)
         batch = codes.batch_size
@@ -493,7 +539,7 @@ class EditingMixin:
         options = self.sampling_options(sampling, sampler=sampler, temperature=temperature, top_p=top_p, seed=seed)
         conditioning = Conditioning.make(_labels(pitch), _labels(family), batch)
         with self._inference():
-            new = self._resample(codes, masks, layer, conditioning, options)
+            new = self._resample(codes, masks, layer, conditioning, options, progress)
             audio = self.decode_long(new) if decode else None
         return EditResult(audio, new, self.representation.sample_rate, masks)
 
@@ -622,6 +668,18 @@ def _as_region(region: Any) -> Region:
             f"of level masks, got {type(region).__name__}"
         )
     return Region(time_s=time_s, freq_hz=freq_hz)
+
+
+@contextlib.contextmanager
+def _progress_bar(total: int, enabled: bool) -> Iterator[Any]:
+    """A tqdm bar on stderr over ``total`` prior calls, or None when disabled (library default)."""
+    if not enabled:
+        yield None
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="window", file=sys.stderr, dynamic_ncols=True, leave=False) as bar:
+        yield bar
 
 
 def _window_starts(columns: int, width: int) -> list[int]:
