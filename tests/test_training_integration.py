@@ -1,6 +1,7 @@
 """A tiny pipeline (the shipped `tiny` config, shrunk to 0.9 s notes and 64 mel bands) trains its
 VQ-VAE-2 on the rendered built-in dataset: the reconstruction error falls well below the untrained
-model's, codes are extracted, and the bundle reloads with the same codes."""
+model's, codes are extracted, and the bundle reloads with the same codes and the dataset's label
+encoders."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 import torch
 
 from specinpaint.core import Pipeline, load_config
+from specinpaint.data.labels import LabelEncoders
 from specinpaint.training import extract_codes, train_quantizer
 from specinpaint.training.batches import eval_batches
 from specinpaint.training.data import AudioCollate, build_dataset
@@ -76,6 +78,8 @@ def test_tiny_pipeline_learns_on_the_rendered_dataset(tmp_path):
         store = extract_codes(pipeline, valid_set, tmp_path / "codes", "valid", batch_size=8, progress=False)
         reloaded = Pipeline.load(result.bundle)
         reloaded.eval()
+        assert LabelEncoders.from_json(reloaded.extras["labels"]) == train_set.labels == valid_set.labels
+        assert reloaded.extras["data"]["split_scheme"] == train_set.summary()["split_scheme"]
         batch = AudioCollate(config.num_samples)([valid_set[i] for i in range(min(8, len(valid_set)))])
         codes, _ = store.batch(list(range(len(batch))))
         assert reloaded.encode(batch.audio).equal(codes)

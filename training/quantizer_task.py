@@ -2,8 +2,9 @@
 
 Spectrograms are computed on the training device, in batches, by ``pipeline.spectrogram`` (the
 representation and the normaliser are fixed, not trained). When the normaliser needs statistics it
-is fitted first, in one streaming pass over a bounded number of training batches (the same batches
-on every rank, so every rank gets the same statistics).
+is fitted first, in one streaming pass over the first ``fit_batches`` training batches in dataset
+order (`FIT_BATCHES` by default; 0 or None = the whole training split), computed on rank 0 and
+broadcast, so every rank gets the same statistics.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from specinpaint.core.config import TrainingConfig
+from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
 
 from .batches import eval_batches
 from .checkpoint import BEST, load_checkpoint
 from .data import AudioBatch, AudioCollate
+from .data_record import record_data
 from .distributed import DistContext, setup_distributed
 from .engine import CHECKPOINT_DIR, train
 from .losses import multi_resolution_stft_loss
@@ -34,6 +37,16 @@ from .samples import write_reconstruction_samples
 from .task import TrainingTask
 
 log = logging.getLogger(__name__)
+
+#: Training batches (of `FIT_BATCH_SIZE` notes, in dataset order) the normaliser statistics are
+#: fitted on by default: 512 notes. 0 or None fits on the whole training split.
+FIT_BATCHES = 32
+FIT_BATCH_SIZE = 16
+
+
+def configured_fit_batches(config: TrainingConfig) -> int | None:
+    """``config.fit_batches`` when the training config has such a field, else `FIT_BATCHES`."""
+    return getattr(config, "fit_batches", FIT_BATCHES)
 
 
 @dataclass
@@ -65,7 +78,7 @@ class QuantizerTask(TrainingTask):
         train_set: Dataset,
         valid_set: Dataset | None = None,
         *,
-        fit_batches: int = 32,
+        fit_batches: int | None = FIT_BATCHES,
         num_samples_to_write: int = 4,
     ) -> None:
         self.pipeline = pipeline
@@ -77,7 +90,7 @@ class QuantizerTask(TrainingTask):
         params = pipeline.quantizer.params
         self.stft_weight = float(getattr(params, "stft_loss_weight", 0.0) or 0.0)
         self.stft_sizes = list(getattr(params, "stft_loss_fft_sizes", (512, 1024, 2048)))
-        self._fit_batch_size = 16
+        self._fit_batch_size = FIT_BATCH_SIZE
 
     def signature(self) -> dict[str, Any]:
         return pipeline_signature(self.pipeline, "representation", "normalizer", "quantizer")
@@ -113,17 +126,19 @@ class QuantizerTask(TrainingTask):
             return
         representation = self.pipeline.representation
         device = ctx.device
+        total = -(-len(self.train_set) // self._fit_batch_size)  # type: ignore[arg-type]
+        count = min(self.fit_batches, total) if self.fit_batches else total
 
         def raw_spectrograms():
             for batch in eval_batches(self.train_set, self.collate, batch_size=self._fit_batch_size,
-                                      max_batches=self.fit_batches, rank=0, world_size=1):
+                                      max_batches=count, rank=0, world_size=1):
                 with torch.no_grad():
                     audio = batch.audio.to(device)
                     yield representation.clean(representation.encode(audio))
 
         if ctx.is_main:
-            log.info("fitting the %s normaliser on up to %d batches", self.pipeline.config.normalizer.name,
-                     self.fit_batches)
+            log.info("fitting the %s normaliser on %d of %d training batches of %d notes",
+                     self.pipeline.config.normalizer.name, count, total, self._fit_batch_size)
         normalizer.fit(raw_spectrograms())
         if ctx.distributed:
             for tensor in normalizer.buffers():
@@ -220,7 +235,7 @@ def train_quantizer(
     resume: bool = True,
     progress: bool = True,
     stop_after: int | None = None,
-    fit_batches: int = 32,
+    fit_batches: int | None = FIT_BATCHES,
     sample_count: int = 4,
     bundle_weights: Literal["best", "last"] = "best",
     bundle_dir: str | Path | None = None,
@@ -232,9 +247,16 @@ def train_quantizer(
     ``config`` defaults to ``pipeline.config.training.quantizer``; ``train_data``/``valid_data``
     are datasets of note items (see training/data.py), built from the pipeline's data config when
     None. Metrics go to ``OUT_DIR/metrics.jsonl``, checkpoints to ``OUT_DIR/checkpoints``, samples
-    (``sample_count`` notes every ``config.sample_every`` steps) to ``OUT_DIR/samples``; the
-    normaliser, when it needs statistics, is fitted on up to ``fit_batches`` batches of 16 notes. The saved pipeline's ``extras['trained']['quantizer']`` records steps and
-    final metrics (and any previously trained priors are marked stale by removing their record).
+    (``sample_count`` notes every ``config.sample_every`` steps) to ``OUT_DIR/samples``.
+
+    Normaliser: when it needs statistics, it is fitted before training in one streaming pass over
+    the FIRST ``fit_batches`` batches of 16 training notes in dataset order (default `FIT_BATCHES`
+    = 32, i.e. 512 notes, not a random sample); ``fit_batches=0`` or ``None`` uses the whole
+    training split, each note once. A normaliser restored from a checkpoint is not refitted.
+
+    The saved pipeline's ``extras['trained']['quantizer']`` records steps and final metrics (and any
+    previously trained priors are marked stale by removing their record); ``extras['labels']`` and
+    ``extras['data']`` record the training data's label encoders and split (see data_record.py).
     """
     config = config or pipeline.config.training.quantizer
     out = Path(out_dir)
@@ -244,6 +266,9 @@ def train_quantizer(
         train_data = build_dataset(pipeline.config, pipeline.config.data.train_split)
         if valid_data is None:
             valid_data = build_dataset(pipeline.config, pipeline.config.data.valid_split)
+    if fit_batches is not None and fit_batches < 0:
+        raise ConfigError(f"fit_batches must be >= 0 or None (whole training split), got {fit_batches}")
+    record_data(pipeline, train_data, valid_data)
     own_ctx = ctx is None
     ctx = ctx or setup_distributed(config.device)
     try:

@@ -29,7 +29,7 @@ from .distributed import setup_distributed
 from .engine import CHECKPOINT_DIR
 from .extract import extract_codes
 from .prior_task import train_prior
-from .quantizer_task import train_quantizer
+from .quantizer_task import configured_fit_batches, train_quantizer
 from .result import BUNDLE_DIR, TrainResult
 from .rng import seed_everything
 
@@ -121,7 +121,9 @@ def train_stage(
 
     Prior stages start from ``bundle`` (default ``RUN_DIR/bundle``, written by the vqvae stage) and
     train on ``codes_dir`` (default ``RUN_DIR/codes``), extracting codes first when needed. The
-    bundle at ``RUN_DIR/bundle`` is updated at the end of every finished stage.
+    bundle at ``RUN_DIR/bundle`` is updated at the end of every finished stage. The vqvae stage
+    stores the dataset's label encoders and split description in the bundle's extras
+    (``labels``, ``data``); the prior stages keep them.
     """
     if stage not in STAGES:
         raise ConfigError(f"unknown training stage '{stage}' (stages: {', '.join(STAGES)})")
@@ -135,7 +137,8 @@ def train_stage(
         valid_set = _optional_dataset(config, config.data.valid_split)
         previous = run / BUNDLE_DIR
         return train_quantizer(pipeline, config.training.quantizer, train_set, valid_set, out, resume=resume,
-                               progress=progress, stop_after=stop_after, bundle_dir=previous)
+                               progress=progress, stop_after=stop_after, bundle_dir=previous,
+                               fit_batches=configured_fit_batches(config.training.quantizer))
 
     level = stage.split("-", 1)[1]
     bundle_path = Path(bundle) if bundle is not None else run / BUNDLE_DIR
