@@ -44,8 +44,15 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--top-k", type=int, help="keep the k most likely codes (0 = off)")
     group.add_argument("--top-p", type=float, help="nucleus sampling mass (0 = off)")
     group.add_argument("--guidance-scale", type=float, help="classifier-free guidance (1 = off)")
-    group.add_argument("--sampler", choices=("autoregressive", "parallel"), help="sampler (default: the config's)")
+    group.add_argument("--sampler", choices=("autoregressive", "parallel"),
+                       help="sampler (default: the config's); parallel runs on the levels whose prior supports "
+                       "it (top-transformer, bottom-masked: see configs/tiny-masked.yaml), the others sample "
+                       "autoregressively")
     group.add_argument("--steps", type=int, help="passes of the parallel sampler")
+
+
+def add_progress_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
 def sampling_from_args(args: argparse.Namespace) -> dict[str, Any]:

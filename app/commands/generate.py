@@ -8,6 +8,7 @@ from pathlib import Path
 from specinpaint.app.cli_common import (
     add_bundle_arg,
     add_label_args,
+    add_progress_arg,
     add_sampling_args,
     load_bundle,
     numbered,
@@ -27,6 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="WAV path; several notes get -0, -1, … suffixes (default: generated.wav)")
     parser.add_argument("--codes", type=Path, help="also write the codes as JSON (same numbering)")
     add_sampling_args(parser)
+    add_progress_arg(parser)
     parser.set_defaults(func=run)
 
 
@@ -37,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     if args.count < 1:
         raise EditError(f"--count must be >= 1, got {args.count}")
     pipeline = load_bundle(args.bundle, args.device)
-    result = pipeline.generate(args.pitch, args.family, args.count, sampling_from_args(args), columns=args.columns)
+    result = pipeline.generate(args.pitch, args.family, args.count, sampling_from_args(args), columns=args.columns,
+                               progress=not args.no_progress)
     for i in range(args.count):
         path = numbered(args.output, i, args.count)
         write_wav(path, result.audio[i], pipeline.sample_rate)

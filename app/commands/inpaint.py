@@ -8,6 +8,7 @@ from pathlib import Path
 from specinpaint.app.cli_common import (
     add_bundle_arg,
     add_label_args,
+    add_progress_arg,
     add_sampling_args,
     load_bundle,
     parse_range,
@@ -24,8 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "outside the region never change.",
     )
     parser.add_argument("input", type=Path, help="a WAV (any length; encoded first) or a codes .json")
-    parser.add_argument("--time", help="START:END in seconds (default: the whole note)")
-    parser.add_argument("--freq", help="LOW:HIGH in Hz (default: all frequencies)")
+    parser.add_argument("--time", help="START:END in seconds (give --time, --freq or both; "
+                        "without --time the region spans the whole note)")
+    parser.add_argument("--freq", help="LOW:HIGH in Hz (without --freq the region spans all frequencies)")
     parser.add_argument("--layer", default="top", help="top: structure + detail; bottom: detail only (default top)")
     parser.add_argument("--dilate", type=int, default=0, help="grow the region by this many codemap cells")
     add_label_args(parser)
@@ -35,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--codes", type=Path, help="also write the edited codes as JSON")
     add_bundle_arg(parser)
     add_sampling_args(parser)
+    add_progress_arg(parser)
     parser.set_defaults(func=run)
 
 
@@ -53,7 +56,8 @@ def run(args: argparse.Namespace) -> int:
         result = pipeline.attenuate(codes, region, args.attenuate)
     else:
         result = pipeline.inpaint(codes, region, args.pitch, args.family, layer=args.layer,
-                                  sampling=sampling_from_args(args), dilate=args.dilate)
+                                  sampling=sampling_from_args(args), dilate=args.dilate,
+                                  progress=not args.no_progress)
     write_wav(args.output, result.audio[0], pipeline.sample_rate)
     if args.codes:
         write_codes_json(args.codes, result.codes)
