@@ -2,7 +2,8 @@
 
 Public API (what the CLI and the end-to-end job call):
 
-* `train_quantizer(pipeline, config, train_data, valid_data, out_dir, resume=True)` → `TrainResult`
+* `train_quantizer(pipeline, config, train_data, valid_data, out_dir, resume=True, fit_batches=32)` →
+  `TrainResult` (the normaliser is fitted on the first ``fit_batches`` training batches; None = all)
 * `extract_codes(pipeline, dataset, out_dir, split)` → `specinpaint.data.code_store.CodeStore`
 * `train_prior(pipeline, level, config, train_store, valid_store, out_dir)` → `TrainResult`
 * `train_stage(stage, config, run_dir)` / `train_all(config, run_dir)`: the run-directory workflow

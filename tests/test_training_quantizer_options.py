@@ -1,0 +1,119 @@
+"""Options of the quantizer task: the multi-resolution STFT loss on decoded audio
+(``quantizer.params.stft_loss_weight``) and how many training batches fit the normaliser."""
+
+from __future__ import annotations
+
+from collections import Counter
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from specinpaint.core import Pipeline, load_config
+from specinpaint.core.errors import ConfigError
+from specinpaint.training.data import AudioCollate, build_dataset
+from specinpaint.training.distributed import DistContext
+from specinpaint.training.quantizer_task import (
+    FIT_BATCH_SIZE,
+    FIT_BATCHES,
+    QuantizerTask,
+    configured_fit_batches,
+    train_quantizer,
+)
+from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
+
+CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+
+
+@pytest.fixture(autouse=True)
+def synthetic():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with synthetic_plugins():
+        yield
+    torch.set_num_threads(threads)
+
+
+def _pipeline(**quantizer) -> Pipeline:
+    torch.manual_seed(0)
+    return Pipeline(load_config(synthetic_config(count=8, priors=False, **quantizer)))
+
+
+def test_stft_loss_term_is_added_finite_and_reaches_the_encoder():
+    with_stft = _pipeline(stft_loss_weight=0.5, stft_loss_fft_sizes=[256, 512])
+    without = _pipeline()
+    train_set = build_dataset(with_stft.config, "train")
+    task, plain = QuantizerTask(with_stft, train_set), QuantizerTask(without, train_set)
+    task.setup(CPU, resumed=False)  # fits the normaliser
+    without.normalizer.load_state_dict(with_stft.normalizer.state_dict())
+    batch = task.prepare(AudioCollate(2048)([train_set[i] for i in range(4)]), CPU.device)
+    module = with_stft.quantizer.eval()  # eval: no codebook updates between the two losses
+
+    loss, metrics = task.compute_loss(module, batch)
+    base, base_metrics = plain.compute_loss(module, batch)  # same module and batch, weight 0
+    assert "loss/stft" in metrics and "loss/stft" not in base_metrics
+    stft = metrics["loss/stft"]
+    assert torch.isfinite(stft) and stft > 0
+    assert torch.allclose(loss - base, 0.5 * stft, rtol=1e-4, atol=1e-6)
+
+    encoder = [p for p in module.encoders.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(loss - base, encoder, allow_unused=True)  # the STFT term alone
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert sum(float(g.abs().sum()) for g in grads) > 0
+
+
+def test_stft_loss_is_logged_during_training(tmp_path):
+    from specinpaint.training.logger import read_metrics
+
+    pipeline = _pipeline(stft_loss_weight=0.5, stft_loss_fft_sizes=[256])
+    training = pipeline.config.training.quantizer.model_copy(update={"steps": 2, "log_every": 1,
+                                                                     "eval_every": 2, "checkpoint_every": 2})
+    train_quantizer(pipeline, training, build_dataset(pipeline.config, "train"), None, tmp_path, progress=False)
+    records = read_metrics(tmp_path / "metrics.jsonl", "train")
+    assert [r["step"] for r in records] == [1, 2]
+    assert all(r["loss/stft"] > 0 and r["loss"] > r["loss/recon"] for r in records)
+
+
+class _CountingDataset(torch.utils.data.Dataset):
+    """Wraps a dataset and counts how often each index is read."""
+
+    def __init__(self, inner):
+        self.inner, self.reads = inner, Counter()
+
+    def __len__(self):
+        return len(self.inner)
+
+    def __getitem__(self, index):
+        self.reads[index] += 1
+        return self.inner[index]
+
+
+@pytest.mark.parametrize("fit_batches, expected_batches", [(None, 3), (0, 3), (2, 2), (FIT_BATCHES, 3)])
+def test_normaliser_fit_batches(fit_batches, expected_batches):
+    """40 notes = 3 fit batches (16, 16, 8): None/0 visit every note exactly once, N the first N."""
+    pipeline = _pipeline()
+    data = _CountingDataset(build_dataset(load_config(synthetic_config(count=40)), "train"))
+    sizes: list[int] = []
+    fit = pipeline.normalizer.fit
+
+    def counting_fit(batches):
+        def counted():
+            for batch in batches:
+                sizes.append(batch.shape[0])
+                yield batch
+        fit(counted())
+
+    pipeline.normalizer.fit = counting_fit
+    QuantizerTask(pipeline, data, fit_batches=fit_batches).setup(CPU, resumed=False)
+    assert len(sizes) == expected_batches
+    assert sizes == [FIT_BATCH_SIZE, FIT_BATCH_SIZE, 8][:expected_batches]
+    assert data.reads == Counter(range(sum(sizes)))  # dataset order, each note once
+    assert not pipeline.normalizer.needs_fit
+
+
+def test_fit_batches_from_the_training_config(tmp_path):
+    assert configured_fit_batches(load_config(synthetic_config()).training.quantizer) == FIT_BATCHES
+    assert configured_fit_batches(SimpleNamespace(fit_batches=None)) is None  # a config with the field
+    pipeline = _pipeline()
+    with pytest.raises(ConfigError, match="fit_batches must be >= 0"):
+        train_quantizer(pipeline, None, build_dataset(pipeline.config, "train"), None, tmp_path, fit_batches=-1)
