@@ -51,6 +51,9 @@ class TrainingConfig(Strict):
     checkpoint_every: int = Field(200, ge=1)
     sample_every: int = Field(0, ge=0, description="0 disables audio/PNG samples")
     eval_batches: int = Field(4, ge=1)
+    fit_batches: int | None = Field(
+        32, ge=0, description="normaliser fit (VQ-VAE only): first N training batches; 0 or null = the whole split"
+    )
 
 
 class TrainingSection(Strict):
