@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import torch
 from pydantic import Field
-from torch import nn
 
 from specinpaint.core.codemaps import Codemaps
 from specinpaint.core.conditioning import Conditioning
 from specinpaint.core.errors import SpecinpaintError
-from specinpaint.core.linearize import linearizers
 from specinpaint.core.prior import PriorLoss, SamplingOptions
 
-from .base import TokenInput, TransformerPrior, doubled, init_weights, masked_cross_entropy
-from .class_embedding import ClassEmbedding
-from .context import ContextEncoder
-from .layers import Stack
+from .aligned_bottom import AlignedBottomPrior
+from .base import doubled, masked_cross_entropy
 from .masking import draw_training_masks
 from .parallel import decode_parallel, decode_sequential_masked
 from .params import ContextParams
-from .rotary import RotaryTables, grid_positions
 from .sampling import guide, make_generator
 
 
@@ -34,33 +29,18 @@ class BottomMaskedPriorParams(ContextParams):
     mask_box_prob: float = Field(0.5, ge=0, le=1, description="training masks: share of contiguous boxes")
 
 
-class BottomMaskedPrior(TransformerPrior):
+class BottomMaskedPrior(AlignedBottomPrior):
     """Masked bottom prior: sees the whole top map and the visible bottom tokens on both sides."""
 
     Params = BottomMaskedPriorParams
     description = "bottom-level masked prior: bidirectional, for parallel (MaskGIT) inpainting"
     samplers = ("autoregressive", "parallel")
-
-    def __init__(self, params: BottomMaskedPriorParams) -> None:
-        super().__init__(params)
-        p = params
-        lins = linearizers({p.context_level: tuple(p.top_shape), p.level: tuple(p.codemap_shape)})
-        self.top_lin, self.lin = lins[p.context_level], lins[p.level]
-        self.mask_id = p.num_codes
-        self.classes = ClassEmbedding(p.d_model)
-        self.context = ContextEncoder(p, self.top_lin, self.lin)
-        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin)
-        self.body = Stack(p.num_decoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,
-                          p.attention_backend, causal=False, cross=True)
-        self.head = nn.Linear(p.d_model, p.num_codes)
-        self.rope = (
-            RotaryTables(grid_positions(self.lin.coords), p.d_model // p.num_heads) if p.positions == "rope" else None
-        )
-        init_weights(self)
+    causal = False
 
     @property
-    def context_levels(self) -> tuple[str, ...]:
-        return (self.params.context_level,)
+    def mask_id(self) -> int:
+        """The token that hides a bottom position from the bidirectional stack."""
+        return self.special_id
 
     def logits(self, masked_seq: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """Bottom sequence with mask ids ``[B, N]`` → logits ``[B, N, V]``."""
@@ -72,13 +52,7 @@ class BottomMaskedPrior(TransformerPrior):
             assert keys is not None
             rope_self = self.rope.all()
             rope_cross = (rope_self, keys)
-        return self.head(self.body(x, rope_self, memory, rope_cross))
-
-    def _inputs(self, codes: Codemaps) -> tuple[torch.Tensor, torch.Tensor]:
-        p = self.params
-        top = self.level_codes(codes, p.context_level, tuple(p.top_shape), p.top_num_codes)
-        bottom = self.level_codes(codes, self.level, self.codemap_shape, p.num_codes)
-        return top, bottom
+        return self.head(self.decoder(x, rope_self, memory, rope_cross))
 
     def loss(self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None) -> PriorLoss:
         p = self.params

@@ -13,22 +13,17 @@ parallel sampler use the ``bottom-masked`` prior.
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from specinpaint.core.codemaps import Codemaps
 from specinpaint.core.conditioning import Conditioning
 from specinpaint.core.errors import SpecinpaintError
-from specinpaint.core.linearize import linearizers
 from specinpaint.core.prior import PriorLoss, SamplingOptions
 
+from .aligned_bottom import AlignedBottomPrior
 from .autoregressive import decode_autoregressive, shifted_inputs
-from .base import TokenInput, TransformerPrior, doubled, init_weights, masked_cross_entropy
-from .class_embedding import ClassEmbedding
-from .context import ContextEncoder
+from .base import doubled, masked_cross_entropy
 from .kv_cache import KVCache
-from .layers import Stack
 from .params import ContextParams
-from .rotary import RotaryTables, grid_positions
 from .sampling import guide, make_generator
 
 
@@ -36,33 +31,18 @@ class BottomPriorParams(ContextParams):
     pass
 
 
-class BottomPrior(TransformerPrior):
+class BottomPrior(AlignedBottomPrior):
     """Autoregressive bottom prior conditioned on the whole top map and on k(i)."""
 
     Params = BottomPriorParams
     description = "bottom-level prior: top-map encoder + causal bottom decoder aligned on k(i) (KV cache)"
     samplers = ("autoregressive",)
-
-    def __init__(self, params: BottomPriorParams) -> None:
-        super().__init__(params)
-        p = params
-        lins = linearizers({p.context_level: tuple(p.top_shape), p.level: tuple(p.codemap_shape)})
-        self.top_lin, self.lin = lins[p.context_level], lins[p.level]
-        self.bos_id = p.num_codes
-        self.classes = ClassEmbedding(p.d_model)
-        self.context = ContextEncoder(p, self.top_lin, self.lin)
-        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin)
-        self.decoder = Stack(p.num_decoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,
-                             p.attention_backend, causal=True, cross=True)
-        self.head = nn.Linear(p.d_model, p.num_codes)
-        self.rope = (
-            RotaryTables(grid_positions(self.lin.coords), p.d_model // p.num_heads) if p.positions == "rope" else None
-        )
-        init_weights(self)
+    causal = True
 
     @property
-    def context_levels(self) -> tuple[str, ...]:
-        return (self.params.context_level,)
+    def bos_id(self) -> int:
+        """The start token that shifts the bottom sequence right for teacher forcing."""
+        return self.special_id
 
     def decode(
         self, inputs: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor, start: int = 0,
@@ -78,14 +58,6 @@ class BottomPrior(TransformerPrior):
             assert keys is not None
             rope_cross = (rope_self, keys)
         return self.decoder(x, rope_self, memory, rope_cross, cache)
-
-    def _inputs(self, codes: Codemaps) -> tuple[torch.Tensor, torch.Tensor]:
-        p = self.params
-        top = self.level_codes(codes, p.context_level, tuple(p.top_shape), p.top_num_codes)
-        bottom = self.level_codes(codes, self.level, self.codemap_shape, p.num_codes)
-        if top.shape[0] != bottom.shape[0]:
-            raise SpecinpaintError(f"codemaps '{p.context_level}' and '{self.level}' have different batch sizes")
-        return top, bottom
 
     def loss(self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None) -> PriorLoss:
         """Teacher-forced loss over all bottom tokens (or only ``mask``'s ones) given the true top."""
