@@ -130,7 +130,10 @@ def create_app(
         title="specinpaint",
         description="Generate and inpaint instrument notes: codes in, codes/audio/images out.",
         version="0.1.0",
+        docs_url=None,  # served below from local assets: no CDN at run time
+        redoc_url=None,
     )
+    _add_offline_docs(app)
     app.state.pipeline, app.state.settings, app.state.dataset = pipeline, settings, dataset
 
     # -- errors and limits ---------------------------------------------------------------------
@@ -182,8 +185,7 @@ def create_app(
 
     @app.get("/api/reference", include_in_schema=False)
     def reference() -> HTMLResponse:
-        """The API reference rendered from the OpenAPI schema without any CDN asset (/docs loads
-        Swagger UI from a CDN, so it needs internet access)."""
+        """The API reference rendered from the OpenAPI schema as plain HTML (no JavaScript at all)."""
         return HTMLResponse(_reference_html(app.openapi()))
 
     # -- API -----------------------------------------------------------------------------------
@@ -344,6 +346,32 @@ def _decode_upload(data: bytes, sample_rate: int, label: str, max_seconds: float
         return decode_audio_bytes(data, sample_rate, label, max_seconds)
     except AudioTooLongError as exc:
         raise HTTPProblem(413, str(exc).split(": ", 1)[-1]) from None
+
+
+def _add_offline_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs with its JS/CSS from the `swagger-ui-bundle` wheel (the `app` extra),
+    never from a CDN; without that package /docs redirects to the offline /api/reference."""
+    from fastapi.responses import RedirectResponse
+
+    try:
+        from swagger_ui_bundle import swagger_ui_path
+    except ImportError:
+        @app.get("/docs", include_in_schema=False)
+        def docs_fallback() -> RedirectResponse:
+            return RedirectResponse("/api/reference")
+
+        return
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="specinpaint API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js", swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
 
 
 def _wav(pipeline: Pipeline, codes: Codemaps) -> bytes:

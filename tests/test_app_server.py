@@ -200,7 +200,11 @@ def test_pages_docs_and_no_files_written(served, tmp_path, monkeypatch):
     spec = client.get("/openapi.json").json()
     assert {"/api/generate", "/api/inpaint", "/api/attenuate", "/api/audio", "/api/spectrogram", "/api/sample-pack",
             "/api/analyze", "/api/sample-from-dataset", "/api/info"} <= set(spec["paths"])
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower() and "https://" not in docs.text  # nothing fetched from outside
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/docs-assets/swagger-ui.css").status_code == 200
     reference = client.get("/api/reference").text
     assert "POST /api/inpaint" in reference and "InpaintRequest" in reference and "cdn" not in reference.lower()
     codes = client.post("/api/generate", json={"seed": 5}).json()["codes"]
