@@ -39,7 +39,7 @@ from .chunking import in_chunks
 from .mel_filterbank import mel_band_centres_hz, mel_weight_matrix
 from .mel_inverse import MelInverter, griffin_lim
 from .params import PAPER_PHASE_THRESHOLD, StftParams
-from .phase import phase_increments, phase_increments_to_if, polar, safe_angle
+from .phase import fast_abs, phase_increments, phase_increments_to_if, polar, safe_angle
 from .stft_layout import StftLayout
 
 Inverse = Literal["pseudo", "nnls", "griffin-lim"]
@@ -132,7 +132,7 @@ class MelIF(Representation):
 
     def _encode(self, audio: torch.Tensor) -> torch.Tensor:
         stft = self.stft.to_layout(self.stft.analysis(audio)).contiguous()  # torch.stft is frame-major
-        magnitude = stft.abs() + self.p.eps
+        magnitude = fast_abs(stft) + self.p.eps
         mel_power = self.mel.forward_power(magnitude * magnitude)
         level = torch.log(mel_power + self.p.eps)
         increments = phase_increments(safe_angle(stft))  # wrapped phase steps, frame 0 raw

@@ -21,6 +21,16 @@ def wrap(x: torch.Tensor) -> torch.Tensor:
     return torch.remainder(x + PI, 2 * PI) - PI
 
 
+def fast_abs(z: torch.Tensor) -> torch.Tensor:
+    """``|z|``; without gradients as ``sqrt(re² + im²)``, about 2× faster on CPU than ``torch.abs``,
+    which guards against overflow (irrelevant for audio STFTs). With gradients, ``torch.abs`` keeps a
+    finite gradient at ``z == 0``."""
+    if torch.is_grad_enabled() and z.requires_grad:
+        return z.abs()
+    real, imag = z.real, z.imag
+    return torch.sqrt(real * real + imag * imag)
+
+
 def safe_angle(z: torch.Tensor) -> torch.Tensor:
     """``angle(z)``; when gradients are needed, angle 0 with a zero gradient where ``z == 0`` (silence),
     where ``torch.angle`` would give a NaN gradient."""

@@ -17,7 +17,7 @@ from specinpaint.core.representation import Representation
 from .checks import apply_phase_threshold, check_audio, check_spectrogram
 from .chunking import in_chunks
 from .params import StftParams
-from .phase import if_to_phase, instantaneous_frequency, polar, safe_angle
+from .phase import fast_abs, if_to_phase, instantaneous_frequency, polar, safe_angle
 from .stft_layout import StftLayout
 
 
@@ -64,7 +64,7 @@ class StftIF(Representation):
 
     def _encode(self, audio: torch.Tensor) -> torch.Tensor:
         stft = self.stft.to_layout(self.stft.analysis(audio)).contiguous()  # torch.stft is frame-major
-        level = torch.log(stft.abs() + self.p.eps)
+        level = torch.log(fast_abs(stft) + self.p.eps)
         inst_freq = instantaneous_frequency(safe_angle(stft))
         return self.clean(self.stft.expand_frames(torch.stack([level, inst_freq], dim=1)))
 
