@@ -25,5 +25,5 @@ def in_chunks(
     """``fn(batch)``, computed slice by slice along dim 0 on CPU when the batch is large."""
     size = notes_per_chunk(values_per_note)
     if batch.device.type != "cpu" or batch.shape[0] <= size:
-        return fn(batch)
+        return fn(batch).contiguous()  # ``fn`` may return a permuted view
     return torch.cat([fn(part) for part in batch.split(size)])

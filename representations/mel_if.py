@@ -39,7 +39,7 @@ from .chunking import in_chunks
 from .mel_filterbank import mel_band_centres_hz, mel_weight_matrix
 from .mel_inverse import MelInverter, griffin_lim
 from .params import PAPER_PHASE_THRESHOLD, StftParams
-from .phase import fast_abs, phase_increments, phase_increments_to_if, polar, safe_angle
+from .phase import fast_abs, if_to_phase, phase_increments, phase_increments_to_if, polar, safe_angle
 from .stft_layout import StftLayout
 
 Inverse = Literal["pseudo", "nnls", "griffin-lim"]
@@ -131,13 +131,32 @@ class MelIF(Representation):
         return in_chunks(self._encode, audio, self._values_per_note(audio.shape[-1]))
 
     def _encode(self, audio: torch.Tensor) -> torch.Tensor:
-        stft = self.stft.to_layout(self.stft.analysis(audio)).contiguous()  # torch.stft is frame-major
-        magnitude = fast_abs(stft) + self.p.eps
-        mel_power = self.mel.forward_power(magnitude * magnitude)
-        level = torch.log(mel_power + self.p.eps)
-        increments = phase_increments(safe_angle(stft))  # wrapped phase steps, frame 0 raw
-        mel_if = phase_increments_to_if(self.mel.to_mel(increments, dim=1))
-        return self.clean(self.stft.expand_frames(torch.stack([level, mel_if], dim=1)))
+        stft = self.stft.to_layout(self.stft.analysis(audio))  # [B, F, T], frame-major in memory
+        if torch.is_grad_enabled() and audio.requires_grad:
+            magnitude = fast_abs(stft) + self.p.eps
+            mel_power = self.mel.forward_power(magnitude * magnitude)
+            level = torch.log(mel_power + self.p.eps)
+            increments = phase_increments(safe_angle(stft))  # wrapped phase steps, frame 0 raw
+            mel_if = phase_increments_to_if(self.mel.to_mel(increments, dim=1))
+            spec = torch.stack([level, mel_if], dim=1)
+        else:
+            spec = self._encode_fast(stft)
+        return self.clean(self.stft.expand_frames(spec))
+
+    def _encode_fast(self, stft: torch.Tensor) -> torch.Tensor:
+        """The same operations without gradients, with frequency leading ([F, 2, B, T]) so that power and
+        phase steps share ONE sparse product without re-layout copies, and in place: at these sizes
+        allocations and memory passes cost as much as the arithmetic."""
+        stft = stft.transpose(0, 1).contiguous()  # [F, B, T]
+        linear = torch.empty((stft.shape[0], 2, *stft.shape[1:]), dtype=stft.real.dtype, device=stft.device)
+        power, increments = linear[:, 0], linear[:, 1]
+        magnitude = fast_abs(stft).add_(self.p.eps)
+        torch.mul(magnitude, magnitude, out=power)
+        increments.copy_(phase_increments(torch.angle(stft)))
+        mel = self.mel.to_mel(linear, dim=0)  # [n_mels, 2, B, T]
+        mel[:, 0].add_(self.p.eps).log_()
+        phase_increments_to_if(mel[:, 1])  # in place
+        return mel.permute(2, 1, 0, 3)  # [B, 2, n_mels, T] view
 
     # -- decode -------------------------------------------------------------------------------
     def linear_estimate(self, spec: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -166,6 +185,8 @@ class MelIF(Representation):
         return in_chunks(lambda part: self._decode(part, length), spec, self._values_per_note(length))
 
     def _decode(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        if self.p.inverse == "pseudo" and not (torch.is_grad_enabled() and spec.requires_grad):
+            return self.stft.synthesis(self._pseudo_spectrum_fast(spec, length), length)
         magnitude, phase = self.linear_estimate(spec, length)
         full = self.stft.from_layout(polar(magnitude, phase), length, self.p.restore_dropped_bin)
         if self.p.inverse != "griffin-lim" or self.p.griffin_lim_iters == 0:
@@ -174,6 +195,30 @@ class MelIF(Representation):
             self.stft, magnitude, full, length, self.p.griffin_lim_iters, self.p.griffin_lim_momentum
         )
 
+
+    def _pseudo_spectrum_fast(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+        """``from_layout(polar(*linear_estimate(spec)))`` for the pseudo inverse without gradients, with the
+        same operations laid out for speed: mel level and IF share ONE sparse product with frequency
+        leading ([F, 2, B, T]), the elementwise steps run in place, and ``polar`` writes straight into
+        the frame-major spectrum that ``synthesis`` reads fastest (no concatenation, no re-layout)."""
+        spec = self.clean(spec)
+        mel = spec.new_empty((spec.shape[2], 2, spec.shape[0], spec.shape[3]))  # [n_mels, 2, B, T]
+        torch.exp(spec[:, 0].transpose(0, 1), out=mel[:, 0])
+        mel[:, 1].copy_(spec[:, 1].transpose(0, 1))
+        linear = self.mel.pseudo(mel, dim=0)  # [F, 2, B, T]
+        frames = self.stft.stft_frames(length) if self.p.layout == "notono" else linear.shape[-1]
+        magnitude = linear[:, 0, :, :frames].add_(self.p.eps).sqrt_().transpose(0, 1)  # [B, F, T] views
+        phase = if_to_phase(linear[:, 1], wrapped=False)[..., :frames].transpose(0, 1)
+        full = self.stft.empty_frame_major(spec.shape[0], frames, magnitude)
+        magenta = self.p.layout == "magenta"
+        kept, missing = (full[:, 1:], full[:, :1]) if magenta else (full[:, :-1], full[:, -1:])
+        torch.complex(magnitude * torch.cos(phase), magnitude.mul_(torch.sin(phase)), out=kept)
+        if self.p.restore_dropped_bin:
+            restored = self.stft.from_layout(kept, length, restore=True)
+            missing.copy_(restored[:, :1] if magenta else restored[:, -1:])
+        else:
+            missing.zero_()
+        return full
 
 class GansynthMelIFParams(MelIFParams):
     """GANSynth defaults: 700 Hz break, no phase threshold."""

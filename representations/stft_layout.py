@@ -147,26 +147,35 @@ class StftLayout(nn.Module):
         else:
             start = self.n_fft // 2
         window = self.window.to(full.real.dtype)
-        signal = self._overlap_add(torch.fft.irfft(full, n=self.n_fft, dim=1), window)
+        # frame-major [B, T, n_fft] frames: the FFT runs along contiguous rows when ``full`` is stored
+        # frame-major (torch.stft's output, ``empty_frame_major``) and the overlap-add reads hop-long rows
+        frames = torch.fft.irfft(full.transpose(1, 2), n=self.n_fft, dim=-1)
+        signal = self._overlap_add(frames, window)
         inverse = self._inverse_envelope(frames_count, window)[start:start + num_samples]
         return signal[:, start:start + num_samples] * inverse
 
     def _overlap_add(self, frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-        """[B, n_fft, T] frames → windowed and summed [B, n_fft + hop·(T-1)]. When hop divides n_fft
+        """[B, T, n_fft] frames → windowed and summed [B, n_fft + hop·(T-1)]. When hop divides n_fft
         this is n_fft/hop shifted multiply-adds of hop-long chunks (several times faster than F.fold)."""
-        batch, n_fft, count = frames.shape
+        batch, count, n_fft = frames.shape
         total = n_fft + self.hop * (count - 1)
         if n_fft % self.hop:
-            windowed = frames * window[None, :, None]
+            windowed = frames.transpose(1, 2) * window[None, :, None]
             return F.fold(windowed, (1, total), (1, n_fft), stride=(1, self.hop))[:, 0, 0]
         overlap = n_fft // self.hop
-        chunks = frames.reshape(batch, overlap, self.hop, count).transpose(2, 3)  # [B, overlap, T, hop]
+        chunks = frames.reshape(batch, count, overlap, self.hop)  # [B, T, overlap, hop]
         pieces = window.reshape(overlap, self.hop)
-        out = chunks[:, 0] * pieces[0]
-        out = torch.nn.functional.pad(out, (0, 0, 0, overlap - 1))  # [B, T + overlap - 1, hop]
-        for j in range(1, overlap):
-            out[:, j:j + count] += chunks[:, j] * pieces[j]
+        out = frames.new_zeros(batch, count + overlap - 1, self.hop)
+        for j in range(overlap):  # fused multiply-adds, no temporaries
+            out[:, j:j + count].addcmul_(chunks[:, :, j], pieces[j])
         return out.reshape(batch, total)
+
+    def empty_frame_major(self, batch: int, frames: int, like: torch.Tensor) -> torch.Tensor:
+        """Uninitialised full complex STFT [B, n_fft/2 + 1, T] stored frame-major (what ``synthesis``
+        reads fastest), with ``like``'s complex dtype and device."""
+        dtype = like.dtype if like.is_complex() else torch.complex(like[:0], like[:0]).dtype
+        out = torch.empty(batch, frames, self.n_fft // 2 + 1, dtype=dtype, device=like.device)
+        return out.transpose(1, 2)
 
     def _inverse_envelope(self, frames_count: int, window: torch.Tensor) -> torch.Tensor:
         """1 / (floored overlap-added squared window), cached per frame count, dtype and device."""
