@@ -144,15 +144,21 @@ class MelIF(Representation):
         return self.clean(self.stft.expand_frames(spec))
 
     def _encode_fast(self, stft: torch.Tensor) -> torch.Tensor:
-        """The same operations without gradients, with frequency leading ([F, 2, B, T]) so that power and
-        phase steps share ONE sparse product without re-layout copies, and in place: at these sizes
-        allocations and memory passes cost as much as the arithmetic."""
-        stft = stft.transpose(0, 1).contiguous()  # [F, B, T]
-        linear = torch.empty((stft.shape[0], 2, *stft.shape[1:]), dtype=stft.real.dtype, device=stft.device)
-        power, increments = linear[:, 0], linear[:, 1]
-        magnitude = fast_abs(stft).add_(self.p.eps)
-        torch.mul(magnitude, magnitude, out=power)
-        increments.copy_(phase_increments(torch.angle(stft)))
+        """The same values without gradients, laid out for speed. Frequency leads ([F, 2, B, T]) so that
+        power and phase steps share ONE sparse product without re-layout copies; the complex STFT is
+        split once into contiguous real and imaginary planes, on which ``atan2`` (bit-identical to
+        ``angle``) and ``sqrt(re² + im²)`` (``fast_abs``) vectorise fully (``angle`` wastes half of
+        every SIMD register on interleaved complex values: ~2× slower); elementwise steps run in place
+        (at these sizes allocations and memory passes cost as much as the arithmetic)."""
+        bins, batch, frames = stft.shape[1], stft.shape[0], stft.shape[2]
+        planes = stft.real.new_empty((2, bins, batch, frames))  # real, imaginary: [F, B, T] each
+        planes[0].copy_(stft.real.transpose(0, 1))
+        planes[1].copy_(stft.imag.transpose(0, 1))
+        real, imag = planes
+        linear = planes.new_empty((bins, 2, batch, frames))
+        magnitude = torch.sqrt(real * real + imag * imag).add_(self.p.eps)
+        torch.mul(magnitude, magnitude, out=linear[:, 0])
+        phase_increments(torch.atan2(imag, real), out=linear[:, 1])
         mel = self.mel.to_mel(linear, dim=0)  # [n_mels, 2, B, T]
         mel[:, 0].add_(self.p.eps).log_()
         phase_increments_to_if(mel[:, 1])  # in place

@@ -52,12 +52,17 @@ def safe_angle(z: torch.Tensor) -> torch.Tensor:
     return torch.atan2(imag, torch.where(zero, torch.ones_like(real), real))
 
 
-def phase_increments(phase: torch.Tensor, dim: int = -1) -> torch.Tensor:
+def phase_increments(phase: torch.Tensor, dim: int = -1, out: torch.Tensor | None = None) -> torch.Tensor:
     """Phase (time on ``dim``) → principal-value steps between frames in radians; frame 0 keeps the raw
-    phase."""
-    out = torch.empty_like(phase)
-    steps = phase.narrow(dim, 1, phase.shape[dim] - 1) - phase.narrow(dim, 0, phase.shape[dim] - 1)
-    out.narrow(dim, 1, steps.shape[dim]).copy_(wrap(steps) if _needs_grad(steps) else wrap_(steps))
+    phase. ``out`` (no gradients) receives the result without temporaries."""
+    frames = phase.shape[dim]
+    if out is None:
+        out = torch.empty_like(phase)
+    steps = out.narrow(dim, 1, frames - 1)
+    if _needs_grad(phase):
+        steps.copy_(wrap(phase.narrow(dim, 1, frames - 1) - phase.narrow(dim, 0, frames - 1)))
+    else:
+        wrap_(torch.sub(phase.narrow(dim, 1, frames - 1), phase.narrow(dim, 0, frames - 1), out=steps))
     out.narrow(dim, 0, 1).copy_(phase.narrow(dim, 0, 1))
     return out
 
