@@ -27,6 +27,7 @@ The threshold is applied by ``encode`` and again by ``decode``/``clean`` (idempo
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar, Literal
 
 import torch
@@ -39,8 +40,9 @@ from .chunking import in_chunks
 from .mel_filterbank import mel_band_centres_hz, mel_weight_matrix
 from .mel_inverse import MelInverter, griffin_lim
 from .params import PAPER_PHASE_THRESHOLD, StftParams
-from .phase import fast_abs, if_to_phase, phase_increments, phase_increments_to_if, polar, safe_angle
+from .phase import fast_abs, phase_increments, phase_increments_to_if, polar, safe_angle
 from .stft_layout import StftLayout
+from .workspace import Workspace
 
 Inverse = Literal["pseudo", "nnls", "griffin-lim"]
 
@@ -96,6 +98,7 @@ class MelIF(Representation):
         self.stft = StftLayout(params.n_fft, params.hop_length, params.layout)
         weights = mel_weight_matrix(**self._bank_args())
         self.mel = MelInverter(weights)
+        self.workspace = Workspace()  # scratch buffers of the no-gradient fast paths
 
     def _bank_args(self) -> dict:
         p = self.p
@@ -151,18 +154,25 @@ class MelIF(Representation):
         every SIMD register on interleaved complex values: ~2× slower); elementwise steps run in place
         (at these sizes allocations and memory passes cost as much as the arithmetic)."""
         bins, batch, frames = stft.shape[1], stft.shape[0], stft.shape[2]
-        planes = stft.real.new_empty((2, bins, batch, frames))  # real, imaginary: [F, B, T] each
+        scratch = self._scratch_getter(stft.real)
+        planes = scratch("planes", (2, bins, batch, frames))  # real, imaginary: [F, B, T] each
         planes[0].copy_(stft.real.transpose(0, 1))
         planes[1].copy_(stft.imag.transpose(0, 1))
         real, imag = planes
-        linear = planes.new_empty((bins, 2, batch, frames))
-        magnitude = torch.sqrt(real * real + imag * imag).add_(self.p.eps)
+        linear = scratch("linear", (bins, 2, batch, frames))
+        magnitude = torch.mul(real, real, out=scratch("magnitude", real.shape))
+        magnitude.add_(torch.mul(imag, imag, out=scratch("imag_squared", real.shape))).sqrt_().add_(self.p.eps)
         torch.mul(magnitude, magnitude, out=linear[:, 0])
-        phase_increments(torch.atan2(imag, real), out=linear[:, 1])
-        mel = self.mel.to_mel(linear, dim=0)  # [n_mels, 2, B, T]
-        mel[:, 0].add_(self.p.eps).log_()
-        phase_increments_to_if(mel[:, 1])  # in place
-        return mel.permute(2, 1, 0, 3)  # [B, 2, n_mels, T] view
+        phase_increments(torch.atan2(imag, real, out=scratch("phase", real.shape)), out=linear[:, 1])
+        mel = self.mel.to_mel(linear, dim=0, out=scratch("mel", (self.p.n_mels, 2, batch, frames)))
+        spec = mel.new_empty((batch, 2, self.p.n_mels, frames))  # the (fresh) result
+        torch.log(mel[:, 0].add_(self.p.eps), out=spec[:, 0].transpose(0, 1))
+        spec[:, 1].copy_(phase_increments_to_if(mel[:, 1]).transpose(0, 1))  # IF in place, then copied
+        return spec
+
+    def _scratch_getter(self, like: torch.Tensor):
+        """``scratch(name, shape)``: a reusable buffer with ``like``'s dtype and device (see workspace)."""
+        return lambda name, shape: self.workspace.get(name, tuple(shape), like.dtype, like.device)
 
     # -- decode -------------------------------------------------------------------------------
     def linear_estimate(self, spec: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,17 +218,27 @@ class MelIF(Representation):
         leading ([F, 2, B, T]), the elementwise steps run in place, and ``polar`` writes straight into
         the frame-major spectrum that ``synthesis`` reads fastest (no concatenation, no re-layout)."""
         spec = self.clean(spec)
-        mel = spec.new_empty((spec.shape[2], 2, spec.shape[0], spec.shape[3]))  # [n_mels, 2, B, T]
+        scratch = self._scratch_getter(spec)
+        scratch64 = self._scratch_getter(spec.new_empty((), dtype=torch.float64))
+        batch, frames = spec.shape[0], spec.shape[3]
+        mel = scratch("mel", (spec.shape[2], 2, batch, frames))  # [n_mels, 2, B, T]
         torch.exp(spec[:, 0].transpose(0, 1), out=mel[:, 0])
         mel[:, 1].copy_(spec[:, 1].transpose(0, 1))
-        linear = self.mel.pseudo(mel, dim=0)  # [F, 2, B, T]
-        frames = self.stft.stft_frames(length) if self.p.layout == "notono" else linear.shape[-1]
+        linear = self.mel.pseudo(mel, dim=0, out=scratch("linear", (self.stft.num_bins, 2, batch, frames)))
+        if self.p.layout == "notono":
+            frames = self.stft.stft_frames(length)
         magnitude = linear[:, 0, :, :frames].add_(self.p.eps).sqrt_().transpose(0, 1)  # [B, F, T] views
-        phase = if_to_phase(linear[:, 1], wrapped=False)[..., :frames].transpose(0, 1)
-        full = self.stft.empty_frame_major(spec.shape[0], frames, magnitude)
+        phase = linear[:, 1]  # overwritten by the phase: pseudo_phase, cumulated in float64
+        cumulated = torch.cumsum(phase, dim=-1, dtype=torch.float64, out=scratch64("cumulated", phase.shape))
+        phase = torch.mul(cumulated, math.pi, out=phase)[..., :frames].transpose(0, 1)
+        complex_scratch = self._scratch_getter(torch.complex(magnitude[:0, :0, :0], magnitude[:0, :0, :0]))
+        full = complex_scratch("full", (batch, frames, self.stft.num_bins + 1)).transpose(1, 2)  # frame-major
+        cos = torch.cos(phase, out=scratch("cos", magnitude.shape))
+        real = torch.mul(magnitude, cos, out=cos)
+        imag = magnitude.mul_(torch.sin(phase, out=phase))
         magenta = self.p.layout == "magenta"
         kept, missing = (full[:, 1:], full[:, :1]) if magenta else (full[:, :-1], full[:, -1:])
-        torch.complex(magnitude * torch.cos(phase), magnitude.mul_(torch.sin(phase)), out=kept)
+        torch.complex(real, imag, out=kept)
         if self.p.restore_dropped_bin:
             restored = self.stft.from_layout(kept, length, restore=True)
             missing.copy_(restored[:, :1] if magenta else restored[:, -1:])

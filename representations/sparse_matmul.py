@@ -34,7 +34,9 @@ class SparseMatmul(nn.Module):
         out[self.indices[0], self.indices[1]] = self.values
         return out.T
 
-    def forward(self, x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, dim: int = -1, out: torch.Tensor | None = None) -> torch.Tensor:
+        """``out`` (no gradients; contiguous, ``x``'s shape with ``n_out`` on axis 0) receives the
+        product when ``dim`` is 0 and ``x`` is contiguous."""
         dim = dim % x.dim()
         if x.shape[dim] != self.n_in:
             raise ValueError(f"mel product expects {self.n_in} entries on axis {dim}, got {x.shape[dim]}")
@@ -46,6 +48,9 @@ class SparseMatmul(nn.Module):
             sparse = torch.sparse_coo_tensor(
                 self.indices, values, (self.n_out, self.n_in), is_coalesced=True, check_invariants=False
             )
+            if out is not None and dim == 0:
+                torch.mm(sparse, flat, out=out.view(self.n_out, -1))
+                return out
             out = torch.sparse.mm(sparse, flat)
         else:
             out = self.dense().to(flat.dtype).T @ flat
