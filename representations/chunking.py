@@ -26,4 +26,12 @@ def in_chunks(
     size = notes_per_chunk(values_per_note)
     if batch.device.type != "cpu" or batch.shape[0] <= size:
         return fn(batch).contiguous()  # ``fn`` may return a permuted view
-    return torch.cat([fn(part) for part in batch.split(size)])
+    out = None
+    start = 0
+    for part in batch.split(size):  # each slice's result is copied at once: its memory is reused next
+        result = fn(part)
+        if out is None:
+            out = result.new_empty((batch.shape[0], *result.shape[1:]))
+        out[start:start + part.shape[0]] = result
+        start += part.shape[0]
+    return out

@@ -134,8 +134,9 @@ class MelIF(Representation):
         return in_chunks(self._encode, audio, self._values_per_note(audio.shape[-1]))
 
     def _encode(self, audio: torch.Tensor) -> torch.Tensor:
-        stft = self.stft.to_layout(self.stft.analysis(audio))  # [B, F, T], frame-major in memory
-        if torch.is_grad_enabled() and audio.requires_grad:
+        fast = not (torch.is_grad_enabled() and audio.requires_grad)
+        stft = self.stft.to_layout(self.stft.analysis(audio, scratch=fast))  # [B, F, T], frame-major
+        if not fast:
             magnitude = fast_abs(stft) + self.p.eps
             mel_power = self.mel.forward_power(magnitude * magnitude)
             level = torch.log(mel_power + self.p.eps)
@@ -222,8 +223,8 @@ class MelIF(Representation):
         scratch64 = self._scratch_getter(spec.new_empty((), dtype=torch.float64))
         batch, frames = spec.shape[0], spec.shape[3]
         mel = scratch("mel", (spec.shape[2], 2, batch, frames))  # [n_mels, 2, B, T]
-        torch.exp(spec[:, 0].transpose(0, 1), out=mel[:, 0])
-        mel[:, 1].copy_(spec[:, 1].transpose(0, 1))
+        mel.copy_(spec.permute(2, 1, 0, 3))  # one re-layout copy, then exp on contiguous rows
+        mel[:, 0].exp_()
         linear = self.mel.pseudo(mel, dim=0, out=scratch("linear", (self.stft.num_bins, 2, batch, frames)))
         if self.p.layout == "notono":
             frames = self.stft.stft_frames(length)

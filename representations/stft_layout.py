@@ -29,6 +29,8 @@ from torch import nn
 
 from specinpaint.core.errors import AudioInputError
 
+from .workspace import Workspace
+
 Layout = Literal["magenta", "notono"]
 ENVELOPE_FLOOR = 0.01
 
@@ -44,6 +46,7 @@ class StftLayout(nn.Module):
         self.steady_envelope = float((window**2).sum() / hop_length)
         self.num_bins = n_fft // 2
         self._envelopes: dict[tuple, torch.Tensor] = {}
+        self.workspace = Workspace()  # scratch buffers of the no-gradient synthesis
 
     # -- geometry ---------------------------------------------------------------------------
     def stft_frames(self, num_samples: int) -> int:
@@ -91,12 +94,32 @@ class StftLayout(nn.Module):
         half = self.n_fft // 2
         return F.pad(audio.unsqueeze(1), (half, half), mode="reflect").squeeze(1)
 
-    def analysis(self, audio: torch.Tensor) -> torch.Tensor:
-        """Audio [B, N] → full one-sided STFT [B, n_fft/2 + 1, stft_frames(N)] (complex)."""
+    def analysis(self, audio: torch.Tensor, scratch: bool = False) -> torch.Tensor:
+        """Audio [B, N] → full one-sided STFT [B, n_fft/2 + 1, stft_frames(N)] (complex).
+
+        ``scratch`` (no gradients, magenta layout): the same ``torch.stft`` operations (window product,
+        one-sided FFT) written into reusable buffers; the result is only valid until the next scratch
+        call from this thread (see workspace)."""
+        if scratch and self.layout == "magenta" and not (torch.is_grad_enabled() and audio.requires_grad):
+            return self._analysis_scratch(audio)
         return torch.stft(
             self._pad(audio), self.n_fft, self.hop, window=self.window.to(audio.dtype), center=False,
             return_complex=True,
         )
+
+    def _analysis_scratch(self, audio: torch.Tensor) -> torch.Tensor:
+        batch, n = audio.shape
+        frames_count = self.stft_frames(n)
+        left = self._left_pad(n, frames_count)
+        padded = self.workspace.get("padded", (batch, left + n), audio.dtype, audio.device)
+        padded[:, :left].zero_()
+        padded[:, left:].copy_(audio)
+        frames = padded.unfold(-1, self.n_fft, self.hop)  # [B, T, n_fft] view
+        windowed = self.workspace.get("windowed", tuple(frames.shape), audio.dtype, audio.device)
+        torch.mul(frames, self.window.to(audio.dtype), out=windowed)
+        spectrum_dtype = torch.complex(audio[:0], audio[:0]).dtype
+        spectrum = self.workspace.get("spectrum", (batch, frames_count, self.n_fft // 2 + 1), spectrum_dtype, audio.device)
+        return torch.fft.rfft(windowed, dim=-1, out=spectrum).transpose(1, 2)
 
     def to_layout(self, full: torch.Tensor) -> torch.Tensor:
         """Full STFT → the layout's bins [B, n_fft/2, stft_frames] (frames are expanded later, on the
@@ -149,12 +172,17 @@ class StftLayout(nn.Module):
         window = self.window.to(full.real.dtype)
         # frame-major [B, T, n_fft] frames: the FFT runs along contiguous rows when ``full`` is stored
         # frame-major (torch.stft's output, ``empty_frame_major``) and the overlap-add reads hop-long rows
-        frames = torch.fft.irfft(full.transpose(1, 2), n=self.n_fft, dim=-1)
-        signal = self._overlap_add(frames, window)
+        scratch = not (torch.is_grad_enabled() and full.requires_grad)  # reuse buffers (see workspace)
+        frames_shape = (full.shape[0], frames_count, self.n_fft)
+        frames = torch.fft.irfft(
+            full.transpose(1, 2), n=self.n_fft, dim=-1,
+            out=self.workspace.get("frames", frames_shape, window.dtype, full.device) if scratch else None,
+        )
+        signal = self._overlap_add(frames, window, scratch)
         inverse = self._inverse_envelope(frames_count, window)[start:start + num_samples]
         return signal[:, start:start + num_samples] * inverse
 
-    def _overlap_add(self, frames: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
+    def _overlap_add(self, frames: torch.Tensor, window: torch.Tensor, scratch: bool = False) -> torch.Tensor:
         """[B, T, n_fft] frames → windowed and summed [B, n_fft + hop·(T-1)]. When hop divides n_fft
         this is n_fft/hop shifted multiply-adds of hop-long chunks (several times faster than F.fold)."""
         batch, count, n_fft = frames.shape
@@ -165,7 +193,11 @@ class StftLayout(nn.Module):
         overlap = n_fft // self.hop
         chunks = frames.reshape(batch, count, overlap, self.hop)  # [B, T, overlap, hop]
         pieces = window.reshape(overlap, self.hop)
-        out = frames.new_zeros(batch, count + overlap - 1, self.hop)
+        shape = (batch, count + overlap - 1, self.hop)
+        if scratch:
+            out = self.workspace.get("overlap_add", shape, frames.dtype, frames.device).zero_()
+        else:
+            out = frames.new_zeros(shape)
         for j in range(overlap):  # fused multiply-adds, no temporaries
             out[:, j:j + count].addcmul_(chunks[:, :, j], pieces[j])
         return out.reshape(batch, total)
