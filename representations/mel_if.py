@@ -168,7 +168,7 @@ class MelIF(Representation):
         mel = self.mel.to_mel(linear, dim=0, out=scratch("mel", (self.p.n_mels, 2, batch, frames)))
         spec = mel.new_empty((batch, 2, self.p.n_mels, frames))  # the (fresh) result
         torch.log(mel[:, 0].add_(self.p.eps), out=spec[:, 0].transpose(0, 1))
-        spec[:, 1].copy_(phase_increments_to_if(mel[:, 1]).transpose(0, 1))  # IF in place, then copied
+        phase_increments_to_if(mel[:, 1], out=spec[:, 1].transpose(0, 1))
         return spec
 
     def _scratch_getter(self, like: torch.Tensor):

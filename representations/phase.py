@@ -72,15 +72,16 @@ def keep_first_frame(wrapped: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
     return wrapped
 
 
-def phase_increments_to_if(increments: torch.Tensor) -> torch.Tensor:
+def phase_increments_to_if(increments: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
     """Raw per-frame phase increments [..., T] (frame 0: the initial phase) → IF in [-1, 1] (frame 0
-    raw). Without gradients ``increments`` is overwritten (callers pass a fresh tensor)."""
+    raw). Without gradients ``increments`` is overwritten (callers pass a fresh or scratch tensor) and
+    ``out`` may receive the result."""
     if _needs_grad(increments):
         return keep_first_frame(wrap(increments), increments) / PI
     first = increments[..., :1].clone()
     wrapped = wrap_(increments)
     wrapped[..., :1] = first
-    return wrapped.div_(PI)
+    return torch.div(wrapped, PI, out=wrapped if out is None else out)
 
 
 def instantaneous_frequency(phase: torch.Tensor) -> torch.Tensor:
