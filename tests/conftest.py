@@ -32,3 +32,20 @@ def _private_render_cache(tmp_path_factory):
     patch.setenv("SPECINPAINT_CACHE_DIR", str(tmp_path_factory.mktemp("specinpaint-cache")))
     yield
     patch.undo()
+
+
+@pytest.fixture
+def synthetic_one_thread():
+    """The training engine's synthetic plugins registered, on one intra-op thread (tiny
+    convolutions only lose with more threads on a busy CPU)."""
+    import torch
+
+    from specinpaint.training.synthetic import synthetic_plugins
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with synthetic_plugins():
+            yield
+    finally:
+        torch.set_num_threads(threads)

@@ -7,25 +7,18 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
 
 from specinpaint.core import Pipeline, load_config
 from specinpaint.data.fake_nsynth import write_fake_nsynth
 from specinpaint.data.labels import LabelEncoders
 from specinpaint.training import train_all, train_quantizer
 from specinpaint.training.data import build_dataset
-from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
+from specinpaint.training.synthetic import synthetic_config
 
 NUM_SAMPLES = 2048  # the synthetic representation's note length
 
 
-@pytest.fixture(autouse=True)
-def synthetic():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with synthetic_plugins():
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("synthetic_one_thread")
 
 
 def _nsynth_config(root, splits_file):

@@ -16,17 +16,9 @@ from specinpaint.training.data import build_dataset
 from specinpaint.training.logger import read_metrics
 from specinpaint.training.quantizer_task import train_quantizer
 from specinpaint.training.schedule import lr_factor
-from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
+from specinpaint.training.synthetic import synthetic_config
 
-
-@pytest.fixture(autouse=True)
-def synthetic():
-    """Synthetic plugins, one intra-op thread (tiny convolutions only lose with more on a busy CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with synthetic_plugins():
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("synthetic_one_thread")
 
 
 def test_lr_schedules_warm_up_and_decay():

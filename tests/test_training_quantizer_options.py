@@ -20,18 +20,12 @@ from specinpaint.training.quantizer_task import (
     configured_fit_batches,
     train_quantizer,
 )
-from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
+from specinpaint.training.synthetic import synthetic_config
 
 CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
 
 
-@pytest.fixture(autouse=True)
-def synthetic():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with synthetic_plugins():
-        yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("synthetic_one_thread")
 
 
 def _pipeline(**quantizer) -> Pipeline:
