@@ -6,21 +6,25 @@ tokens (`bottom-masked`)."""
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import ClassVar
 
 import torch
 from torch import nn
 
 from specinpaint.core.codemaps import Codemaps
+from specinpaint.core.conditioning import Conditioning
 from specinpaint.core.errors import SpecinpaintError
 from specinpaint.core.linearize import linearizers
+from specinpaint.core.prior import SamplingOptions
 
-from .base import TokenInput, TransformerPrior, init_weights
+from .base import TokenInput, TransformerPrior, doubled, init_weights
 from .class_embedding import ClassEmbedding
 from .context import ContextEncoder
 from .layers import Stack
 from .params import ContextParams
 from .rotary import RotaryTables, grid_positions
+from .sampling import make_generator
 
 
 class AlignedBottomPrior(TransformerPrior):
@@ -57,3 +61,33 @@ class AlignedBottomPrior(TransformerPrior):
         if top.shape[0] != bottom.shape[0]:
             raise SpecinpaintError(f"codemaps '{p.context_level}' and '{self.level}' have different batch sizes")
         return top, bottom
+
+    def inpaint(
+        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions
+    ) -> torch.Tensor:
+        """Shared preparation (checks, sequences, guidance, top-map memory computed once); the
+        subclass's `sample_sequence` fills the hidden bottom tokens."""
+        self.check_sampler(options.sampler)
+        top, bottom = self._inputs(codes)
+        device_out = codes[self.level].device
+        mask = self.check_mask(mask, bottom)
+        conditioning = self.check_conditioning(conditioning, bottom.shape[0])
+        with self.inference():
+            seq, hidden = self.lin.to_sequence(bottom), self.lin.to_sequence(mask)
+            generator = make_generator(options.seed, seq.device)
+            classes, guided = self.class_vectors(self.classes, conditioning, options.guidance_scale)
+            memory = self.context(doubled(self.top_lin.to_sequence(top), guided), classes)
+            out = self.sample_sequence(seq, hidden, memory, classes, guided, options, generator)
+            result = torch.where(mask, self.lin.to_map(out), bottom)
+        return result.to(device_out)
+
+    def check_sampler(self, sampler: str) -> None:
+        if not self.supports_sampler(sampler):
+            raise SpecinpaintError(f"{type(self).__name__} has no '{sampler}' sampler")
+
+    @abstractmethod
+    def sample_sequence(
+        self, seq: torch.Tensor, hidden: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor,
+        guided: bool, options: SamplingOptions, generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """Bottom sequence [B, N] with ``hidden`` positions drawn (guided batches are doubled)."""

@@ -22,7 +22,7 @@ from .base import doubled, masked_cross_entropy
 from .masking import draw_training_masks
 from .parallel import decode_parallel, decode_sequential_masked
 from .params import ContextParams
-from .sampling import guide, make_generator
+from .sampling import guide
 
 
 class BottomMaskedPriorParams(ContextParams):
@@ -70,25 +70,16 @@ class BottomMaskedPrior(AlignedBottomPrior):
         loss, accuracy = masked_cross_entropy(logits[hidden], seq[hidden])
         return self.loss_result(loss, {"accuracy": accuracy, "mask_fraction": hidden.float().mean().item()})
 
-    def inpaint(
-        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions
+    def sample_sequence(
+        self, seq: torch.Tensor, hidden: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor,
+        guided: bool, options: SamplingOptions, generator: torch.Generator | None,
     ) -> torch.Tensor:
-        top, bottom = self._inputs(codes)
-        device_out = codes[self.level].device
-        mask = self.check_mask(mask, bottom)
-        conditioning = self.check_conditioning(conditioning, bottom.shape[0])
-        with self.inference():
-            seq, hidden = self.lin.to_sequence(bottom), self.lin.to_sequence(mask)
-            generator = make_generator(options.seed, seq.device)
-            classes, guided = self.class_vectors(self.classes, conditioning, options.guidance_scale)
-            scale = options.guidance_scale
-            memory = self.context(doubled(self.top_lin.to_sequence(top), guided), classes)
+        """MaskGIT passes (``parallel``) or one token per pass in sequence order, both bidirectional."""
+        scale = options.guidance_scale
 
-            def logits_fn(tokens: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
-                logits = self.logits(doubled(tokens.masked_fill(unknown, self.mask_id), guided), memory, classes)
-                return guide(logits, scale) if guided else logits
+        def logits_fn(tokens: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
+            logits = self.logits(doubled(tokens.masked_fill(unknown, self.mask_id), guided), memory, classes)
+            return guide(logits, scale) if guided else logits
 
-            decode = decode_parallel if options.sampler == "parallel" else decode_sequential_masked
-            out = decode(seq, hidden, logits_fn, options, generator)
-            result = torch.where(mask, self.lin.to_map(out), bottom)
-        return result.to(device_out)
+        decode = decode_parallel if options.sampler == "parallel" else decode_sequential_masked
+        return decode(seq, hidden, logits_fn, options, generator)

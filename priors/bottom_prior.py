@@ -24,7 +24,7 @@ from .autoregressive import decode_autoregressive, shifted_inputs
 from .base import doubled, masked_cross_entropy
 from .kv_cache import KVCache
 from .params import ContextParams
-from .sampling import guide, make_generator
+from .sampling import guide
 
 
 class BottomPriorParams(ContextParams):
@@ -76,34 +76,27 @@ class BottomPrior(AlignedBottomPrior):
         loss, accuracy = masked_cross_entropy(self.head(states[selected]), seq[selected])
         return self.loss_result(loss, {"accuracy": accuracy})
 
-    def inpaint(
-        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions
-    ) -> torch.Tensor:
-        if not self.supports_sampler(options.sampler):
+    def check_sampler(self, sampler: str) -> None:
+        if not self.supports_sampler(sampler):
             raise SpecinpaintError(
-                f"bottom-transformer samples autoregressively only (got sampler '{options.sampler}'); "
+                f"bottom-transformer samples autoregressively only (got sampler '{sampler}'); "
                 "use the bottom-masked prior for parallel decoding"
             )
-        top, bottom = self._inputs(codes)
-        device_out = codes[self.level].device
-        mask = self.check_mask(mask, bottom)
-        conditioning = self.check_conditioning(conditioning, bottom.shape[0])
-        with self.inference():
-            seq, hidden = self.lin.to_sequence(bottom), self.lin.to_sequence(mask)
-            generator = make_generator(options.seed, seq.device)
-            classes, guided = self.class_vectors(self.classes, conditioning, options.guidance_scale)
-            scale = options.guidance_scale
-            memory = self.context(doubled(self.top_lin.to_sequence(top), guided), classes)
-            cache = self.decoder.new_cache(self.lin.length)
 
-            def step_fn(chunk: torch.Tensor, start: int) -> torch.Tensor:
-                logits = self.head(self.decode(doubled(chunk, guided), memory, classes, start, cache)[:, -1])
-                return guide(logits, scale) if guided else logits
+    def sample_sequence(
+        self, seq: torch.Tensor, hidden: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor,
+        guided: bool, options: SamplingOptions, generator: torch.Generator | None,
+    ) -> torch.Tensor:
+        """Left to right with a KV cache (cross-attention keys of the top memory computed once)."""
+        scale = options.guidance_scale
+        cache = self.decoder.new_cache(self.lin.length)
 
-            def full_fn(inputs: torch.Tensor, slot: int) -> torch.Tensor:
-                logits = self.head(self.decode(doubled(inputs, guided), memory, classes)[:, slot])
-                return guide(logits, scale) if guided else logits
+        def step_fn(chunk: torch.Tensor, start: int) -> torch.Tensor:
+            logits = self.head(self.decode(doubled(chunk, guided), memory, classes, start, cache)[:, -1])
+            return guide(logits, scale) if guided else logits
 
-            out = decode_autoregressive(seq, hidden, options, self.bos_id, step_fn, full_fn, generator)
-            result = torch.where(mask, self.lin.to_map(out), bottom)
-        return result.to(device_out)
+        def full_fn(inputs: torch.Tensor, slot: int) -> torch.Tensor:
+            logits = self.head(self.decode(doubled(inputs, guided), memory, classes)[:, slot])
+            return guide(logits, scale) if guided else logits
+
+        return decode_autoregressive(seq, hidden, options, self.bos_id, step_fn, full_fn, generator)
