@@ -157,7 +157,9 @@ class MelIF(Representation):
         bins, batch, frames = stft.shape[1], stft.shape[0], stft.shape[2]
         scratch = self._scratch_getter(stft.real)
         planes = scratch("planes", (2, bins, batch, frames))  # real, imaginary: [F, B, T] each
-        planes[0].copy_(stft.real.transpose(0, 1))
+        # + 0.0 turns the -0.0 real parts that the FFT leaves in silent frames into +0.0, so that
+        # atan2 gives silence the phase 0 (as ``safe_angle`` and NumPy do), not ±π
+        torch.add(stft.real.transpose(0, 1), 0.0, out=planes[0])
         planes[1].copy_(stft.imag.transpose(0, 1))
         real, imag = planes
         linear = scratch("linear", (bins, 2, batch, frames))

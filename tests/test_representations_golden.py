@@ -70,6 +70,15 @@ def ref_melspecgram(x, matrix):
     return logmel.T, ref_if(mel_phase).T, logmag.T, inst.T
 
 
+def assert_log_close(ours, ref) -> None:
+    """float32 against float64 in the log domain. FFT rounding differs per CPU (MKL's AVX2 and AVX-512
+    kernels) and the log amplifies it at bins far below the frame's peak, so the bulk is held to 5e-5 and
+    only a few such bins may reach 1e-3; a wrong recipe is off by far more, almost everywhere."""
+    err = np.abs(np.asarray(ours, dtype=np.float64) - ref)
+    assert np.quantile(err, 0.999) < 5e-5, np.quantile(err, 0.999)
+    assert err.max() < 1e-3, err.max()
+
+
 def circular(a, b):
     """Distance between IF values modulo 2 (IF is a wrapped phase step / π)."""
     d = np.abs(np.asarray(a) - np.asarray(b)) % 2.0
@@ -97,7 +106,7 @@ def test_gansynth_mel_if_matches_numpy_reference(notes):
     matrix = ref_mel_matrix()
     for i in range(notes.shape[0]):
         logmel, mel_if, _, _ = ref_melspecgram(notes[i].numpy(), matrix)
-        assert np.abs(spec[i, 0] - logmel).max() < 2.5e-4  # float32 vs float64
+        assert_log_close(spec[i, 0], logmel)
         err = circular(spec[i, 1], mel_if)
         assert np.median(err) < 1e-6
         assert err.max() < 5e-4
@@ -106,13 +115,13 @@ def test_gansynth_mel_if_matches_numpy_reference(notes):
 def test_magenta_aliased_bank_matches_reference(notes):
     rep = MelIF(MelIF.Params(magenta_edge_aliasing=True))
     logmel, _, _, _ = ref_melspecgram(notes[1].numpy(), ref_mel_matrix(aliased=True))
-    assert np.abs(rep.encode(notes[1:2])[0, 0].numpy() - logmel).max() < 2e-4
+    assert_log_close(rep.encode(notes[1:2])[0, 0].numpy(), logmel)
 
 
 def test_stft_if_matches_numpy_reference(notes):
     spec = StftIF(StftIF.Params()).encode(notes).numpy()
     _, _, logmag, inst = ref_melspecgram(notes[0].numpy(), np.zeros((1024, 1)))
-    assert np.abs(spec[0, 0] - logmag).max() < 2e-4
+    assert_log_close(spec[0, 0], logmag)
     assert np.quantile(circular(spec[0, 1], inst), 0.999) < 1e-3
 
 
