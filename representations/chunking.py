@@ -20,18 +20,26 @@ def notes_per_chunk(values_per_note: int) -> int:
 
 
 def in_chunks(
-    fn: Callable[[torch.Tensor], torch.Tensor], batch: torch.Tensor, values_per_note: int
+    fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor], batch: torch.Tensor, values_per_note: int
 ) -> torch.Tensor:
-    """``fn(batch)``, computed slice by slice along dim 0 on CPU when the batch is large."""
+    """``fn(batch, None)``, computed slice by slice along dim 0 on CPU when the batch is large.
+
+    ``fn(part, out)`` gets the slice of the result it computes (``None`` for the first slice, whose
+    result fixes the shape): writing into it saves a fresh temporary and a copy per slice; whatever it
+    returns instead is copied there."""
     size = notes_per_chunk(values_per_note)
     if batch.device.type != "cpu" or batch.shape[0] <= size:
-        return fn(batch).contiguous()  # ``fn`` may return a permuted view
+        return fn(batch, None).contiguous()  # ``fn`` may return a permuted view
     out = None
     start = 0
-    for part in batch.split(size):  # each slice's result is copied at once: its memory is reused next
-        result = fn(part)
+    for part in batch.split(size):
+        stop = start + part.shape[0]
+        target = None if out is None else out[start:stop]
+        result = fn(part, target)
         if out is None:
             out = result.new_empty((batch.shape[0], *result.shape[1:]))
-        out[start:start + part.shape[0]] = result
-        start += part.shape[0]
+            target = out[start:stop]
+        if result is not target:
+            target.copy_(result)
+        start = stop
     return out

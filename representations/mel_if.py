@@ -133,7 +133,8 @@ class MelIF(Representation):
         audio = check_audio(audio, self.stft.min_samples())
         return in_chunks(self._encode, audio, self._values_per_note(audio.shape[-1]))
 
-    def _encode(self, audio: torch.Tensor) -> torch.Tensor:
+    def _encode(self, audio: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """One slice; ``out`` (optional) is where the caller wants the result."""
         fast = not (torch.is_grad_enabled() and audio.requires_grad)
         stft = self.stft.to_layout(self.stft.analysis(audio, scratch=fast))  # [B, F, T], frame-major
         if not fast:
@@ -144,10 +145,10 @@ class MelIF(Representation):
             mel_if = phase_increments_to_if(self.mel.to_mel(increments, dim=1))
             spec = torch.stack([level, mel_if], dim=1)
         else:
-            spec = self._encode_fast(stft)
+            spec = self._encode_fast(stft, out if self.p.layout == "magenta" else None)
         return self.clean(self.stft.expand_frames(spec))
 
-    def _encode_fast(self, stft: torch.Tensor) -> torch.Tensor:
+    def _encode_fast(self, stft: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """The same values without gradients, laid out for speed. Frequency leads ([F, 2, B, T]) so that
         power and phase steps share ONE sparse product without re-layout copies; the complex STFT is
         split once into contiguous real and imaginary planes, on which ``atan2`` (bit-identical to
@@ -166,11 +167,15 @@ class MelIF(Representation):
         magnitude = torch.mul(real, real, out=scratch("magnitude", real.shape))
         magnitude.add_(torch.mul(imag, imag, out=scratch("imag_squared", real.shape))).sqrt_().add_(self.p.eps)
         torch.mul(magnitude, magnitude, out=linear[:, 0])
-        phase_increments(torch.atan2(imag, real, out=scratch("phase", real.shape)), out=linear[:, 1])
+        steps = (bins, batch, frames - 1)
+        phase = torch.atan2(imag, real, out=scratch("phase", real.shape))
+        phase_increments(phase, out=linear[:, 1], scratch=scratch("turns", steps))
         mel = self.mel.to_mel(linear, dim=0, out=scratch("mel", (self.p.n_mels, 2, batch, frames)))
-        spec = mel.new_empty((batch, 2, self.p.n_mels, frames))  # the (fresh) result
+        spec = mel.new_empty((batch, 2, self.p.n_mels, frames)) if out is None else out  # never scratch
         torch.log(mel[:, 0].add_(self.p.eps), out=spec[:, 0].transpose(0, 1))
-        phase_increments_to_if(mel[:, 1], out=spec[:, 1].transpose(0, 1))
+        phase_increments_to_if(
+            mel[:, 1], out=spec[:, 1].transpose(0, 1), scratch=scratch("mel_turns", (self.p.n_mels, *steps[1:]))
+        )
         return spec
 
     def _scratch_getter(self, like: torch.Tensor):
@@ -201,11 +206,12 @@ class MelIF(Representation):
     def decode(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """[B, 2, n_mels, T] → audio [B, length] with the configured ``inverse``."""
         check_spectrogram(spec, 2, self.p.n_mels, "mel-if decode")
-        return in_chunks(lambda part: self._decode(part, length), spec, self._values_per_note(length))
+        return in_chunks(lambda part, out: self._decode(part, length, out), spec, self._values_per_note(length))
 
-    def _decode(self, spec: torch.Tensor, length: int) -> torch.Tensor:
+    def _decode(self, spec: torch.Tensor, length: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        """One slice; ``out`` (optional) is where the caller wants the audio."""
         if self.p.inverse == "pseudo" and not (torch.is_grad_enabled() and spec.requires_grad):
-            return self.stft.synthesis(self._pseudo_spectrum_fast(spec, length), length)
+            return self.stft.synthesis(self._pseudo_spectrum_fast(spec, length), length, out=out)
         magnitude, phase = self.linear_estimate(spec, length)
         full = self.stft.from_layout(polar(magnitude, phase), length, self.p.restore_dropped_bin)
         if self.p.inverse != "griffin-lim" or self.p.griffin_lim_iters == 0:
@@ -222,18 +228,17 @@ class MelIF(Representation):
         the frame-major spectrum that ``synthesis`` reads fastest (no concatenation, no re-layout)."""
         spec = self.clean(spec)
         scratch = self._scratch_getter(spec)
-        scratch64 = self._scratch_getter(spec.new_empty((), dtype=torch.float64))
         batch, frames = spec.shape[0], spec.shape[3]
         mel = scratch("mel", (spec.shape[2], 2, batch, frames))  # [n_mels, 2, B, T]
-        mel.copy_(spec.permute(2, 1, 0, 3))  # one re-layout copy, then exp on contiguous rows
-        mel[:, 0].exp_()
+        torch.exp(spec[:, 0].transpose(0, 1), out=mel[:, 0])  # re-layout fused with the exp
+        mel[:, 1].copy_(spec[:, 1].transpose(0, 1))
         linear = self.mel.pseudo(mel, dim=0, out=scratch("linear", (self.stft.num_bins, 2, batch, frames)))
         if self.p.layout == "notono":
             frames = self.stft.stft_frames(length)
         magnitude = linear[:, 0, :, :frames].add_(self.p.eps).sqrt_().transpose(0, 1)  # [B, F, T] views
-        phase = linear[:, 1]  # overwritten by the phase: pseudo_phase, cumulated in float64
-        cumulated = torch.cumsum(phase, dim=-1, dtype=torch.float64, out=scratch64("cumulated", phase.shape))
-        phase = torch.mul(cumulated, math.pi, out=phase)[..., :frames].transpose(0, 1)
+        # phase = cumsum(IF·π) @ mel2l, cumulated in place in float32 as magenta does (pseudo_phase
+        # accumulates in float64; the two differ by ~1e-4 rad, far below this inverse's own error)
+        phase = linear[:, 1].mul_(math.pi).cumsum_(dim=-1)[..., :frames].transpose(0, 1)
         complex_scratch = self._scratch_getter(torch.complex(magnitude[:0, :0, :0], magnitude[:0, :0, :0]))
         full = complex_scratch("full", (batch, frames, self.stft.num_bins + 1)).transpose(1, 2)  # frame-major
         cos = torch.cos(phase, out=scratch("cos", magnitude.shape))

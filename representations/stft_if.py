@@ -60,7 +60,7 @@ class StftIF(Representation):
     def encode(self, audio: torch.Tensor) -> torch.Tensor:
         """Audio [B, N] → [B, 2, n_fft/2, T]; the phase threshold (if any) is applied here too."""
         audio = check_audio(audio, self.stft.min_samples())
-        return in_chunks(self._encode, audio, self._values_per_note(audio.shape[-1]))
+        return in_chunks(lambda part, _out: self._encode(part), audio, self._values_per_note(audio.shape[-1]))
 
     def _encode(self, audio: torch.Tensor) -> torch.Tensor:
         stft = self.stft.to_layout(self.stft.analysis(audio)).contiguous()  # torch.stft is frame-major
@@ -71,7 +71,7 @@ class StftIF(Representation):
     def decode(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """[B, 2, n_fft/2, T] → audio [B, length]."""
         check_spectrogram(spec, 2, self.stft.num_bins, "stft-if decode")
-        return in_chunks(lambda part: self._decode(part, length), spec, self._values_per_note(length))
+        return in_chunks(lambda part, _out: self._decode(part, length), spec, self._values_per_note(length))
 
     def _decode(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         spec = self.clean(spec)

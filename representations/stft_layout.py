@@ -117,9 +117,8 @@ class StftLayout(nn.Module):
         frames = padded.unfold(-1, self.n_fft, self.hop)  # [B, T, n_fft] view
         windowed = self.workspace.get("windowed", tuple(frames.shape), audio.dtype, audio.device)
         torch.mul(frames, self.window.to(audio.dtype), out=windowed)
-        spectrum_dtype = torch.complex(audio[:0], audio[:0]).dtype
-        spectrum = self.workspace.get("spectrum", (batch, frames_count, self.n_fft // 2 + 1), spectrum_dtype, audio.device)
-        return torch.fft.rfft(windowed, dim=-1, out=spectrum).transpose(1, 2)
+        # no ``out=``: torch's FFT writes a fresh result and copies it into ``out`` (one more pass)
+        return torch.fft.rfft(windowed, dim=-1).transpose(1, 2)
 
     def to_layout(self, full: torch.Tensor) -> torch.Tensor:
         """Full STFT → the layout's bins [B, n_fft/2, stft_frames] (frames are expanded later, on the
@@ -157,8 +156,9 @@ class StftLayout(nn.Module):
         return torch.cat([kept, missing], dim=1)
 
     # -- synthesis ----------------------------------------------------------------------------
-    def synthesis(self, full: torch.Tensor, num_samples: int) -> torch.Tensor:
-        """Full STFT [B, n_fft/2 + 1, T] → audio [B, num_samples] (windowed overlap-add)."""
+    def synthesis(self, full: torch.Tensor, num_samples: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Full STFT [B, n_fft/2 + 1, T] → audio [B, num_samples] (windowed overlap-add); ``out``
+        (no gradients, optional) receives it."""
         frames_count = full.shape[-1]
         if self.layout == "magenta":
             start = self._left_pad(num_samples, frames_count)
@@ -173,14 +173,11 @@ class StftLayout(nn.Module):
         # frame-major [B, T, n_fft] frames: the FFT runs along contiguous rows when ``full`` is stored
         # frame-major (torch.stft's output, ``empty_frame_major``) and the overlap-add reads hop-long rows
         scratch = not (torch.is_grad_enabled() and full.requires_grad)  # reuse buffers (see workspace)
-        frames_shape = (full.shape[0], frames_count, self.n_fft)
-        frames = torch.fft.irfft(
-            full.transpose(1, 2), n=self.n_fft, dim=-1,
-            out=self.workspace.get("frames", frames_shape, window.dtype, full.device) if scratch else None,
-        )
+        # no ``out=``: torch's FFT writes a fresh result and copies it into ``out`` (one more pass)
+        frames = torch.fft.irfft(full.transpose(1, 2), n=self.n_fft, dim=-1)
         signal = self._overlap_add(frames, window, scratch)
         inverse = self._inverse_envelope(frames_count, window)[start:start + num_samples]
-        return signal[:, start:start + num_samples] * inverse
+        return torch.mul(signal[:, start:start + num_samples], inverse, out=out)
 
     def _overlap_add(self, frames: torch.Tensor, window: torch.Tensor, scratch: bool = False) -> torch.Tensor:
         """[B, T, n_fft] frames → windowed and summed [B, n_fft + hop·(T-1)]. When hop divides n_fft
