@@ -151,8 +151,8 @@ class MelIF(Representation):
     def _encode_fast(self, stft: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         """The same values without gradients, laid out for speed. Frequency leads ([F, 2, B, T]) so that
         power and phase steps share ONE sparse product without re-layout copies; the complex STFT is
-        split once into contiguous real and imaginary planes, on which ``atan2`` (bit-identical to
-        ``angle``) and ``sqrt(re² + im²)`` (``fast_abs``) vectorise fully (``angle`` wastes half of
+        split once into contiguous real and imaginary planes, on which ``atan2`` (``safe_angle``'s
+        values: silence at 0) and ``sqrt(re² + im²)`` (``fast_abs``) vectorise fully (``angle`` wastes half of
         every SIMD register on interleaved complex values: ~2× slower); elementwise steps run in place
         (at these sizes allocations and memory passes cost as much as the arithmetic)."""
         bins, batch, frames = stft.shape[1], stft.shape[0], stft.shape[2]

@@ -98,8 +98,8 @@ class StftLayout(nn.Module):
         """Audio [B, N] → full one-sided STFT [B, n_fft/2 + 1, stft_frames(N)] (complex).
 
         ``scratch`` (no gradients, magenta layout): the same ``torch.stft`` operations (window product,
-        one-sided FFT) written into reusable buffers; the result is only valid until the next scratch
-        call from this thread (see workspace)."""
+        one-sided FFT) with the padded and windowed frames in reusable buffers (see workspace); the
+        returned spectrum is a fresh tensor."""
         if scratch and self.layout == "magenta" and not (torch.is_grad_enabled() and audio.requires_grad):
             return self._analysis_scratch(audio)
         return torch.stft(
