@@ -35,9 +35,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def is_override(arg: str) -> bool:
+    """``dotted.key=value`` (not an option)."""
+    key, sep, _ = arg.partition("=")
+    return bool(sep) and bool(key) and not arg.startswith("-")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # dotted KEY=VALUE overrides may also follow the options (train ... --out DIR a.b=1)
+        if not isinstance(getattr(args, "overrides", None), list) or not all(is_override(e) for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        args.overrides = [*args.overrides, *extra]
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )

@@ -15,7 +15,7 @@ def run_with(monkeypatch, capsys, exc: Exception) -> tuple[int, str]:
     parser = cli.build_parser()
     monkeypatch.setattr(cli, "build_parser", lambda: parser)
     args = parser.parse_args(["info"])
-    monkeypatch.setattr(parser, "parse_args", lambda argv=None: args)
+    monkeypatch.setattr(parser, "parse_known_args", lambda argv=None: (args, []))
     args.func = boom
     code = cli.main([])
     return code, capsys.readouterr().err

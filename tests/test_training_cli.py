@@ -71,3 +71,15 @@ def test_train_refuses_configs_that_do_not_match_the_run(config_file, tmp_path, 
     code = main(["train", "vqvae", str(config_file), "quantizer.params.embed_dim=4", *args, "--resume"])
     err = capsys.readouterr().err
     assert code == 2 and "checkpoint does not match the config: quantizer.params.embed_dim" in err
+
+
+def test_overrides_may_follow_the_options(config_file, tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["--out", str(run), "--no-progress"]
+    assert main(["train", "vqvae", str(config_file), *args]) == 0
+    capsys.readouterr()
+    code = main(["train", "prior-top", str(config_file), *args, "quantizer.params.num_codes=16"])
+    assert code == 2 and "quantizer.params.num_codes: bundle has 32, config has 16" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # a stray word is still an argparse error, not an override
+        main(["train", "vqvae", str(config_file), *args, "stray"])
+    assert exc.value.code == 2 and "unrecognized arguments: stray" in capsys.readouterr().err

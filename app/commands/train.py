@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("stage", choices=("vqvae", "prior-top", "prior-bottom", "all"))
     parser.add_argument("config", help="pipeline YAML (a path or a built-in name such as 'tiny')")
-    parser.add_argument("overrides", nargs="*", help="dotted overrides right after CONFIG, e.g. training.quantizer.steps=500")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides (after CONFIG, before or after the options), e.g. training.quantizer.steps=500")
     parser.add_argument("--out", required=True, help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue the run found in RUN_DIR")
     parser.add_argument("--bundle", help="prior stages: trained pipeline bundle (default RUN_DIR/bundle)")
