@@ -220,3 +220,12 @@ def test_evaluation_notes_spread_over_the_split():
     assert evaluation_notes(3, 5) == [0, 1, 2]
     assert evaluation_notes(177, 8) == [0, 25, 50, 75, 101, 126, 151, 176]
     assert evaluation_notes(10, 1) == [0]
+
+
+def test_cpu_budget_keeps_the_documented_training_budget():
+    """docs/results/representation-ablation-cpu.md was measured with 300 quantizer steps at lr 1e-3; the
+    cpu budget pins them, so the table stays reproducible whatever tiny.yaml's own budget becomes."""
+    study = load_study(CONFIG_DIR / "ablations" / "representation.yaml")
+    for variant in expand_study(study, budget="cpu"):
+        assert variant.config.training.quantizer.steps == 300
+        assert variant.config.training.quantizer.lr == 1.0e-3
