@@ -19,7 +19,7 @@ Measured (benchmarks/bench_representations_quality.py, 8 SoundFont notes, spectr
 0.251, 0.059 (~5× lower on average with Griffin-Lim, and lower on every note). Synthetic notes, MIDI 36…84 (mean
 multi-resolution SC, tests/test_representations_roundtrip.py): griffin-lim 0.03–0.07 (paper: 0.03–0.13)
 against pseudo 0.07–0.36 (paper: 0.08–0.57). The error of the pseudo-inverse grows with pitch. Cost: 32
-iterations ≈ 30× the pseudo decode (≈ 40 ms per 4 s note on a 2-core CPU, batched).
+iterations ≈ 25× the pseudo decode (≈ 40 ms per 4 s note on a 2-core CPU, batched).
 
 The threshold is applied by ``encode`` and again by ``decode``/``clean`` (idempotent), so every entry point
 (dataset, upload, model output) sees the same invariant.
