@@ -3,7 +3,8 @@ implementation of magenta's recipe (float64, dense matrices, one note at a time)
 
 ``extra_info``: ``notes``, ``batched_s`` / ``numpy_per_note_s`` and ``batched_speedup`` (goal ≥ 10× on
 CPU) for the magenta-faithful ``pseudo`` inverse, also on one thread each (``batched_1thread_speedup``,
-the like-for-like number on a shared machine); ``griffin_lim_decode_s`` and
+the like-for-like number on a shared machine), and again after ``torch.set_num_threads``
+(``after_set_num_threads_vs_before``, ~1: see MelIF._encode_fast); ``griffin_lim_decode_s`` and
 ``griffin_lim_cost_vs_pseudo`` (what the better default inverse costs on top); ``stft_if_*`` for the
 linear representation. Runs on CUDA when present (``bench_device``)."""
 
@@ -90,7 +91,14 @@ def test_mel_if_throughput(benchmark, pick_size, bench_device, timer, record_rat
     batched_s = min(timer(batched, repeats=1) for _ in range(3))
     speedup = record_ratio("batched", batched_s, "numpy_per_note", per_note * count)
     benchmark.extra_info.update(notes=count, goal_speedup=10.0, speedup_meets_goal=speedup >= 10.0)
-    if bench_device.type == "cpu":  # like for like on one core (torch intra-op and NumPy's BLAS)
+    if bench_device.type == "cpu":
+        # torch.set_num_threads (even to the current count) switches MKL's dynamic threading off, after
+        # which vector math on strided tensors nests threads: the fast paths must not slow down
+        torch.set_num_threads(torch.get_num_threads())
+        after_set = min(timer(batched, repeats=1) for _ in range(3))
+        benchmark.extra_info.update(batched_after_set_num_threads_s=after_set,
+                                    after_set_num_threads_vs_before=after_set / batched_s)
+        # like for like on one core (torch intra-op and NumPy's BLAS)
         with single_thread():
             one_ref = timer(reference, repeats=1) / len(subset) * count
             one_batched = min(timer(batched, repeats=1) for _ in range(2))

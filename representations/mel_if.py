@@ -19,7 +19,7 @@ Measured (benchmarks/bench_representations_quality.py, 8 SoundFont notes, spectr
 0.251, 0.059 (~5× lower on average with Griffin-Lim, and lower on every note). Synthetic notes, MIDI 36…84 (mean
 multi-resolution SC, tests/test_representations_roundtrip.py): griffin-lim 0.03–0.07 (paper: 0.03–0.13)
 against pseudo 0.07–0.36 (paper: 0.08–0.57). The error of the pseudo-inverse grows with pitch. Cost: 32
-iterations ≈ 25× the pseudo decode (≈ 40 ms per 4 s note on a 2-core CPU, batched).
+iterations ≈ 20–40× the pseudo decode (≈ 30–45 ms per 4 s note on a 2-core CPU, batched).
 
 The threshold is applied by ``encode`` and again by ``decode``/``clean`` (idempotent), so every entry point
 (dataset, upload, model output) sees the same invariant.
@@ -149,12 +149,16 @@ class MelIF(Representation):
         return self.clean(self.stft.expand_frames(spec))
 
     def _encode_fast(self, stft: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
-        """The same values without gradients, laid out for speed. Frequency leads ([F, 2, B, T]) so that
-        power and phase steps share ONE sparse product without re-layout copies; the complex STFT is
-        split once into contiguous real and imaginary planes, on which ``atan2`` (``safe_angle``'s
-        values: silence at 0) and ``sqrt(re² + im²)`` (``fast_abs``) vectorise fully (``angle`` wastes half of
-        every SIMD register on interleaved complex values: ~2× slower); elementwise steps run in place
-        (at these sizes allocations and memory passes cost as much as the arithmetic)."""
+        """The same values without gradients, laid out for speed: frequency leads ([F, B, T] planes, one
+        sparse product each, no re-layout copies); the complex STFT is split once into contiguous real
+        and imaginary planes, on which ``atan2`` (``safe_angle``'s values: silence at 0) and
+        ``sqrt(re² + im²)`` (``fast_abs``) vectorise fully (``angle`` wastes half of every SIMD register
+        on interleaved complex values: ~2× slower); elementwise steps run in place (at these sizes
+        allocations and memory passes cost as much as the arithmetic). Transcendental functions
+        (log, exp, sqrt, cos, sin) only ever see contiguous tensors: on strided ones they run ~6× slower
+        on 2 cores once anything in the process has called ``torch.set_num_threads`` (measured with
+        torch 2.13's MKL build, which then turns MKL's dynamic threading off and nests its vector-math
+        threads inside torch's parallel loops); the server and the benchmarks do call it."""
         bins, batch, frames = stft.shape[1], stft.shape[0], stft.shape[2]
         scratch = self._scratch_getter(stft.real)
         planes = scratch("planes", (2, bins, batch, frames))  # real, imaginary: [F, B, T] each
@@ -163,18 +167,20 @@ class MelIF(Representation):
         torch.add(stft.real.transpose(0, 1), 0.0, out=planes[0])
         planes[1].copy_(stft.imag.transpose(0, 1))
         real, imag = planes
-        linear = scratch("linear", (bins, 2, batch, frames))
+        linear = scratch("linear", (2, bins, batch, frames))  # power, phase steps
         magnitude = torch.mul(real, real, out=scratch("magnitude", real.shape))
-        magnitude.add_(torch.mul(imag, imag, out=scratch("imag_squared", real.shape))).sqrt_().add_(self.p.eps)
-        torch.mul(magnitude, magnitude, out=linear[:, 0])
+        magnitude.addcmul_(imag, imag).sqrt_().add_(self.p.eps)
+        torch.mul(magnitude, magnitude, out=linear[0])
         steps = (bins, batch, frames - 1)
         phase = torch.atan2(imag, real, out=scratch("phase", real.shape))
-        phase_increments(phase, out=linear[:, 1], scratch=scratch("turns", steps))
-        mel = self.mel.to_mel(linear, dim=0, out=scratch("mel", (self.p.n_mels, 2, batch, frames)))
+        phase_increments(phase, out=linear[1], scratch=scratch("turns", steps))
+        mel = scratch("mel", (2, self.p.n_mels, batch, frames))
+        for channel in range(2):
+            self.mel.to_mel(linear[channel], dim=0, out=mel[channel])
         spec = mel.new_empty((batch, 2, self.p.n_mels, frames)) if out is None else out  # never scratch
-        torch.log(mel[:, 0].add_(self.p.eps), out=spec[:, 0].transpose(0, 1))
+        spec[:, 0].transpose(0, 1).copy_(mel[0].add_(self.p.eps).log_())
         phase_increments_to_if(
-            mel[:, 1], out=spec[:, 1].transpose(0, 1), scratch=scratch("mel_turns", (self.p.n_mels, *steps[1:]))
+            mel[1], out=spec[:, 1].transpose(0, 1), scratch=scratch("mel_turns", (self.p.n_mels, *steps[1:]))
         )
         return spec
 
@@ -223,36 +229,39 @@ class MelIF(Representation):
 
     def _pseudo_spectrum_fast(self, spec: torch.Tensor, length: int) -> torch.Tensor:
         """``from_layout(polar(*linear_estimate(spec)))`` for the pseudo inverse without gradients, with the
-        same operations laid out for speed: mel level and IF share ONE sparse product with frequency
-        leading ([F, 2, B, T]), the elementwise steps run in place, and ``polar`` writes straight into
-        the frame-major spectrum that ``synthesis`` reads fastest (no concatenation, no re-layout)."""
+        same operations laid out for speed: frequency leads ([F, B, T] planes, one sparse product each),
+        the elementwise steps run in place on contiguous planes (see ``_encode_fast`` on transcendental
+        functions), and ``polar`` ends in one transposing write into the frame-major spectrum that
+        ``synthesis`` reads fastest (no concatenation, no other re-layout)."""
         spec = self.clean(spec)
         scratch = self._scratch_getter(spec)
         batch, frames = spec.shape[0], spec.shape[3]
-        mel = scratch("mel", (spec.shape[2], 2, batch, frames))  # [n_mels, 2, B, T]
-        torch.exp(spec[:, 0].transpose(0, 1), out=mel[:, 0])  # re-layout fused with the exp
-        mel[:, 1].copy_(spec[:, 1].transpose(0, 1))
-        linear = self.mel.pseudo(mel, dim=0, out=scratch("linear", (self.stft.num_bins, 2, batch, frames)))
-        if self.p.layout == "notono":
-            frames = self.stft.stft_frames(length)
-        magnitude = linear[:, 0, :, :frames].add_(self.p.eps).sqrt_().transpose(0, 1)  # [B, F, T] views
+        mel = scratch("mel", (2, spec.shape[2], batch, frames))  # level, IF: [n_mels, B, T] each
+        mel[0].copy_(spec[:, 0].transpose(0, 1)).exp_()
+        mel[1].copy_(spec[:, 1].transpose(0, 1))
+        linear = scratch("linear", (2, self.stft.num_bins, batch, frames))
+        for channel in range(2):
+            self.mel.pseudo(mel[channel], dim=0, out=linear[channel])
+        magnitude = linear[0].add_(self.p.eps).sqrt_()  # [F, B, T]
         # phase = cumsum(IF·π) @ mel2l, cumulated in place in float32 as magenta does (pseudo_phase
         # accumulates in float64; the two differ by ~1e-4 rad, far below this inverse's own error)
-        phase = linear[:, 1].mul_(math.pi).cumsum_(dim=-1)[..., :frames].transpose(0, 1)
-        complex_scratch = self._scratch_getter(torch.complex(magnitude[:0, :0, :0], magnitude[:0, :0, :0]))
+        phase = linear[1].mul_(math.pi).cumsum_(dim=-1)
+        real = torch.cos(phase, out=scratch("cos", phase.shape)).mul_(magnitude)
+        imag = torch.sin(phase, out=phase).mul_(magnitude)
+        if self.p.layout == "notono":
+            frames = self.stft.stft_frames(length)
+        complex_scratch = self._scratch_getter(torch.complex(real[:0], real[:0]))
         full = complex_scratch("full", (batch, frames, self.stft.num_bins + 1)).transpose(1, 2)  # frame-major
-        cos = torch.cos(phase, out=scratch("cos", magnitude.shape))
-        real = torch.mul(magnitude, cos, out=cos)
-        imag = magnitude.mul_(torch.sin(phase, out=phase))
         magenta = self.p.layout == "magenta"
         kept, missing = (full[:, 1:], full[:, :1]) if magenta else (full[:, :-1], full[:, -1:])
-        torch.complex(real, imag, out=kept)
+        torch.complex(real[..., :frames].transpose(0, 1), imag[..., :frames].transpose(0, 1), out=kept)
         if self.p.restore_dropped_bin:
             restored = self.stft.from_layout(kept, length, restore=True)
             missing.copy_(restored[:, :1] if magenta else restored[:, -1:])
         else:
             missing.zero_()
         return full
+
 
 class GansynthMelIFParams(MelIFParams):
     """GANSynth defaults: 700 Hz break, no phase threshold."""

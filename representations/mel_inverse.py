@@ -72,11 +72,33 @@ def griffin_lim(
     full_magnitude = torch.cat([zero_row, magnitude] if dropped == 0 else [magnitude, zero_row], dim=1)
     free = torch.zeros(1, full_magnitude.shape[1], 1, dtype=torch.bool, device=magnitude.device)
     free[:, dropped] = True
+    fast = not (torch.is_grad_enabled() and (magnitude.requires_grad or initial.requires_grad))
+    if fast:  # frame-major, like the spectra of ``analysis``: the product below runs on matching strides
+        full_magnitude = full_magnitude.transpose(1, 2).contiguous().transpose(1, 2).unsqueeze(-1)
     current = previous = initial
     for _ in range(iterations):
         spectrum = layout.analysis(layout.synthesis(current, num_samples))
-        ratio = torch.where(free, 1.0, full_magnitude / spectrum.abs().clamp_min(1e-30))
-        projected = spectrum * ratio  # |projected| = magnitude, phase of the consistent spectrum
-        current = torch.lerp(previous, projected, 1.0 + momentum) if momentum else projected
+        if fast:
+            projected = _project_fast(spectrum, full_magnitude, dropped)
+            current = _lerp_fast(previous, projected, 1.0 + momentum) if momentum else projected
+        else:
+            ratio = torch.where(free, 1.0, full_magnitude / spectrum.abs().clamp_min(1e-30))
+            projected = spectrum * ratio  # |projected| = magnitude, phase of the consistent spectrum
+            current = torch.lerp(previous, projected, 1.0 + momentum) if momentum else projected
         previous = projected
     return layout.synthesis(previous, num_samples)
+
+
+def _project_fast(spectrum: torch.Tensor, magnitude: torch.Tensor, dropped: int) -> torch.Tensor:
+    """``magnitude · spectrum / |spectrum|`` (0 where the spectrum is 0), the dropped bin left as it is,
+    without gradients: ``sgn`` and a real product on the interleaved planes are ~4× faster on CPU than
+    ``abs``, a division, ``where`` and a complex-by-real product."""
+    projected = torch.sgn(spectrum)
+    torch.view_as_real(projected).mul_(magnitude)
+    projected[:, dropped] = spectrum[:, dropped]
+    return projected
+
+
+def _lerp_fast(start: torch.Tensor, end: torch.Tensor, weight: float) -> torch.Tensor:
+    """``torch.lerp`` of complex tensors on their real planes (vectorised; ~3× faster on CPU)."""
+    return torch.view_as_complex(torch.lerp(torch.view_as_real(start), torch.view_as_real(end), weight))
