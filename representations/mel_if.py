@@ -40,7 +40,7 @@ from .chunking import in_chunks
 from .mel_filterbank import mel_band_centres_hz, mel_weight_matrix
 from .mel_inverse import MelInverter, griffin_lim
 from .params import PAPER_PHASE_THRESHOLD, StftParams
-from .phase import fast_abs, phase_increments, phase_increments_to_if, polar, safe_angle
+from .phase import complex_planes, fast_abs, phase_increments, phase_increments_to_if, polar, safe_angle
 from .stft_layout import StftLayout
 from .workspace import Workspace
 
@@ -161,12 +161,8 @@ class MelIF(Representation):
         threads inside torch's parallel loops); the server and the benchmarks do call it."""
         bins, batch, frames = stft.shape[1], stft.shape[0], stft.shape[2]
         scratch = self._scratch_getter(stft.real)
-        planes = scratch("planes", (2, bins, batch, frames))  # real, imaginary: [F, B, T] each
-        # + 0.0 turns the -0.0 real parts that the FFT leaves in silent frames into +0.0, so that
-        # atan2 gives silence the phase 0 (as ``safe_angle`` and NumPy do), not ±π
-        torch.add(stft.real.transpose(0, 1), 0.0, out=planes[0])
-        planes[1].copy_(stft.imag.transpose(0, 1))
-        real, imag = planes
+        # real, imaginary: [F, B, T] each; silent frames' -0.0 made +0.0 (phase 0, as safe_angle)
+        real, imag = complex_planes(stft.transpose(0, 1), out=scratch("planes", (2, bins, batch, frames)))
         linear = scratch("linear", (2, bins, batch, frames))  # power, phase steps
         magnitude = torch.mul(real, real, out=scratch("magnitude", real.shape))
         magnitude.addcmul_(imag, imag).sqrt_().add_(self.p.eps)

@@ -70,11 +70,12 @@ def griffin_lim(
     zero_row = torch.zeros_like(magnitude[:, :1])
     dropped = 0 if layout.layout == "magenta" else -1
     full_magnitude = torch.cat([zero_row, magnitude] if dropped == 0 else [magnitude, zero_row], dim=1)
-    free = torch.zeros(1, full_magnitude.shape[1], 1, dtype=torch.bool, device=magnitude.device)
-    free[:, dropped] = True
     fast = not (torch.is_grad_enabled() and (magnitude.requires_grad or initial.requires_grad))
     if fast:  # frame-major, like the spectra of ``analysis``: the product below runs on matching strides
         full_magnitude = full_magnitude.transpose(1, 2).contiguous().transpose(1, 2).unsqueeze(-1)
+    else:
+        free = torch.zeros(1, full_magnitude.shape[1], 1, dtype=torch.bool, device=magnitude.device)
+        free[:, dropped] = True
     current = previous = initial
     for _ in range(iterations):
         spectrum = layout.analysis(layout.synthesis(current, num_samples))

@@ -46,6 +46,17 @@ def fast_abs(z: torch.Tensor) -> torch.Tensor:
     return torch.sqrt(real * real + imag * imag)
 
 
+def complex_planes(z: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Complex ``z`` (any strides) → contiguous real and imaginary planes ``[2, *z.shape]`` (into ``out``
+    when given), with ``-0.0`` real parts turned into ``+0.0`` (``+ 0.0`` changes nothing else), so that
+    ``atan2(imag, real)`` gives exact silence the phase 0 whatever sign the FFT gave its zeros."""
+    if out is None:
+        out = z.real.new_empty((2, *z.shape))
+    torch.add(z.real, 0.0, out=out[0])
+    out[1].copy_(z.imag)
+    return out
+
+
 def safe_angle(z: torch.Tensor) -> torch.Tensor:
     """``angle(z)`` with silence (``z == 0``) at angle 0 on every CPU and both paths. FFTs may return
     ``-0.0`` real parts for silent frames (MKL on AVX-512 does), where ``torch.angle`` gives ±π; ``+ 0.0``
@@ -54,7 +65,8 @@ def safe_angle(z: torch.Tensor) -> torch.Tensor:
     real and imaginary planes, where it vectorises (~2× faster than ``angle``; on the strided views of
     a complex tensor it would be ~10× slower)."""
     if not (torch.is_grad_enabled() and z.requires_grad):
-        return torch.atan2(z.imag.contiguous(), z.real + 0.0)
+        real, imag = complex_planes(z)
+        return torch.atan2(imag, real)
     real, imag = z.real, z.imag
     zero = (real == 0) & (imag == 0)
     return torch.atan2(imag, torch.where(zero, torch.ones_like(real), real))
