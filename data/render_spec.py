@@ -36,6 +36,10 @@ class RenderSpec(BaseModel):
     velocities: list[int] = Field(default_factory=lambda: list(NSYNTH_VELOCITIES))
     velocities_per_pitch: int | None = Field(1, ge=1, description="None = every velocity")
     splits: dict[str, float] = Field(default_factory=lambda: {"train": 0.8, "valid": 0.1, "test": 0.1})
+    unseen_instruments_per_family: int = Field(
+        0, ge=0, description="instruments per family held out whole: all their notes go to `unseen_split`",
+    )
+    unseen_split: str = Field("unseen", description="split of the held-out instruments' notes")
     seed: int = 0
     max_notes: int | None = Field(None, ge=1, description="random subset of at most this many notes")
     target_peak_db: float = Field(
@@ -90,6 +94,11 @@ class RenderSpec(BaseModel):
     def _range(self) -> RenderSpec:
         if self.pitch_min > self.pitch_max:
             raise ValueError(f"pitch_min {self.pitch_min} > pitch_max {self.pitch_max}")
+        if self.unseen_instruments_per_family:
+            if not _SPLIT_NAME.match(self.unseen_split):
+                raise ValueError(f"unseen_split must be a simple directory name, got {self.unseen_split!r}")
+            if self.unseen_split in self.splits:
+                raise ValueError(f"unseen_split '{self.unseen_split}' is also one of the note splits")
         return self
 
     @classmethod

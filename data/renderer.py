@@ -44,7 +44,7 @@ from .nsynth_format import (
     note_name,
 )
 from .render_spec import RenderSpec
-from .soundfont_synth import SoundFontSynth, default_soundfont
+from .soundfont_synth import INSTALLED, SoundFontSynth, default_soundfont, installed_soundfonts
 
 log = logging.getLogger(__name__)
 RENDERER_VERSION = 2  # bump when the audio or metadata produced for a given spec changes
@@ -129,6 +129,26 @@ def select_instruments(
     return instruments, left_out
 
 
+def split_names(spec: RenderSpec) -> list[str]:
+    """The note splits, plus the held-out instruments' split when there is one."""
+    return [*spec.splits, *([spec.unseen_split] if spec.unseen_instruments_per_family else [])]
+
+
+def unseen_instruments(spec: RenderSpec, instruments: Sequence[Instrument]) -> set[int]:
+    """Indices of the instruments held out whole (seeded; a family keeps at least one instrument
+    for training, so a family with a single instrument is never held out)."""
+    if not spec.unseen_instruments_per_family:
+        return set()
+    rng = np.random.default_rng([spec.seed, 2])
+    held: set[int] = set()
+    for family in sorted({inst.family for inst in instruments}):
+        members = [inst.index for inst in instruments if inst.family == family]
+        count = min(spec.unseen_instruments_per_family, len(members) - 1)
+        if count > 0:
+            held.update(int(i) for i in rng.choice(members, count, replace=False))
+    return held
+
+
 def plan_notes(spec: RenderSpec, instruments: Sequence[Instrument]) -> list[NoteJob]:
     """Every note to render, with its split (seeded, deterministic)."""
     rng = np.random.default_rng([spec.seed, 1])
@@ -146,11 +166,13 @@ def plan_notes(spec: RenderSpec, instruments: Sequence[Instrument]) -> list[Note
     if spec.max_notes is not None and len(notes) > spec.max_notes:
         keep = sorted(rng.choice(len(notes), spec.max_notes, replace=False))
         notes = [notes[i] for i in keep]
-    order = rng.permutation(len(notes))
+    unseen = unseen_instruments(spec, instruments)
+    held = [i for i, note in enumerate(notes) if note[1] in unseen]
+    order = rng.permutation([i for i, note in enumerate(notes) if note[1] not in unseen])
     fractions = np.array(list(spec.splits.values()), dtype=np.float64)
-    bounds = np.round(np.cumsum(fractions) / fractions.sum() * len(notes)).astype(int)
+    bounds = np.round(np.cumsum(fractions) / fractions.sum() * len(order)).astype(int)
     names = list(spec.splits)
-    split_of = {}
+    split_of = {i: spec.unseen_split for i in held}
     start = 0
     for name, stop in zip(names, bounds, strict=True):
         for i in order[start:stop]:
@@ -248,11 +270,15 @@ def _run(jobs: list[NoteJob], workers: int, init_args: tuple, progress: bool) ->
 
 
 def _as_paths(soundfont: str | Path | Sequence[str | Path] | None) -> list[Path]:
+    """SoundFont paths; ``None`` is the built-in one and the word ``installed`` (alone or in a
+    list) stands for `installed_soundfonts()`."""
     if soundfont is None:
         return [default_soundfont()]
-    if isinstance(soundfont, (str, Path)):
-        return [Path(soundfont).expanduser()]
-    paths = [Path(s).expanduser() for s in soundfont]
+    items = [soundfont] if isinstance(soundfont, (str, Path)) else list(soundfont)
+    paths: list[Path] = []
+    for item in items:
+        expanded = installed_soundfonts() if str(item) == INSTALLED else [Path(item).expanduser()]
+        paths += [p for p in expanded if p not in paths]
     if not paths:
         raise DataError("no SoundFont given")
     return paths
@@ -267,7 +293,7 @@ def render_into(
     instruments, left_out = select_instruments(spec, synths)
     instruments = calibrate(instruments, synths, spec)
     jobs = plan_notes(spec, instruments)
-    for split in spec.splits:
+    for split in split_names(spec):
         (target / split / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
     workers = workers if workers is not None else min(os.cpu_count() or 1, 8)
     _STATE.clear()
@@ -281,7 +307,7 @@ def render_into(
     by_note = {job.note_str: job for job in jobs}
     accepted = sorted(r[0] for r in results if r[1] is None)
     note_id = {name: i for i, name in enumerate(accepted)}
-    examples: dict[str, dict[str, Any]] = {split: {} for split in spec.splits}
+    examples: dict[str, dict[str, Any]] = {split: {} for split in split_names(spec)}
     rejected: list[dict[str, Any]] = []
     for note_str, reason, qualities, peak in results:
         job = by_note[note_str]

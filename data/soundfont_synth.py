@@ -20,6 +20,8 @@ import numpy as np
 from specinpaint.core.errors import DataError
 
 DEBIAN_FLUIDR3 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+SYSTEM_SOUNDFONTS: tuple[Path, ...] = (DEBIAN_FLUIDR3,)
+INSTALLED = "installed"  # soundfont value: the built-in one plus every system SoundFont found
 MAX_VOICES = 64
 
 
@@ -36,6 +38,13 @@ def default_soundfont() -> Path:
         "no default SoundFont: install the 'render' extra (pip install 'specinpaint[render]', "
         f"which brings pretty_midi's TimGM6mb.sf2){hint}"
     )
+
+
+def installed_soundfonts() -> list[Path]:
+    """The built-in TimGM6mb plus every system General MIDI SoundFont present on this machine
+    (FluidR3_GM from Debian's fluid-soundfont-gm, which scripts/setup.sh installs): more
+    instruments from the same programs. What ``soundfont: installed`` renders from."""
+    return [default_soundfont(), *(p for p in SYSTEM_SOUNDFONTS if p.is_file())]
 
 
 def _backend():

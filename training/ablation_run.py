@@ -10,7 +10,7 @@ every variant (spread evenly over the split, at most ``evaluation.max_notes``):
   what the quantizer loses on this representation;
 * ``roundtrip_*``: the round trip against the raw note, i.e. what the representation itself loses;
 * ``{level}_perplexity``, ``{level}_dead_fraction``: code usage over the held-out notes;
-* ``{level}_silent_*``: codes in cells that are silent in the raw audio (see ablation_silence.py);
+* ``{level}_silent_*``: codes in cells that are silent in the raw audio (see metrics/silence.py);
 * ``pitch_accuracy``: pYIN on the decoded audio within ±0.5 semitone of the label, and
   ``raw_pitch_accuracy``, the same estimator on the raw notes (its ceiling on these notes).
 """
@@ -30,7 +30,7 @@ from specinpaint.core.errors import DataError
 from specinpaint.core.pipeline import Pipeline
 
 from .ablation import Study, Variant, VariantResult, run_study
-from .ablation_silence import code_entropy_bits, silent_cells
+from specinpaint.metrics.silence import code_entropy_bits, silent_cells
 
 log = logging.getLogger(__name__)
 

@@ -52,11 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     render.add_argument("--out", required=True, help="output directory (built atomically)")
     render.add_argument("--soundfont", action="append", metavar="FILE.sf2",
-                        help="GM SoundFont (repeatable); default: pretty_midi's TimGM6mb.sf2")
+                        help="GM SoundFont (repeatable); 'installed' = pretty_midi's TimGM6mb.sf2 plus every "
+                        "system GM SoundFont found (FluidR3_GM); default: TimGM6mb.sf2 alone")
     render.add_argument("--tiny", action="store_true", help="start from the tiny test spec (~45 notes)")
     render.add_argument("--families", type=_csv(), help="comma-separated NSynth families (default: all 11)")
     render.add_argument("--programs", type=_csv(int), help="explicit GM programs, 0-based (see `data programs`)")
     render.add_argument("--instruments-per-family", type=_count_or_all, metavar="N|all", default=argparse.SUPPRESS)
+    render.add_argument("--unseen-instruments-per-family", type=int, metavar="N",
+                        help="hold N instruments per family out whole, in the 'unseen' split")
     render.add_argument("--pitch-min", type=int)
     render.add_argument("--pitch-max", type=int)
     render.add_argument("--pitch-step", type=int)
@@ -124,6 +127,7 @@ def run_render(args: argparse.Namespace) -> int:
         "families": args.families, "programs": args.programs, "pitch_min": args.pitch_min,
         "pitch_max": args.pitch_max, "pitch_step": args.pitch_step, "velocities": args.velocities,
         "splits": args.splits, "max_notes": args.max_notes, "seed": args.seed,
+        "unseen_instruments_per_family": args.unseen_instruments_per_family,
     }
     fields = {k: v for k, v in overrides.items() if v is not None}
     for name in ("instruments_per_family", "velocities_per_pitch"):  # absent unless given ("all" = None)

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from specinpaint.training.ablation_silence import (
+from specinpaint.metrics.silence import (
     block_edges,
     cell_max_db,
     code_entropy_bits,

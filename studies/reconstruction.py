@@ -1,0 +1,127 @@
+"""Reconstruction: held-out notes encoded to codes and decoded back, compared with the raw notes.
+
+* ``sc``, ``lsd_db``, ``mrstft`` (↓): spectral convergence, log-spectral distance, multi-resolution
+  STFT distance of the decoded audio against the raw note;
+* ``level_error_db_mean``/``_std``: decoded energy over raw energy in dB, per note (0 = same level);
+* ``pitch_accuracy`` (↑): pYIN on the decoded notes within the tolerance of the label, next to
+  ``raw_pitch_accuracy``, the same estimator on the raw notes (its ceiling on these notes);
+* ``family_accuracy`` (↑): the family classifier on the decoded notes, next to ``raw_family_accuracy``;
+* ``roundtrip_*``: the representation's own round trip (no quantizer) against the raw note, and
+  ``*_vs_roundtrip``: decoded against that round trip (what the quantizer alone loses);
+* ``{level}_perplexity`` (↑), ``{level}_dead_fraction`` (↓): code usage on these notes;
+* ``{level}_silent_*``: codes in cells that are silent in the raw audio (metrics/silence.py).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import torch
+
+from specinpaint.metrics.codebook import codebook_stats
+from specinpaint.metrics.silence import code_entropy_bits, silent_cells
+from specinpaint.metrics.spectral import (
+    log_spectral_distance,
+    multi_resolution_stft_distance,
+    spectral_convergence,
+)
+
+from . import notes
+from .context import EvaluationContext, resolve_device
+
+DISTANCES = (("sc", spectral_convergence), ("lsd_db", log_spectral_distance), ("mrstft", multi_resolution_stft_distance))
+
+
+def level_error_db(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+    """Energy of ``estimate`` over energy of ``reference`` in dB, per note ``[B]``."""
+    ref = reference.double().square().sum(-1).clamp_min(1e-12)
+    est = estimate.double().square().sum(-1).clamp_min(1e-12)
+    return 10.0 * torch.log10(est / ref)
+
+
+def finite_mean(values: list[float]) -> float:
+    kept = [v for v in values if math.isfinite(v)]
+    return sum(kept) / len(kept) if kept else math.nan
+
+
+def finite_std(values: list[float]) -> float:
+    kept = [v for v in values if math.isfinite(v)]
+    if len(kept) < 2:
+        return math.nan
+    mean = sum(kept) / len(kept)
+    return math.sqrt(sum((v - mean) ** 2 for v in kept) / (len(kept) - 1))
+
+
+@torch.no_grad()
+def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
+    pipeline, spec = ctx.pipeline, ctx.spec
+    device = resolve_device(spec.device)
+    pipeline.to(device).eval()
+    indices = notes.spread(len(ctx.dataset), spec.reconstruction_notes)
+    levels = list(pipeline.quantizer.levels)
+    per_note: dict[str, list[float]] = defaultdict(list)
+    codes_by_level: dict[str, list[torch.Tensor]] = defaultdict(list)
+    silent_by_level: dict[str, list[torch.Tensor]] = defaultdict(list)
+    raw_all, decoded_all, pitch_all, family_all = [], [], [], []
+    for batch in notes.batches(ctx.dataset, indices, ctx.num_samples, spec.batch_size):
+        raw = batch.audio.to(device)
+        spectrogram = pipeline.spectrogram(raw)
+        codes = pipeline.quantizer.encode(spectrogram)
+        decoded = pipeline.audio_from_spectrogram(pipeline.quantizer.decode(codes), raw.shape[-1]).float()
+        signals = {"raw": raw.float(), "dec": decoded}
+        pairs = [("", "raw", "dec")]
+        if spec.roundtrip:
+            signals["rt"] = pipeline.audio_from_spectrogram(spectrogram, raw.shape[-1]).float()
+            pairs += [("roundtrip_", "raw", "rt"), ("vs_roundtrip_", "rt", "dec")]
+        for prefix, ref, est in pairs:
+            for name, fn in DISTANCES:
+                key = f"{name}_vs_roundtrip" if prefix == "vs_roundtrip_" else f"{prefix}{name}"
+                per_note[key] += fn(signals[ref], signals[est]).double().cpu().tolist()
+        per_note["level_error_db"] += level_error_db(signals["raw"], decoded).cpu().tolist()
+        for level in levels:
+            level_codes = codes[level].cpu()
+            codes_by_level[level].append(level_codes)
+            silent_by_level[level].append(silent_cells(
+                raw.cpu(), pipeline.representation, tuple(level_codes.shape[1:]), ctx.num_samples,
+                spec.silence_db, spec.silence_n_fft, spec.silence_hop,
+            ))
+        raw_all.append(raw.float().cpu())
+        decoded_all.append(decoded.cpu())
+        pitch_all.append(batch.pitch)
+        family_all.append(batch.family)
+
+    raw, decoded = torch.cat(raw_all), torch.cat(decoded_all)
+    pitch, family = torch.cat(pitch_all), torch.cat(family_all)
+    metrics: dict[str, float] = {"notes": float(len(indices))}
+    metrics.update({key: finite_mean(values) for key, values in per_note.items() if key != "level_error_db"})
+    metrics["level_error_db_mean"] = finite_mean(per_note["level_error_db"])
+    metrics["level_error_db_std"] = finite_std(per_note["level_error_db"])
+    decoded_pitch = ctx.score_pitch(ctx.estimate_pitch(decoded), pitch)
+    raw_pitch = ctx.score_pitch(ctx.estimate_pitch(raw), pitch)
+    metrics["pitch_accuracy"] = float(decoded_pitch["accuracy"])
+    metrics["raw_pitch_accuracy"] = float(raw_pitch["accuracy"])
+    metrics["octave_error_rate"] = float(decoded_pitch["octave_error_rate"])
+    families = ctx.family_accuracy(decoded, family)
+    if families is not None:
+        metrics["family_accuracy"] = families[0]
+        metrics["raw_family_accuracy"] = ctx.family_accuracy(raw, family)[0]  # type: ignore[index]
+    num_codes = pipeline.quantizer.num_codes
+    for level in levels:
+        level_codes = torch.cat(codes_by_level[level])
+        stats = codebook_stats(level_codes, num_codes[level])
+        metrics[f"{level}_perplexity"] = stats.perplexity
+        metrics[f"{level}_dead_fraction"] = stats.dead_fraction
+        entropy, distinct, cells = code_entropy_bits(level_codes, torch.cat(silent_by_level[level]))
+        metrics[f"{level}_silent_entropy_bits"] = entropy
+        metrics[f"{level}_silent_distinct_codes"] = float(distinct)
+        metrics[f"{level}_silent_fraction"] = cells / level_codes.numel()
+    details = {
+        "level_error_db": per_note["level_error_db"],
+        "sc": per_note["sc"],
+        "pitch": pitch.tolist(),
+        "estimated_midi": [None if not math.isfinite(v) else round(v, 3) for v in decoded_pitch["midi"].tolist()],
+        "raw_estimated_midi": [None if not math.isfinite(v) else round(v, 3) for v in raw_pitch["midi"].tolist()],
+    }
+    return {"metrics": metrics, "details": details}
