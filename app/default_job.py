@@ -8,7 +8,8 @@ Layout of the output directory (default ``outputs/default``)::
     codes/<split>/    code stores (the server's "sample from dataset")
     quantizer/, prior_top/, prior_bottom/   training metrics and checkpoints
     demo/             WAVs and PNGs of the demo notes
-    report.html       audio players + images for every demo note
+    evaluation/       the quick `specinpaint evaluate` report of the bundle (JSON, Markdown, PNGs)
+    report.html       audio players + images for every demo note, the evaluation's summary table
 
 A second run reuses every finished training stage; the (seeded) demo notes and the report are
 re-made only when the bundle's weights changed (``demo/demo.json`` records which weights made them).
@@ -33,7 +34,7 @@ from specinpaint.core.region import Region
 from .report import ReportItem, write_report
 
 log = logging.getLogger(__name__)
-DEMO_DIR, REPORT_FILE, STAMP_FILE = "demo", "report.html", "demo.json"
+DEMO_DIR, REPORT_FILE, STAMP_FILE, EVALUATION_DIR = "demo", "report.html", "demo.json", "evaluation"
 JOB_VERSION = 1  # bump when the demo changes, so existing outputs are re-rendered
 
 
@@ -43,6 +44,7 @@ class JobResult:
     bundle: Path
     report: Path
     items: list[ReportItem]
+    evaluation: Any = None  # the quick EvaluationReport (None with evaluate=False)
 
 
 def run_default_job(
@@ -52,8 +54,11 @@ def run_default_job(
     *,
     seed: int = 0,
     progress: bool = True,
+    evaluate: bool = True,
+    evaluation_overrides: Iterable[str] = (),
 ) -> JobResult:
-    """Train (or reuse) the pipeline in ``out_dir`` and write the demo notes and the report."""
+    """Train (or reuse) the pipeline in ``out_dir``, evaluate it (quick, ``out_dir/evaluation``)
+    and write the demo notes and the report."""
     from specinpaint.core.yaml_config import load_config
     from specinpaint.training.result import BUNDLE_DIR
     from specinpaint.training.stages import train_all
@@ -68,12 +73,14 @@ def run_default_job(
             f"{exc} (the output folder {out} holds a run of another config: choose another --out or delete it)"
         ) from exc
     bundle = out / BUNDLE_DIR
-    stamp = {"job": JOB_VERSION, "seed": seed, "bundle": _bundle_digest(bundle)}
+    digest = _bundle_digest(bundle)
+    evaluation = ensure_evaluation(pipeline, out, digest, list(evaluation_overrides)) if evaluate else None
+    stamp = {"job": JOB_VERSION, "seed": seed, "bundle": digest, "evaluated": evaluation is not None}
     previous = _read_stamp(out)
     if previous is not None and previous.get("stamp") == stamp and (out / REPORT_FILE).is_file():
         log.info("demo notes and report are up to date for this bundle: %s", out / REPORT_FILE)
         items = [ReportItem(**item) for item in previous["items"]]
-        return JobResult(out, bundle, out / REPORT_FILE, items)
+        return JobResult(out, bundle, out / REPORT_FILE, items, evaluation)
     items = make_demo(pipeline, out, seed=seed, progress=progress, dataset_codes=_first_store_note(out))
     summary = {
         "config": resolved.name,
@@ -83,10 +90,41 @@ def run_default_job(
     }
     footer = (f"Serve this pipeline with <code>specinpaint serve {out / BUNDLE_DIR}</code> and open "
               "<code>http://127.0.0.1:8000/</code>.")
-    report = write_report(out / REPORT_FILE, f"specinpaint — {resolved.name} pipeline", items, summary, footer)
+    rows = None
+    if evaluation is not None:
+        from specinpaint.studies.report import summary_rows
+
+        rows = (summary_rows(evaluation), f"{EVALUATION_DIR}/evaluation.md")
+    report = write_report(out / REPORT_FILE, f"specinpaint — {resolved.name} pipeline", items, summary, footer,
+                          evaluation=rows)
     atomic_write_text(out / DEMO_DIR / STAMP_FILE,
                       json.dumps({"stamp": stamp, "items": [asdict(i) for i in items]}, indent=1))
-    return JobResult(out, bundle, report, items)
+    return JobResult(out, bundle, report, items, evaluation)
+
+
+def ensure_evaluation(pipeline, out: Path, digest: str, overrides: list[str] | None = None):
+    """The quick evaluation of this bundle (``out/evaluation``; ``overrides`` are evaluation
+    settings), re-run only when the weights or the settings changed."""
+    from specinpaint.studies.data_source import evaluation_datasets
+    from specinpaint.studies.evaluate import EvaluationReport, evaluate_pipeline
+    from specinpaint.studies.evaluation_spec import parse_spec
+    from specinpaint.studies.report import JSON_FILE, write_report
+
+    folder = out / EVALUATION_DIR
+    spec = parse_spec(overrides or [], quick=True)
+    try:
+        saved = json.loads((folder / JSON_FILE).read_text())
+        info = saved.get("info", {})
+        if info.get("bundle_digest") == digest and info.get("spec") == spec.model_dump(mode="json"):
+            return EvaluationReport(saved["sections"], saved["timings"], saved["info"], saved.get("skipped", {}))
+    except (OSError, ValueError, KeyError):
+        pass
+    log.info("evaluating the pipeline (quick): %s", folder)
+    heldout, train, description = evaluation_datasets(pipeline)
+    report = evaluate_pipeline(pipeline, heldout, spec, train_dataset=train,
+                               info={"bundle": str(out / "bundle"), "bundle_digest": digest, **description})
+    write_report(report, folder)
+    return report
 
 
 def _bundle_digest(bundle: Path) -> str:

@@ -55,11 +55,22 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _evaluation(evaluation: tuple[Sequence[Sequence[str]], str] | None) -> str:
+    """The evaluation's summary rows (measure, value, reference) and a link to its full report."""
+    if not evaluation:
+        return ""
+    rows, href = evaluation
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return (f'<section class="card"><h2>Evaluation (quick)</h2><table>{body}</table>'
+            f'<p><a href="{html.escape(href)}">full evaluation report</a></p></section>')
+
+
 def render_report(
     title: str,
     items: Sequence[ReportItem],
     summary: Mapping[str, Any] | None = None,
     footer: str = "",
+    evaluation: tuple[Sequence[Sequence[str]], str] | None = None,
 ) -> str:
     """The report's HTML text."""
     cards = []
@@ -86,14 +97,14 @@ def render_report(
     return (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{summary_html}{''.join(cards)}"
+        f"<h1>{html.escape(title)}</h1>{summary_html}{_evaluation(evaluation)}{''.join(cards)}"
         f'<p class="muted">{footer}</p></body></html>'
     )
 
 
 def write_report(path: str | Path, title: str, items: Sequence[ReportItem], summary: Mapping[str, Any] | None = None,
-                 footer: str = "") -> Path:
+                 footer: str = "", evaluation: tuple[Sequence[Sequence[str]], str] | None = None) -> Path:
     """Write the report atomically and return its path."""
     path = Path(path)
-    atomic_write_text(path, render_report(title, items, summary, footer))
+    atomic_write_text(path, render_report(title, items, summary, footer, evaluation))
     return path

@@ -26,7 +26,7 @@ def test_run_trains_reports_and_reuses(tmp_path, capsys):
                                                        "prior_bottom": STEPS})))
     out = tmp_path / "out"
     with edit_plugins():
-        assert main(["run", "--config", str(config), "-o", str(out), "--no-progress"]) == 0
+        assert main(["run", "--config", str(config), "-o", str(out), "--no-progress", "--no-evaluate"]) == 0
         printed = capsys.readouterr().out
         assert f"specinpaint serve {out / 'bundle'}" in printed
         report = (out / "report.html").read_text()
@@ -42,7 +42,7 @@ def test_run_trains_reports_and_reuses(tmp_path, capsys):
         lines = _metrics_lines(out)
         stamps = {p: p.stat().st_mtime_ns for p in wavs}
 
-        assert main(["run", "--config", str(config), "-o", str(out), "--no-progress"]) == 0
+        assert main(["run", "--config", str(config), "-o", str(out), "--no-progress", "--no-evaluate"]) == 0
         assert _metrics_lines(out) == lines  # no stage trained again
         assert (out / "bundle" / "weights.safetensors").read_bytes() == weights
         assert (out / "report.html").read_text() == report
@@ -56,7 +56,7 @@ def test_run_into_a_folder_of_another_config_says_what_to_do(tmp_path, capsys):
                                                        "prior_bottom": STEPS})))
     out = tmp_path / "out"
     with edit_plugins():
-        assert main(["run", "--config", str(config), "-o", str(out), "--no-progress"]) == 0
+        assert main(["run", "--config", str(config), "-o", str(out), "--no-progress", "--no-evaluate"]) == 0
         capsys.readouterr()
         assert main(["run", "--config", str(config), "-o", str(out), "--no-progress",
                      "--set", "quantizer.params.num_codes=8"]) == 2

@@ -28,9 +28,9 @@ import torch
 
 from specinpaint.core.errors import DataError
 from specinpaint.core.pipeline import Pipeline
+from specinpaint.metrics.silence import code_entropy_bits, silent_cells
 
 from .ablation import Study, Variant, VariantResult, run_study
-from specinpaint.metrics.silence import code_entropy_bits, silent_cells
 
 log = logging.getLogger(__name__)
 

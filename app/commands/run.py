@@ -21,13 +21,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="config override, e.g. --set training.quantizer.steps=50 (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo notes")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--no-evaluate", action="store_true",
+                        help="skip the quick evaluation (otherwise written to OUT/evaluation and summarised in "
+                        "the report)")
+    parser.add_argument("--eval-set", dest="evaluation", action="append", default=[], metavar="KEY=VALUE",
+                        help="evaluation setting on top of the quick preset, e.g. --eval-set seeds=1 (repeatable; "
+                        "see `specinpaint evaluate --help`)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from specinpaint.app.default_job import run_default_job
 
-    result = run_default_job(args.config, args.out, args.overrides, seed=args.seed, progress=not args.no_progress)
+    result = run_default_job(args.config, args.out, args.overrides, seed=args.seed, progress=not args.no_progress,
+                             evaluate=not args.no_evaluate, evaluation_overrides=args.evaluation)
+    if result.evaluation is not None:
+        from specinpaint.studies.report import console_table
+
+        print(console_table(result.evaluation))
+        print(f"evaluation: {result.out_dir / 'evaluation' / 'evaluation.md'}")
     print(f"bundle:  {result.bundle}")
     print(f"report:  {result.report} ({len(result.items)} notes)")
     print(f"serve:   specinpaint serve {result.bundle}")
