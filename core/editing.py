@@ -586,21 +586,13 @@ class EditingMixin:
         return EditResult(audio, result, self.representation.sample_rate, masks)
 
     def magnitude_channel(self) -> int:
-        """Index of the level channel (named like 'log_magnitude' / 'log_mel_power'; else 0)."""
-        for i, name in enumerate(self._channel_names()):
-            if "mag" in name or "power" in name or "log" in name:
-                return i
-        return 0
+        """Index of the representation's log-level channel."""
+        return int(self.representation.level_channel)
 
     def db_per_log_unit(self) -> float:
         """dB per natural-log unit of the level channel: 10/ln 10 for a log *power* channel,
         20/ln 10 for a log magnitude."""
-        names = self._channel_names()
-        name = names[self.magnitude_channel()] if names else ""
-        return (10.0 if "power" in name else 20.0) / LN10
-
-    def _channel_names(self) -> list[str]:
-        return [n.lower() for n in getattr(self.representation, "channel_names", ())]
+        return (10.0 if self.representation.level_is_power else 20.0) / LN10
 
     def _spectrogram_mask(self, masks: Mapping[str, torch.Tensor], start: int, size: torch.Size) -> torch.Tensor:
         """The finest level's mask over one window, upsampled to spectrogram resolution [B, F, T]."""

@@ -24,6 +24,8 @@ class Representation(nn.Module, ABC):
     * ``frame_times_s(T)`` → ``[T]`` centre time of each frame (s).
     * ``clean(spec)`` → the same spectrogram with the representation's own invariants re-applied
       (e.g. the paper's phase threshold); called on model outputs before ``decode``. Identity by default.
+    * ``level_channel`` / ``level_is_power``: which channel holds the natural-log level, and whether
+      it is log *power* (else log magnitude): what level-aware losses and the attenuate brush use.
 
     Plugins declare a pydantic ``Params`` model and are built as ``cls(params)``.
     """
@@ -31,6 +33,8 @@ class Representation(nn.Module, ABC):
     Params: ClassVar[type[BaseModel]]
     description: ClassVar[str] = ""
     channel_names: ClassVar[tuple[str, ...]] = ()
+    level_channel: ClassVar[int] = 0
+    level_is_power: ClassVar[bool] = False
 
     def __init__(self, params: BaseModel) -> None:
         super().__init__()

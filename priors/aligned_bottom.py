@@ -38,7 +38,7 @@ class AlignedBottomPrior(TransformerPrior):
         lins = linearizers({p.context_level: tuple(p.top_shape), p.level: tuple(p.codemap_shape)})
         self.top_lin, self.lin = lins[p.context_level], lins[p.level]
         self.special_id = p.num_codes  # start token (causal) or mask token (bidirectional)
-        self.classes = ClassEmbedding(p.d_model)
+        self.classes = ClassEmbedding(p.d_model, tuple(p.pitch_range), p.num_families, p.pitch_embedding)
         self.context = ContextEncoder(p, self.top_lin, self.lin)
         self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin)
         self.decoder = Stack(p.num_decoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,

@@ -27,6 +27,12 @@ class TransformerParams(BaseModel):
     )
     mlp: Literal["gelu", "swiglu"] = "gelu"
     class_dropout: float = Field(0.1, ge=0, le=1, description="training: probability of null labels (for CFG)")
+    pitch_range: tuple[int, int] = Field((24, 84), description="MIDI pitches the prior is conditioned on (inclusive)")
+    num_families: int = Field(11, ge=1, description="instrument families the prior is conditioned on")
+    pitch_embedding: Literal["table", "table+smooth"] = Field(
+        "table", description="table: one learned vector per pitch; table+smooth: plus a learned projection of "
+        "smooth pitch features, shared by neighbouring pitches",
+    )
     attention_backend: Literal["auto", "xformers", "sdpa", "math"] = "auto"
 
     @model_validator(mode="after")
@@ -35,6 +41,8 @@ class TransformerParams(BaseModel):
             raise ValueError(f"d_model {self.d_model} must be divisible by num_heads {self.num_heads}")
         if self.positions == "rope" and (self.d_model // self.num_heads) % 4:
             raise ValueError(f"rope positions need d_model/num_heads divisible by 4, got {self.d_model // self.num_heads}")
+        if self.pitch_range[0] > self.pitch_range[1]:
+            raise ValueError(f"pitch_range {self.pitch_range} must be (lowest, highest)")
         if min(self.codemap_shape) < 1:
             raise ValueError(f"codemap_shape must be positive, got {self.codemap_shape}")
         return self

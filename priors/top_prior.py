@@ -52,7 +52,7 @@ class TopPrior(TransformerPrior):
         p = params
         self.lin = Linearizer.columns(tuple(p.codemap_shape))
         self.mask_id = self.bos_id = p.num_codes
-        self.classes = ClassEmbedding(p.d_model)
+        self.classes = ClassEmbedding(p.d_model, tuple(p.pitch_range), p.num_families, p.pitch_embedding)
         self.source = TokenInput(p.num_codes + 1, p.d_model, self.lin)
         self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin)
         common = dict(d_model=p.d_model, num_heads=p.num_heads, ffn_dim=p.ffn_dim, dropout=p.dropout,

@@ -72,6 +72,10 @@ class HierarchyParams(BaseModel):
         0.0, ge=0, description="multi-resolution STFT loss on decoded audio (applied by the trainer)"
     )
     stft_loss_fft_sizes: list[int] = Field(default_factory=lambda: [512, 1024, 2048])
+    level_loss_weight: float = Field(
+        0.0, ge=0, description="spectral convergence of the level channel in linear magnitude (keeps harmonic "
+        "peaks and loudness; applied by the trainer)",
+    )
 
     @field_validator("bottom_strides", "top_strides")
     @classmethod

@@ -89,6 +89,7 @@ class MelIF(Representation):
 
     description: ClassVar[str] = "Mel-IF (log-mel power + mel IF) with break frequency, phase threshold, inverse"
     channel_names: ClassVar[tuple[str, ...]] = ("log_mel_power", "mel_if")
+    level_is_power: ClassVar[bool] = True
 
     Params: ClassVar[type[MelIFParams]] = MelIFParams
 

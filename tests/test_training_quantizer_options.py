@@ -56,6 +56,33 @@ def test_stft_loss_term_is_added_finite_and_reaches_the_encoder():
     assert sum(float(g.abs().sum()) for g in grads) > 0
 
 
+def test_level_loss_term_is_added_and_reaches_the_encoder():
+    with_level = _pipeline(level_loss_weight=0.25)
+    without = _pipeline()
+    train_set = build_dataset(with_level.config, "train")
+    task, plain = QuantizerTask(with_level, train_set), QuantizerTask(without, train_set)
+    task.setup(CPU, resumed=False)
+    without.normalizer.load_state_dict(with_level.normalizer.state_dict())
+    batch = task.prepare(AudioCollate(2048)([train_set[i] for i in range(4)]), CPU.device)
+    module = with_level.quantizer.eval()
+    loss, metrics = task.compute_loss(module, batch)
+    base, base_metrics = plain.compute_loss(module, batch)
+    assert "loss/level" in metrics and "loss/level" not in base_metrics
+    assert torch.allclose(loss - base, 0.25 * metrics["loss/level"], rtol=1e-4, atol=1e-6)
+    grads = torch.autograd.grad(loss - base, list(module.encoders.parameters()), allow_unused=True)
+    assert sum(float(g.abs().sum()) for g in grads if g is not None) > 0
+
+
+def test_level_convergence_known_answers():
+    from specinpaint.training.losses import level_convergence_loss
+
+    level = torch.randn(3, 8, 5)
+    assert float(level_convergence_loss(level, level, power=True)) == 0.0
+    half = torch.log(torch.tensor(0.25))  # a quarter of the power is half the magnitude
+    assert float(level_convergence_loss(level + half, level, power=True)) == pytest.approx(0.5, rel=1e-5)
+    assert float(level_convergence_loss(level + half / 2, level, power=False)) == pytest.approx(0.5, rel=1e-5)
+
+
 def test_stft_loss_is_logged_during_training(tmp_path):
     from specinpaint.training.logger import read_metrics
 

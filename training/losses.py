@@ -36,3 +36,17 @@ def multi_resolution_stft_loss(
     if not terms:
         return prediction.new_zeros(())
     return torch.stack(terms).mean()
+
+
+def level_convergence_loss(prediction: torch.Tensor, target: torch.Tensor, power: bool) -> torch.Tensor:
+    """Spectral convergence of the linear magnitudes behind a log level channel ``[B, F, T]``:
+    ``‖exp(ŷ) − exp(y)‖ / ‖exp(y)‖`` per note, averaged (``power``: the channel is log power, so the
+    magnitude is ``exp(y / 2)``).
+
+    Why: a squared error on log levels treats a harmonic peak and the noise floor alike, and its
+    blur lowers the peaks (the decoded note comes out quiet and its pitch fades). In linear
+    magnitude the loud bins dominate, so this term keeps the harmonics and the level."""
+    scale = 0.5 if power else 1.0
+    pred, ref = (prediction.float() * scale).exp(), (target.float() * scale).exp()
+    norm = torch.linalg.vector_norm(ref, dim=(-2, -1)).clamp_min(1e-7)
+    return (torch.linalg.vector_norm(ref - pred, dim=(-2, -1)) / norm).mean()

@@ -31,7 +31,7 @@ from .data import AudioBatch, AudioCollate
 from .data_record import record_data
 from .distributed import DistContext, setup_distributed
 from .engine import CHECKPOINT_DIR, train
-from .losses import multi_resolution_stft_loss
+from .losses import level_convergence_loss, multi_resolution_stft_loss
 from .result import BUNDLE_DIR, TrainResult, record_training
 from .samples import write_reconstruction_samples
 from .task import TrainingTask
@@ -90,6 +90,9 @@ class QuantizerTask(TrainingTask):
         params = pipeline.quantizer.params
         self.stft_weight = float(getattr(params, "stft_loss_weight", 0.0) or 0.0)
         self.stft_sizes = list(getattr(params, "stft_loss_fft_sizes", (512, 1024, 2048)))
+        self.level_weight = float(getattr(params, "level_loss_weight", 0.0) or 0.0)
+        self.level_channel = int(pipeline.representation.level_channel)
+        self.level_is_power = bool(pipeline.representation.level_is_power)
         self._fit_batch_size = FIT_BATCH_SIZE
 
     def signature(self) -> dict[str, Any]:
@@ -111,6 +114,13 @@ class QuantizerTask(TrainingTask):
         loss = out.loss
         metrics: dict[str, Any] = {f"loss/{k}": v.detach() for k, v in out.losses.items()}
         metrics.update(out.metrics)
+        if self.level_weight > 0:
+            with torch.autocast(device_type=batch.spec.device.type, enabled=False):
+                denormalize, c = self.pipeline.normalizer.denormalize, self.level_channel
+                level = level_convergence_loss(denormalize(out.reconstruction.float())[:, c],
+                                               denormalize(batch.spec.float())[:, c], self.level_is_power)
+            loss = loss + self.level_weight * level
+            metrics["loss/level"] = level.detach()
         if self.stft_weight > 0:
             with torch.autocast(device_type=batch.spec.device.type, enabled=False):
                 decoded = self.pipeline.audio_from_spectrogram(out.reconstruction.float(), batch.audio.shape[-1])
