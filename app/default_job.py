@@ -105,7 +105,7 @@ def run_default_job(
 def ensure_evaluation(pipeline, out: Path, digest: str, overrides: list[str] | None = None):
     """The quick evaluation of this bundle (``out/evaluation``; ``overrides`` are evaluation
     settings), re-run only when the weights or the settings changed."""
-    from specinpaint.studies.data_source import evaluation_datasets
+    from specinpaint.studies.data_source import evaluation_datasets, optional_split
     from specinpaint.studies.evaluate import EvaluationReport, evaluate_pipeline
     from specinpaint.studies.evaluation_spec import parse_spec
     from specinpaint.studies.report import JSON_FILE, write_report
@@ -121,7 +121,8 @@ def ensure_evaluation(pipeline, out: Path, digest: str, overrides: list[str] | N
         pass
     log.info("evaluating the pipeline (quick): %s", folder)
     heldout, train, description = evaluation_datasets(pipeline)
-    report = evaluate_pipeline(pipeline, heldout, spec, train_dataset=train,
+    unseen = optional_split(pipeline, spec.unseen_split)
+    report = evaluate_pipeline(pipeline, heldout, spec, train_dataset=train, unseen_dataset=unseen,
                                info={"bundle": str(out / "bundle"), "bundle_digest": digest, **description})
     write_report(report, folder)
     return report

@@ -62,6 +62,14 @@ class EvaluationContext:
     def num_samples(self) -> int:
         return self.pipeline.config.num_samples
 
+    def with_dataset(self, dataset: Any) -> EvaluationContext:
+        """The same context on other held-out notes (the classifier is shared, not reloaded)."""
+        other = EvaluationContext(self.pipeline, dataset, self.spec, self.train_dataset, self.cache_dir,
+                                  self.classifier_info)
+        if "classifier" in self.__dict__:
+            other.__dict__["classifier"] = self.__dict__["classifier"]
+        return other
+
     def heldout(self, count: int):
         """The first ``count`` evaluation notes (spread evenly over the split) as one batch."""
         return notes.load(self.dataset, notes.spread(len(self.dataset), count), self.num_samples)

@@ -52,3 +52,14 @@ def evaluation_datasets(
         "split": split, "train_split": train_split if train is not None else None,
     }
     return heldout, train, description
+
+
+def optional_split(pipeline: Pipeline, split: str | None, dataset: str | Path | None = None) -> Any | None:
+    """The named split of the evaluation's data, or None when there is no such split."""
+    if split is None:
+        return None
+    config, root = evaluation_config(pipeline, dataset)
+    try:
+        return build_dataset(config, split, root)
+    except DataError:
+        return None

@@ -73,11 +73,13 @@ def evaluate_pipeline(
     spec: EvaluationSpec | None = None,
     *,
     train_dataset: Any | None = None,
+    unseen_dataset: Any | None = None,
     cache_dir: str | Path | None = None,
     info: dict[str, Any] | None = None,
 ) -> EvaluationReport:
     """Run the spec's sections on ``dataset`` (the held-out split); ``train_dataset`` is the split
-    the family classifier learns from (None: no family measures)."""
+    the family classifier learns from (None: no family measures); ``unseen_dataset``, notes of
+    instruments never trained on, adds the section ``reconstruction_unseen``."""
     spec = spec or EvaluationSpec()
     if len(dataset) == 0:
         raise DataError("the evaluation split has no notes")
@@ -100,6 +102,10 @@ def evaluate_pipeline(
         start = time.perf_counter()
         sections[name] = SECTION_FUNCTIONS[name](ctx)
         timings[name] = round(time.perf_counter() - start, 3)
+        if name == "reconstruction" and unseen_dataset is not None and len(unseen_dataset):
+            start = time.perf_counter()
+            sections["reconstruction_unseen"] = evaluate_reconstruction(ctx.with_dataset(unseen_dataset))
+            timings["reconstruction_unseen"] = round(time.perf_counter() - start, 3)
     trained = pipeline.extras.get("trained", {})
     for key, record in trained.items():
         if isinstance(record, dict) and "seconds" in record:

@@ -22,6 +22,10 @@ class EvaluationSpec(BaseModel):
 
     split: str | None = Field(None, description="held-out split (default: the config's data.valid_split)")
     train_split: str | None = Field(None, description="split the classifier trains on (default: data.train_split)")
+    unseen_split: str | None = Field(
+        "unseen", description="split of instruments held out whole; when the dataset has it, reconstruction is "
+        "also measured there (section reconstruction_unseen)",
+    )
     sections: list[Section] = Field(default_factory=lambda: list(SECTIONS))
     reconstruction_notes: int = Field(64, ge=1)
     roundtrip: bool = Field(True, description="also measure the representation's own round trip")

@@ -46,6 +46,11 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
         if "family_accuracy" in rec:
             rows.append(("reconstruction family accuracy ↑", pct(rec["family_accuracy"]),
                          f"raw notes: {pct(rec.get('raw_family_accuracy'))}"))
+    unseen = report.sections.get("reconstruction_unseen", {}).get("metrics")
+    if unseen:
+        rows.append(("unseen instruments: reconstruction SC ↓", fmt(unseen["sc"]),
+                     f"pitch {pct(unseen['pitch_accuracy'])} (raw {pct(unseen['raw_pitch_accuracy'])}), level "
+                     f"{fmt(unseen['level_error_db_mean'])} dB, {int(unseen['notes'])} notes"))
     gen = report.sections.get("generation", {}).get("metrics")
     if gen:
         rows += [

@@ -9,7 +9,8 @@ DESCRIPTION = """\
 Measure a trained pipeline on held-out notes and write evaluation.json, evaluation.md and
 plots/*.png to --out:
   reconstruction  encode -> decode of the held-out split: SC, LSD, MR-STFT, level error (dB),
-                  pitch accuracy (pYIN, +-0.5 semitone) next to the raw notes', family accuracy
+                  pitch accuracy (pYIN, +-0.5 semitone) next to the raw notes', family accuracy;
+                  again on the 'unseen' split (instruments never trained on) when the data has one
   generation      every family of the training data x pitches across its range x seeds, with
                   the bundle's default sampling: pitch accuracy, octave errors, unvoiced notes,
                   family accuracy (a small classifier trained on the training split, cached;
@@ -51,11 +52,12 @@ def run(args: argparse.Namespace) -> int:
     changes.append(f"device={args.device}")
     spec = parse_spec(changes, quick=args.quick)
     pipeline = load_bundle(args.bundle, "cpu")
-    from specinpaint.studies.data_source import evaluation_datasets
+    from specinpaint.studies.data_source import evaluation_datasets, optional_split
 
     heldout, train, description = evaluation_datasets(pipeline, args.dataset, args.split or spec.split,
                                                       args.train_split or spec.train_split)
-    report = evaluate_pipeline(pipeline, heldout, spec, train_dataset=train,
+    unseen = optional_split(pipeline, spec.unseen_split, args.dataset) if "reconstruction" in spec.sections else None
+    report = evaluate_pipeline(pipeline, heldout, spec, train_dataset=train, unseen_dataset=unseen,
                                info={"bundle": str(args.bundle), **description})
     out = args.out or Path(args.bundle).resolve().parent / "evaluation"
     path = write_report(report, out)
