@@ -31,7 +31,9 @@ class DataConfig(Strict):
 
 
 class TrainingConfig(Strict):
-    """One training run (the VQ-VAE or one prior)."""
+    """One training run (the VQ-VAE or one prior). Numbers must be finite (``lr: .inf`` is refused)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     steps: int = Field(1000, ge=1)
     batch_size: int = Field(16, ge=1)
