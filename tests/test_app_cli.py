@@ -182,3 +182,18 @@ def test_serve_trusts_forwarded_headers_and_hosts_only_when_told(bundle, monkeyp
     assert settings.allowed_hosts == ["synth.example", "*.lab.example"]
     behind_proxy = uvicorn_config(seen["app"], settings)
     assert behind_proxy.proxy_headers is True and behind_proxy.forwarded_allow_ips == "10.0.0.2,10.0.0.3"
+
+
+def test_security_doc_names_only_real_serve_flags_and_is_linked():
+    import re
+    from pathlib import Path
+
+    from specinpaint.app.cli import build_parser
+
+    root = Path(__file__).resolve().parent.parent
+    doc = (root / "docs/security.md").read_text()
+    serve_help = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()
+    flags = set(re.findall(r"`(--[a-z-]+)", doc))
+    assert {"--host", "--max-upload-mb", "--rate-limit", "--allowed-hosts", "--forwarded-allow-ips"} <= flags
+    assert all(flag in serve_help for flag in flags), flags - set(re.findall(r"--[a-z-]+", serve_help))
+    assert "docs/security.md" in (root / "README.md").read_text() and "docs/security.md" in serve_help
