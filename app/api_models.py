@@ -18,7 +18,9 @@ MAX_SEED = 2**31 - 1
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown fields and NaN/Infinity (which Python's JSON parser accepts) are 422s naming the field."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class Labels(Strict):

@@ -79,8 +79,10 @@ def read_codes_json(path: Path) -> Codemaps:
     try:
         data = json.loads(Path(path).read_text())
         return Codemaps.from_lists({level: [rows] for level, rows in data.items()})
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError, TypeError, AttributeError, OverflowError, RuntimeError) as exc:
         raise SpecinpaintError(f"{path}: not a codes JSON file ({exc})") from None
+    except SpecinpaintError as exc:  # non-integer codes (1.5 is never truncated to 1)
+        raise SpecinpaintError(f"{path}: {exc}") from None
 
 
 def write_codes_json(path: Path, codes: Codemaps, index: int = 0) -> None:

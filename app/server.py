@@ -6,8 +6,12 @@ Design (fixes the original Flask server, see docs/original.md §5, §7.18):
   re-entrant and a CPU box gains nothing from running two edits at once);
 * every response is built in memory (no shared ``uploads/sample.wav``-style files);
 * requests are pydantic models; malformed input gets a 4xx JSON ``{"detail": ...}``;
-* upload size, audio duration, codemap length and request rate are limited (`ServerSettings`);
-* bound to 127.0.0.1 unless told otherwise; no CORS (the web app is served by the same origin).
+* request bodies are limited while they stream in (chunked ones too); audio duration, codemap
+  length and request rate are limited (`ServerSettings`); error answers never echo the request;
+* bound to 127.0.0.1 unless told otherwise; Host must be an allowed name and state-changing
+  requests from another Origin are refused (`request_guard.py`); no CORS (the web app is served
+  by the same origin); forwarded headers are trusted only from ``forwarded_allow_ips``.
+  What this does and does not promise: docs/security.md.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 import torch
 from fastapi import FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,9 +49,11 @@ from .api_models import (
     RegionModel,
     SamplePackRequest,
 )
+from .body_limit import BodyLimit
 from .dataset_codes import Constraints, DatasetCodes
 from .images import log_magnitude_png
-from .rate_limit import RateLimiter
+from .rate_limit import DEFAULT_MAX_CLIENTS, RateLimiter
+from .request_guard import RequestGuard, default_allowed_hosts
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -55,7 +62,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 class ServerSettings(BaseModel):
     """Limits and binding; every field can be set from `specinpaint serve` flags."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
@@ -63,6 +70,13 @@ class ServerSettings(BaseModel):
     max_duration_s: float = Field(60.0, gt=0, description="longest accepted note (uploads and codes)")
     rate_limit_per_minute: float = Field(600.0, ge=0, description="per client; 0 disables")
     rate_limit_burst: int | None = Field(None, ge=1)
+    max_clients: int = Field(DEFAULT_MAX_CLIENTS, ge=1, description="rate-limit table size (least recent forgotten)")
+    allowed_hosts: list[str] | None = Field(
+        None, description="Host header names accepted ('*' = any); None = loopback names + the bound host"
+    )
+    forwarded_allow_ips: str | None = Field(
+        None, description="proxies whose X-Forwarded-For/-Proto are trusted (uvicorn syntax); None = none"
+    )
     max_pack_pitches: int = Field(61, ge=1)
     torch_threads: int | None = Field(
         None, ge=1, description="intra-op CPU threads for inference (None: torch's default); 1 is often "
@@ -76,6 +90,13 @@ class HTTPProblem(Exception):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
         self.status, self.detail = status, detail
+
+
+def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """Where and what, never the offending input: a body can be hundreds of MB, and NaN cannot be
+    written as JSON (the default handler's 500)."""
+    return [{"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error.get("type", "")}
+            for error in exc.errors()[:20]]
 
 
 def _codes_from_json(data: CodesJson, pipeline: Pipeline, max_columns: int) -> Codemaps:
@@ -124,7 +145,8 @@ def create_app(
     settings = settings or ServerSettings()
     pipeline.eval()
     lock = threading.Lock()
-    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    limiter = RateLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst,
+                          max_clients=settings.max_clients)
     max_columns = max(pipeline.window_columns, int(settings.max_duration_s / pipeline.column_seconds + 1e-9))
     app = FastAPI(
         title="specinpaint",
@@ -146,6 +168,12 @@ def create_app(
         status = 404 if isinstance(exc, DataError) else 422 if isinstance(exc, (EditError, AudioInputError)) else 400
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": _validation_detail(exc)}, status_code=422)
+
+    app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)  # counted while the body streams in
+
     @app.middleware("http")
     async def _limits(request: Request, call_next):
         if request.url.path.startswith("/api/") and request.method == "POST":
@@ -155,13 +183,11 @@ def create_app(
                     {"detail": f"rate limit of {settings.rate_limit_per_minute:g} requests/minute exceeded"},
                     status_code=429, headers={"Retry-After": str(max(1, round(wait)))},
                 )
-            length = request.headers.get("content-length")
-            if length is not None and length.isdigit() and int(length) > settings.max_upload_bytes:
-                return JSONResponse(
-                    {"detail": f"request body of {length} bytes exceeds the {settings.max_upload_bytes}-byte limit"},
-                    status_code=413,
-                )
         return await call_next(request)
+
+    # added last = outermost: Host/Origin checks, the rate limit above, then the body limit (inside the
+    # rate limit's BaseHTTPMiddleware, whose task group would wrap the body limit's 413 in an ExceptionGroup)
+    app.add_middleware(RequestGuard, allowed_hosts=settings.allowed_hosts or default_allowed_hosts(settings.host))
 
     def run_locked(fn, *args, **kwargs):
         with lock:
@@ -244,12 +270,16 @@ def create_app(
             raise HTTPProblem(413, f"upload exceeds the {settings.max_upload_bytes}-byte limit")
         if not data:
             raise HTTPProblem(422, "uploaded file is empty")
-        samples = _decode_upload(data, pipeline.sample_rate, audio.filename or "upload", settings.max_duration_s)
+        samples, notes = _decode_upload(data, pipeline.sample_rate, audio.filename or "upload",
+                                        settings.max_duration_s)
         duration = samples.shape[-1] / pipeline.sample_rate
         if duration > settings.max_duration_s:
             raise HTTPProblem(413, f"audio is {duration:.1f} s long; the limit is {settings.max_duration_s:g} s")
         codes = run_locked(pipeline.encode_long, samples)
-        return CodesResponse(codes=_codes_json(codes), labels={"duration_s": round(duration, 3)})
+        labels: dict[str, Any] = {"duration_s": round(duration, 3)}
+        if notes:
+            labels["warnings"] = notes  # what was done to the audio (e.g. scaled down to full scale)
+        return CodesResponse(codes=_codes_json(codes), labels=labels)
 
     @app.post("/api/inpaint", response_model=CodesResponse, tags=["edit"])
     def inpaint(req: InpaintRequest) -> CodesResponse:
@@ -337,13 +367,13 @@ def _reference_html(schema: dict[str, Any]) -> str:
     )
 
 
-def _decode_upload(data: bytes, sample_rate: int, label: str, max_seconds: float) -> torch.Tensor:
-    """Uploaded bytes → mono float32 [N] at ``sample_rate`` by core.audio's policy; too-long audio
-    is a 413, refused from its header before decoding."""
-    from specinpaint.core.audio import AudioTooLongError, decode_audio_bytes
+def _decode_upload(data: bytes, sample_rate: int, label: str, max_seconds: float) -> tuple[torch.Tensor, list[str]]:
+    """Uploaded bytes → (mono float32 [N] at ``sample_rate`` by core.audio's policy, notes on what
+    was done to it); too-long audio is a 413, refused from its header before decoding."""
+    from specinpaint.core.audio import AudioTooLongError, read_audio_bytes
 
     try:
-        return decode_audio_bytes(data, sample_rate, label, max_seconds)
+        return read_audio_bytes(data, sample_rate, label, max_seconds)
     except AudioTooLongError as exc:
         raise HTTPProblem(413, str(exc).split(": ", 1)[-1]) from None
 
@@ -380,13 +410,24 @@ def _wav(pipeline: Pipeline, codes: Codemaps) -> bytes:
     return wav_bytes(pipeline.decode_long(codes)[0], pipeline.sample_rate)
 
 
+def uvicorn_config(app: FastAPI, settings: ServerSettings, log_level: str = "info", **extra: Any):
+    """The uvicorn configuration for ``settings``: X-Forwarded-* headers are trusted only from
+    ``settings.forwarded_allow_ips`` (uvicorn's own default trusts 127.0.0.1, which would let any
+    local client pick its rate-limit key)."""
+    import uvicorn
+
+    trusted = settings.forwarded_allow_ips
+    return uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
+                          proxy_headers=trusted is not None, forwarded_allow_ips=trusted or "", **extra)
+
+
 def serve(app: FastAPI, settings: ServerSettings) -> None:
     """Run uvicorn in this process (blocking)."""
     import uvicorn
 
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s: reachable from other machines; there is no authentication", settings.host)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.Server(uvicorn_config(app, settings)).run()
 
 
 class BackgroundServer:
@@ -403,8 +444,9 @@ class BackgroundServer:
                 sock.bind((host, 0))
                 port = sock.getsockname()[1]
         self.url = f"http://{host}:{port}"
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
+        base = getattr(app.state, "settings", None) or ServerSettings()
+        settings = base.model_copy(update={"host": host, "port": port})
+        self.server = uvicorn.Server(uvicorn_config(app, settings, log_level="warning", lifespan="off"))
         self.thread = threading.Thread(target=self.server.run, name="specinpaint-server", daemon=True)
 
     def __enter__(self) -> str:

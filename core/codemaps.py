@@ -105,4 +105,15 @@ class Codemaps(Mapping[str, torch.Tensor]):
 
     @staticmethod
     def from_lists(data: Mapping[str, list]) -> Codemaps:
-        return Codemaps({k: torch.as_tensor(v, dtype=torch.long) for k, v in data.items()})
+        """From nested lists (codes files, JSON); non-integer values are refused, never truncated."""
+        maps = {}
+        for name, value in data.items():
+            tensor = torch.as_tensor(value)
+            if tensor.numel() == 0:
+                tensor = tensor.long()
+            elif tensor.dtype.is_floating_point:
+                odd = tensor[tensor != tensor.round()]
+                example = f" (e.g. {float(odd[0]):g})" if odd.numel() else ""
+                raise SpecinpaintError(f"codemap '{name}' must hold integers, got {tensor.dtype}{example}")
+            maps[name] = tensor
+        return Codemaps(maps)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
-from .prior import SamplingOptions
+from .prior import MAX_SEED, SamplingOptions
 
 
 class Strict(BaseModel):
@@ -31,7 +31,9 @@ class DataConfig(Strict):
 
 
 class TrainingConfig(Strict):
-    """One training run (the VQ-VAE or one prior)."""
+    """One training run (the VQ-VAE or one prior). Numbers must be finite (``lr: .inf`` is refused)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     steps: int = Field(1000, ge=1)
     batch_size: int = Field(16, ge=1)
@@ -44,7 +46,7 @@ class TrainingConfig(Strict):
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     compile: bool = False
     device: str = "auto"
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     num_workers: int = Field(0, ge=0)
     log_every: int = Field(10, ge=1)
     eval_every: int = Field(200, ge=1)
@@ -74,3 +76,22 @@ class PipelineConfig(Strict):
     data: DataConfig = Field(default_factory=DataConfig)
     training: TrainingSection = Field(default_factory=TrainingSection)
     sampling: SamplingOptions = Field(default_factory=SamplingOptions)
+    _source: str | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> str | None:
+        """The file (or ``<dict>``) the config was validated from, for errors found later (the
+        quantizer/prior cross-check); not part of the config itself."""
+        return self._source
+
+    @source.setter
+    def source(self, value: str | None) -> None:
+        self._source = value
+
+    def __eq__(self, other: object) -> bool:
+        """Equal settings are equal configs, wherever they were read from."""
+        if not isinstance(other, PipelineConfig):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model

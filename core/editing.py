@@ -368,6 +368,10 @@ class EditingMixin:
                 raise EditError(f"mask '{lvl}' is not a rectangular array of booleans ({exc})") from None
             if mask.dtype.is_floating_point or mask.dtype.is_complex:
                 raise EditError(f"mask '{lvl}' must hold booleans or 0/1 integers")
+            if mask.dtype != torch.bool and mask.numel():
+                odd = mask[(mask != 0) & (mask != 1)]
+                if odd.numel():
+                    raise EditError(f"mask '{lvl}' must hold booleans or 0/1 integers, found {int(odd[0])}")
             if mask.dim() == 2:
                 mask = mask.unsqueeze(0)
             if mask.dim() != 3 or tuple(mask.shape[-2:]) != tuple(shapes[lvl]):

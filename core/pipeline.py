@@ -13,22 +13,25 @@ from typing import Any
 import torch
 from torch import nn
 
-from .atomic import atomic_directory, sha256_file
+from .atomic import atomic_directory, set_default_mode, sha256_file
 from .codemaps import Codemaps
 from .config import PipelineConfig
 from .editing import EditingMixin
 from .errors import BundleError, ConfigError, SpecinpaintError
+from .finite import nonfinite_tensors
+from .model_size import build_checked
 from .normalizer import Normalizer
 from .prior import Prior
 from .quantizer import Quantizer
 from .registry import normalizers, priors, quantizers, representations
 from .representation import Representation
-from .yaml_config import dump_config, load_config, validate_config
+from .yaml_config import dump_config, load_config, read_yaml, validate_config
 
 BUNDLE_FORMAT = 1
 CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, EXTRAS_FILE = (
     "pipeline.yaml", "weights.safetensors", "metadata.json", "extras.json",
 )
+CHECKED_FILES = (CONFIG_FILE, WEIGHTS_FILE, EXTRAS_FILE)  # listed with size and SHA-256 in metadata.json
 
 
 def _versions() -> dict[str, str]:
@@ -56,10 +59,14 @@ class Pipeline(EditingMixin, nn.Module):
             config.representation.name, config.representation.params
         )
         self.normalizer: Normalizer = normalizers.build(config.normalizer.name, config.normalizer.params)
-        self.quantizer: Quantizer = quantizers.build(config.quantizer.name, config.quantizer.params)
-        self.priors = nn.ModuleDict(
-            {level: priors.build(spec.name, spec.params) for level, spec in config.priors.items()}
+        where = self._where
+        self.quantizer: Quantizer = build_checked(
+            lambda: quantizers.build(config.quantizer.name, config.quantizer.params), where("quantizer.params")
         )
+        self.priors = nn.ModuleDict({
+            level: build_checked(lambda spec=spec: priors.build(spec.name, spec.params), where(f"priors.{level}.params"))
+            for level, spec in config.priors.items()
+        })
         self.extras: dict[str, Any] = dict(extras or {})
         self._check_compatible()
 
@@ -69,6 +76,10 @@ class Pipeline(EditingMixin, nn.Module):
         config = source if isinstance(source, PipelineConfig) else load_config(source, overrides)
         return cls(config)
 
+    def _where(self, key: str) -> str:
+        """``file: dotted.key`` for errors found after validation (the file the config came from)."""
+        return f"{self.config.source}: {key}" if self.config.source else key
+
     def _check_compatible(self) -> None:
         levels = set(self.quantizer.levels)
         shapes = self.codemap_shapes
@@ -76,12 +87,12 @@ class Pipeline(EditingMixin, nn.Module):
             assert isinstance(prior, Prior)
             if level not in levels or prior.level != level:
                 raise ConfigError(
-                    f"priors.{level}: prior models level '{prior.level}' but the quantizer has levels "
+                    f"{self._where(f'priors.{level}')}: prior models level '{prior.level}' but the quantizer has levels "
                     f"{sorted(levels)}"
                 )
             if tuple(prior.codemap_shape) != tuple(shapes[level]):
                 raise ConfigError(
-                    f"priors.{level}.params: codemap shape {tuple(prior.codemap_shape)} does not match the "
+                    f"{self._where(f'priors.{level}.params')}: codemap shape {tuple(prior.codemap_shape)} does not match the "
                     f"quantizer's {tuple(shapes[level])} for {self.config.num_samples} samples"
                 )
 
@@ -143,10 +154,12 @@ class Pipeline(EditingMixin, nn.Module):
                 "versions": _versions(),
                 "files": {
                     name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-                    for name in (CONFIG_FILE, WEIGHTS_FILE, EXTRAS_FILE)
+                    for name in CHECKED_FILES
                 },
             }
             (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=1))
+            for name in (*CHECKED_FILES, METADATA_FILE):
+                set_default_mode(tmp / name)  # safetensors writes 0600: all bundle files alike
         return target
 
     @classmethod
@@ -167,28 +180,14 @@ class Pipeline(EditingMixin, nn.Module):
         for name in (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, EXTRAS_FILE):
             if not (root / name).is_file():
                 raise BundleError(f"{root}: bundle is incomplete, {name} is missing")
+        _verify_files(root)
         try:
-            metadata = json.loads((root / METADATA_FILE).read_text())
-            files = metadata["files"]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise BundleError(f"{root / METADATA_FILE}: unreadable bundle metadata ({exc})") from exc
-        if metadata.get("format") != BUNDLE_FORMAT:
-            raise BundleError(f"{root}: bundle format {metadata.get('format')} is not supported ({BUNDLE_FORMAT})")
-        for name, expected in files.items():
-            size = (root / name).stat().st_size
-            if size != expected.get("bytes"):
-                raise BundleError(f"{root / name}: truncated or modified ({size} bytes, expected {expected.get('bytes')})")
-            if sha256_file(root / name) != expected.get("sha256"):
-                raise BundleError(f"{root / name}: checksum mismatch (file corrupted or edited)")
-        import yaml
-
-        try:
-            config = validate_config(yaml.safe_load((root / CONFIG_FILE).read_text()), str(root / CONFIG_FILE))
+            config = validate_config(read_yaml(root / CONFIG_FILE), str(root / CONFIG_FILE))
             extras = json.loads((root / EXTRAS_FILE).read_text())
         except SpecinpaintError:
             raise
         except Exception as exc:
-            raise BundleError(f"{root}: cannot read bundle config or extras ({exc})") from exc
+            raise BundleError(f"{root}: cannot read bundle config or extras ({type(exc).__name__})") from exc
         pipeline = cls(config, extras)
         try:
             state = load_file(str(root / WEIGHTS_FILE), device=str(map_location))
@@ -198,7 +197,8 @@ class Pipeline(EditingMixin, nn.Module):
         return pipeline.to(map_location)
 
     def load_weights(self, state: Mapping[str, torch.Tensor], source: str) -> None:
-        """Strict load: any missing, unexpected or mis-shaped tensor is a one-line BundleError."""
+        """Strict load: any missing, unexpected or mis-shaped tensor, or NaN/inf where the freshly
+        built model is finite, is a one-line BundleError."""
         own = self.state_dict()
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
@@ -215,7 +215,38 @@ class Pipeline(EditingMixin, nn.Module):
                     f"{source}: weights do not match the config: {key} has shape {tuple(value.shape)}, "
                     f"the model expects {tuple(own[key].shape)}"
                 )
+        bad = nonfinite_tensors(state, reference=own)
+        if bad:
+            raise BundleError(
+                f"{source}: {len(bad)} tensor(s) hold NaN or infinite values (e.g. {bad[0]}); "
+                "the weights come from a diverged or damaged run"
+            )
         self.load_state_dict(state, strict=True)
+
+
+def _verify_files(root: Path) -> None:
+    """metadata.json must list every checked bundle file; each must match its size and SHA-256."""
+    where = root / METADATA_FILE
+    try:
+        metadata = json.loads(where.read_text())
+    except (ValueError, OSError) as exc:
+        raise BundleError(f"{where}: unreadable bundle metadata ({type(exc).__name__})") from exc
+    if not isinstance(metadata, dict):
+        raise BundleError(f"{where}: bundle metadata must be a JSON object")
+    if metadata.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{root}: bundle format {metadata.get('format')} is not supported ({BUNDLE_FORMAT})")
+    files = metadata.get("files")
+    if not isinstance(files, dict):
+        raise BundleError(f"{where}: 'files' must map each bundle file to its size and sha256")
+    for name in CHECKED_FILES:
+        expected = files.get(name)
+        if not isinstance(expected, dict):
+            raise BundleError(f"{where}: {name} is not listed with its size and sha256 (metadata edited?)")
+        size = (root / name).stat().st_size
+        if size != expected.get("bytes"):
+            raise BundleError(f"{root / name}: truncated or modified ({size} bytes, expected {expected.get('bytes')})")
+        if sha256_file(root / name) != expected.get("sha256"):
+            raise BundleError(f"{root / name}: checksum mismatch (file corrupted or edited)")
 
 
 def build_pipeline(

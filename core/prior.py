@@ -13,6 +13,9 @@ from torch import nn
 from .codemaps import Codemaps
 from .conditioning import Conditioning
 
+#: Largest seed accepted anywhere (numpy's seed range; offsets added per window stay within torch's).
+MAX_SEED = 2**32 - 1
+
 
 class SamplingOptions(BaseModel):
     """How to draw codes. ``top_k=0`` and ``top_p=0`` disable those filters; ``guidance_scale=1``
@@ -25,7 +28,7 @@ class SamplingOptions(BaseModel):
     top_k: int = Field(0, ge=0)
     top_p: float = Field(0.0, ge=0, le=1)
     guidance_scale: float = Field(1.0, ge=0)
-    seed: int | None = None
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     use_kv_cache: bool = True
     num_steps: int = Field(8, ge=1, description="passes of the parallel (MaskGIT) sampler")
     choice_temperature: float = Field(4.5, ge=0, description="parallel sampler: Gumbel noise on confidences")

@@ -21,7 +21,8 @@ from .registry import registry
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
+    """A YAML mapping from ``path``; a one-line `ConfigError` (file:line:column) otherwise."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -73,7 +74,7 @@ def load_yaml_with_extends(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str
     if path in _seen:
         chain = " -> ".join(str(p) for p in (*_seen, path))
         raise ConfigError(f"{path}: extends: cycle ({chain})")
-    data = _read_yaml(path)
+    data = read_yaml(path)
     parent = data.pop("extends", None)
     if parent is None:
         return data
@@ -127,6 +128,7 @@ def validate_config(data: Mapping[str, Any], source: str = "<dict>") -> Pipeline
             msg = "missing required field"
         more = f" (and {exc.error_count() - 1} more errors)" if exc.error_count() > 1 else ""
         raise ConfigError(f"{source}: {_loc(first['loc'])}: {msg}{more}") from exc
+    config.source = source
 
     specs: list[tuple[str, str, PluginSpec]] = [
         ("representation", "representations", config.representation),

@@ -32,8 +32,8 @@ from .nsynth_format import (
     NUM_SAMPLES,
     SAMPLE_RATE,
     NoteRecord,
-    list_splits,
     read_examples,
+    split_directories,
     validate_record,
 )
 from .splits import (
@@ -62,7 +62,8 @@ class NSynthDataset(Dataset):
         model_config = ConfigDict(extra="forbid")
 
         root: str | None = Field(
-            None, description="NSynth root (holds train/ valid/ test/); None = the built-in SoundFont render"
+            None, description="NSynth root (holds train/ valid/ test/, or the official nsynth-train/ nsynth-valid/ "
+            "nsynth-test/); None = the built-in SoundFont render"
         )
         split: str = "train"
         split_scheme: Literal["official", "paper"] = Field(
@@ -158,14 +159,16 @@ class NSynthDataset(Dataset):
 
     def _load_metadata(self) -> tuple[dict[str, NoteRecord], dict[str, str]]:
         """Every valid record of every split directory, and the directory owning each note."""
-        available = list_splits(self.root)
+        self._split_dirs = split_directories(self.root)
+        available = list(self._split_dirs)
         if not available:
-            raise DataError(f"{self.root}: no split directory with an examples.json (expected train/, valid/, test/)")
+            raise DataError(f"{self.root}: no split directory with an examples.json (expected train/, valid/, test/ "
+                            "or nsynth-train/, nsynth-valid/, nsynth-test/)")
         records: dict[str, NoteRecord] = {}
         owner: dict[str, str] = {}
         for split in available:
-            path = self.root / split / "examples.json"
-            for note_str, entry in read_examples(self.root / split).items():
+            path = self._split_dirs[split] / "examples.json"
+            for note_str, entry in read_examples(self._split_dirs[split]).items():
                 if note_str in owner:
                     raise DataError(f"{path}: note '{note_str}' also appears in split '{owner[note_str]}'")
                 try:
@@ -194,7 +197,8 @@ class NSynthDataset(Dataset):
             )
         sources = [s for s in PAPER_SOURCE_SPLITS if s in self.available_splits]
         if "train" not in sources:
-            raise DataError(f"{self.root}: the paper split needs a train/ directory (found: {self.available_splits})")
+            raise DataError(f"{self.root}: the paper split needs a train/ (or nsynth-train/) directory "
+                            f"(found: {self.available_splits})")
         basis = {n for n, s in owner.items() if s in sources and PITCH_MIN <= records[n].pitch <= PITCH_MAX}
         lists = self._paper_lists(basis, sources)
         return lists[p.split]
@@ -241,11 +245,12 @@ class NSynthDataset(Dataset):
         p = self.params
         if p.validate_files == "none":
             return kept
-        listings = {split: list_audio_dir(self.root / split / AUDIO_DIR) for split in {owner[r.note_str] for r in kept}}
+        listings = {split: list_audio_dir(self._split_dirs[split] / AUDIO_DIR)
+                    for split in {owner[r.note_str] for r in kept}}
 
         def check(record: NoteRecord) -> str | None:
             split = owner[record.note_str]
-            path = self.root / split / AUDIO_DIR / f"{record.note_str}.wav"
+            path = self._split_dirs[split] / AUDIO_DIR / f"{record.note_str}.wav"
             return check_file(path, p.validate_files, p.sample_rate, p.expected_samples, listings[split])
 
         problems = [check(record) for record in kept]  # (a thread pool measured slower, warm cache)
@@ -275,7 +280,7 @@ class NSynthDataset(Dataset):
 
     def audio_path(self, index: int) -> Path:
         split = self._split_names[int(self._split_index[index])]
-        return self.root / split / AUDIO_DIR / f"{self._note_strs[index]}.wav"
+        return self._split_dirs[split] / AUDIO_DIR / f"{self._note_strs[index]}.wav"
 
     def record(self, index: int) -> NoteRecord:
         pitch, velocity, instrument, family, source = (int(v) for v in self._ints[index])
@@ -374,7 +379,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         f"split:       {split})",
         f"notes:       {summary['notes']} from {summary['instruments']} instruments",
         f"filters:     pitch {f['pitch'][0]}..{f['pitch'][1]} | families: {join(f['families'])} | "
-        f"SOURCES: {join(f['sources'])} | velocities: {join(f['velocities'])}",
+        f"sources: {join(f['sources'])} | velocities: {join(f['velocities'])}",
         "removed:     " + ", ".join(f"{k} {v}" for k, v in summary["removed_by_filter"].items()),
         f"skipped:     {summary['skipped']['total']} (metadata {summary['skipped']['metadata']}, "
         f"audio {summary['skipped']['audio']}; validate={summary['validate_files']}, "

@@ -1,4 +1,5 @@
-"""The NSynth on-disk format: ``<split>/examples.json`` plus ``<split>/audio/<note_str>.wav``.
+"""The NSynth on-disk format: ``<split>/examples.json`` plus ``<split>/audio/<note_str>.wav``, where
+``<split>`` is ``train``/``valid``/``test`` or the official archives' ``nsynth-train`` etc.
 
 One place for the format's facts (field names, quality order, note naming) so the loader and the
 SoundFont renderer cannot drift apart. Metadata records are validated here, once, at dataset
@@ -138,12 +139,30 @@ def read_examples(split_dir: Path) -> dict[str, Any]:
     return data
 
 
-def list_splits(root: Path) -> list[str]:
-    """Split directories under an NSynth root (those holding an examples.json), sorted."""
+#: The official archives unpack to ``nsynth-train/``, ``nsynth-valid/``, ``nsynth-test/``.
+OFFICIAL_DIR_PREFIX = "nsynth-"
+
+
+def split_directories(root: Path) -> dict[str, Path]:
+    """Split name → directory for every directory under an NSynth root holding an examples.json.
+    ``nsynth-train/`` (the official archives' name) is split ``train``, like ``train/``."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: NSynth root directory does not exist")
-    return sorted(p.name for p in root.iterdir() if (p / EXAMPLES_FILE).is_file())
+    found: dict[str, Path] = {}
+    for path in sorted(root.iterdir()):
+        if not (path / EXAMPLES_FILE).is_file():
+            continue
+        name = path.name.removeprefix(OFFICIAL_DIR_PREFIX) or path.name
+        if name in found:
+            raise DataError(f"{root}: split '{name}' is in both {found[name].name}/ and {path.name}/; keep one")
+        found[name] = path
+    return dict(sorted(found.items()))
+
+
+def list_splits(root: Path) -> list[str]:
+    """Split names under an NSynth root (``train`` for ``train/`` or ``nsynth-train/``), sorted."""
+    return list(split_directories(root))
 
 
 def audio_path(root: Path, split: str, note_str: str) -> Path:

@@ -96,3 +96,104 @@ def test_serve_builds_settings_and_binds_loopback(bundle, monkeypatch):
     assert settings.host == "127.0.0.1" and settings.port == 8123
     assert settings.max_duration_s == 10 and settings.rate_limit_per_minute == 30
     assert seen["app"].state.dataset is None  # no code store next to this bundle
+
+
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    return err.strip()
+
+
+@pytest.mark.parametrize("command", ["generate", "inpaint"])
+@pytest.mark.parametrize("seed, message", [
+    ("99999999999999999999", "sampling.seed: Input should be less than or equal to 4294967295"),
+    ("-5", "sampling.seed: Input should be greater than or equal to 0"),
+])
+def test_out_of_range_seeds_are_one_line_errors(bundle, tmp_path, capsys, command, seed, message):
+    main(["generate", "-b", str(bundle), "--seed", "1", "-o", str(tmp_path / "a.wav"), "--codes",
+          str(tmp_path / "a.json"), "--no-progress"])
+    capsys.readouterr()
+    argv = {"generate": ["generate"],
+            "inpaint": ["inpaint", str(tmp_path / "a.json"), "--time", "0:0.05"]}[command]
+    assert main([*argv, "-b", str(bundle), "--seed", seed, "-o", str(tmp_path / "b.wav"), "--no-progress"]) == 2
+    assert message in _one_error_line(capsys)
+    assert not (tmp_path / "b.wav").exists()
+
+
+def test_output_that_is_a_directory_names_the_users_path(bundle, tmp_path, capsys):
+    folder = tmp_path / "already-a-folder"
+    folder.mkdir()
+    assert main(["generate", "-b", str(bundle), "--seed", "1", "-o", str(folder), "--no-progress"]) == 2
+    assert _one_error_line(capsys) == f"error: {folder}: is a directory, not a file name"
+    assert list(folder.iterdir()) == [] and sorted(p.name for p in tmp_path.iterdir()) == ["already-a-folder"]
+
+
+def test_missing_output_directories_are_created_as_documented(bundle, tmp_path, capsys):
+    from specinpaint.app.cli import build_parser
+
+    target = tmp_path / "new" / "deeper" / "b.wav"
+    assert main(["generate", "-b", str(bundle), "--seed", "1", "-o", str(target), "--no-progress"]) == 0
+    assert sf.read(target)[0].shape == (1024,) and str(target) in capsys.readouterr().out
+    for command in ("generate", "inpaint"):
+        sub = build_parser()._subparsers._group_actions[0].choices[command]  # the documented behaviour
+        assert "missing parent directories are created" in " ".join(sub.format_help().split())
+
+
+@pytest.mark.parametrize("content, message", [
+    ({"top": [[1.5, 0, 0, 0]] + [[0] * 4] * 3, "bottom": [[0] * 8] * 8}, "codemap 'top' must hold integers, got torch.float32 (e.g. 1.5)"),
+    ({"top": [[True] * 4] * 4, "bottom": [[0] * 8] * 8}, "codemap 'top' must hold integers"),
+])
+def test_codes_files_with_non_integer_codes_are_refused(bundle, tmp_path, capsys, content, message):
+    codes = tmp_path / "odd.json"
+    codes.write_text(json.dumps(content))
+    assert main(["inpaint", str(codes), "-b", str(bundle), "--time", "0:0.05", "-o", str(tmp_path / "o.wav")]) == 2
+    err = _one_error_line(capsys)
+    assert err.startswith(f"error: {codes}: ") and message in err
+    assert not (tmp_path / "o.wav").exists()
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--port", "99999"], "error: --port 99999: Input should be less than or equal to 65535"),
+    (["--threads", "0"], "error: --threads 0: Input should be greater than or equal to 1"),
+    (["--rate-limit", "-5"], "error: --rate-limit -5.0: Input should be greater than or equal to 0"),
+    (["--max-upload-mb", "-1"], "error: --max-upload-mb -1: must be a positive number of megabytes"),
+    (["--max-upload-mb", "nan"], "error: --max-upload-mb nan: must be a positive number of megabytes"),
+    (["--max-duration", "inf"], "error: --max-duration inf: Input should be a finite number"),
+])
+def test_invalid_serve_flags_are_one_line_errors(bundle, monkeypatch, capsys, flags, message):
+    monkeypatch.setattr("specinpaint.app.server.serve", lambda app, settings: pytest.fail("served"))
+    assert main(["serve", str(bundle), *flags]) == 2
+    assert _one_error_line(capsys) == message
+
+
+def test_serve_trusts_forwarded_headers_and_hosts_only_when_told(bundle, monkeypatch):
+    from specinpaint.app.server import uvicorn_config
+
+    seen = {}
+    monkeypatch.setattr("specinpaint.app.server.serve", lambda app, settings: seen.update(app=app, settings=settings))
+    with edit_plugins():
+        assert main(["serve", str(bundle)]) == 0
+        default = uvicorn_config(seen["app"], seen["settings"])
+        assert default.proxy_headers is False  # uvicorn's own default trusts 127.0.0.1
+        assert main(["serve", str(bundle), "--forwarded-allow-ips", "10.0.0.2,10.0.0.3",
+                     "--allowed-hosts", "synth.example, *.lab.example"]) == 0
+    settings = seen["settings"]
+    assert settings.forwarded_allow_ips == "10.0.0.2,10.0.0.3"
+    assert settings.allowed_hosts == ["synth.example", "*.lab.example"]
+    behind_proxy = uvicorn_config(seen["app"], settings)
+    assert behind_proxy.proxy_headers is True and behind_proxy.forwarded_allow_ips == "10.0.0.2,10.0.0.3"
+
+
+def test_security_doc_names_only_real_serve_flags_and_is_linked():
+    import re
+    from pathlib import Path
+
+    from specinpaint.app.cli import build_parser
+
+    root = Path(__file__).resolve().parent.parent
+    doc = (root / "docs/security.md").read_text()
+    serve_help = build_parser()._subparsers._group_actions[0].choices["serve"].format_help()
+    flags = set(re.findall(r"`(--[a-z-]+)", doc))
+    assert {"--host", "--max-upload-mb", "--rate-limit", "--allowed-hosts", "--forwarded-allow-ips"} <= flags
+    assert all(flag in serve_help for flag in flags), flags - set(re.findall(r"--[a-z-]+", serve_help))
+    assert "docs/security.md" in (root / "README.md").read_text() and "docs/security.md" in serve_help

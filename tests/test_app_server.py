@@ -4,6 +4,7 @@ its 4xx answers to malformed input."""
 from __future__ import annotations
 
 import io
+import json
 import warnings
 import zipfile
 
@@ -21,6 +22,8 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     from fastapi.testclient import TestClient
 
+LOCAL = "http://127.0.0.1:8000"  # the Host a browser sends to the default bind address
+
 
 def _dataset(pipe) -> DatasetCodes:
     notes = pipe.generate([40, 52, 64, 64], ["bass", "brass", "brass", "organ"], n=4, sampling={"seed": 0},
@@ -34,7 +37,7 @@ def served():
         pipe = make_pipeline()
         app = create_app(pipe, ServerSettings(rate_limit_per_minute=0, max_upload_bytes=200_000,
                                                max_duration_s=1.0), dataset=_dataset(pipe))
-        yield pipe, TestClient(app)
+        yield pipe, TestClient(app, base_url=LOCAL)
 
 
 def _wav(seconds: float, rate: int = 8000, channels: int = 1) -> bytes:
@@ -182,7 +185,7 @@ def test_sample_from_dataset_honours_constraints_and_terminates(served):
 def test_rate_limit_answers_429():
     with edit_plugins():
         app = create_app(make_pipeline(), ServerSettings(rate_limit_per_minute=60, rate_limit_burst=2))
-        client = TestClient(app)
+        client = TestClient(app, base_url=LOCAL)
         codes = {"top": [[0] * 4] * 4, "bottom": [[0] * 8] * 8}
         statuses = [client.post("/api/audio", json={"codes": codes}).status_code for _ in range(3)]
         assert statuses[:2] == [200, 200] and statuses[2] == 429
@@ -211,3 +214,163 @@ def test_pages_docs_and_no_files_written(served, tmp_path, monkeypatch):
     client.post("/api/audio", json={"codes": codes})
     client.post("/api/spectrogram", json={"codes": codes})
     assert list(tmp_path.iterdir()) == []  # every response is built in memory
+
+
+# -- hardening: bodies, validation answers, Host/Origin, forwarded headers ----------------------------------
+
+
+def test_bodies_without_content_length_are_limited_too(served):
+    _, client = served
+    body = b'{"family":"' + b"a" * 300_000 + b'"}'
+
+    def chunks():  # a generator body goes out chunked, without Content-Length
+        for start in range(0, len(body), 65536):
+            yield body[start:start + 65536]
+
+    res = client.post("/api/generate", content=chunks(), headers={"content-type": "application/json"})
+    assert res.status_code == 413 and res.json() == {"detail": "request body exceeds the 200000-byte limit"}
+    boundary = "x1x1x1"
+    form = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"audio\"; filename=\"a.wav\"\r\n"
+            f"Content-Type: audio/wav\r\n\r\n").encode() + b"\0" * 300_000 + f"\r\n--{boundary}--\r\n".encode()
+    res = client.post("/api/analyze", content=iter([form[:100_000], form[100_000:]]),
+                      headers={"content-type": f"multipart/form-data; boundary={boundary}"})
+    assert res.status_code == 413 and "200000-byte limit" in res.json()["detail"]
+
+
+def test_validation_errors_name_the_field_and_never_echo_the_body(served):
+    _, client = served
+    for raw, field in ((b'{"pitch":60,"temperature":NaN}', "temperature"),
+                       (b'{"pitch":60,"temperature":Infinity}', "temperature"),
+                       (b'{"pitch":60,"top_p":-Infinity}', "top_p")):
+        res = client.post("/api/generate", content=raw, headers={"content-type": "application/json"})
+        assert res.status_code == 422, res.text
+        detail = res.json()["detail"]
+        assert detail[0]["loc"] == ["body", field] and "finite" in detail[0]["msg"]
+    codes = client.post("/api/generate", json={"seed": 4}).json()["codes"]
+    raw = json.dumps({"codes": codes, "region": {"time_s": [0, 0.05]}, "amount_db": 1.5}).replace("1.5", "NaN")
+    res = client.post("/api/attenuate", content=raw.encode(), headers={"content-type": "application/json"})
+    assert res.status_code == 422 and res.json()["detail"][0]["loc"] == ["body", "amount_db"]
+    huge = client.post("/api/generate", json={"family": "k" * 150_000})
+    assert huge.status_code == 422 and len(huge.content) < 1000 and "kkkk" not in huge.text
+    assert "input" not in huge.json()["detail"][0]
+
+
+def test_host_must_be_an_allowed_name(served):
+    _, client = served
+    for host in ("127.0.0.1:8000", "localhost:8000", "[::1]:8000", "LOCALHOST"):
+        assert client.get("/api/info", headers={"host": host}).status_code == 200, host
+    for host in ("attacker.example", "attacker.example:8000", "127.0.0.1.attacker.example", ""):
+        res = client.get("/", headers={"host": host})
+        assert res.status_code == 400 and "is not allowed" in res.json()["detail"], host
+    with edit_plugins():
+        app = create_app(make_pipeline(), ServerSettings(rate_limit_per_minute=0, allowed_hosts=["*.lab.example"]))
+    lab = TestClient(app, base_url="http://synth.lab.example")
+    assert lab.get("/api/info").status_code == 200
+    assert lab.get("/api/info", headers={"host": "127.0.0.1"}).status_code == 400  # the list replaces the default
+
+
+def test_cross_origin_state_changes_are_refused(served):
+    _, client = served
+    same = client.post("/api/generate", json={"seed": 1}, headers={"origin": "http://127.0.0.1:8000"})
+    assert same.status_code == 200
+    for origin in ("http://attacker.example", "http://127.0.0.1:9999", "http://localhost:8000", "null"):
+        res = client.post("/api/generate", json={"seed": 1}, headers={"origin": origin})
+        assert res.status_code == 403 and "cross-origin POST" in res.json()["detail"], origin
+    form = client.post("/api/analyze", files={"audio": ("a.wav", _wav(0.2), "audio/wav")},
+                       headers={"origin": "http://attacker.example"})  # a cross-site multipart form
+    assert form.status_code == 403
+    assert client.get("/api/info", headers={"origin": "http://attacker.example"}).status_code == 200  # reads pass
+    assert client.post("/api/generate", json={"seed": 1}).status_code == 200  # no Origin: not a browser
+
+
+def test_upload_answers_say_what_was_done_and_leak_no_reprs(served):
+    _, client = served
+    garbage = client.post("/api/analyze", files={"audio": ("x.wav", b"RIFF\0\0\0\0WAVEjunk", "audio/wav")})
+    assert garbage.status_code == 422 and "object at 0x" not in garbage.text
+    assert garbage.json()["detail"].startswith("x.wav: cannot read audio")
+    buffer = io.BytesIO()
+    sf.write(buffer, np.full(1600, 10.0, np.float32), 8000, format="WAV", subtype="FLOAT")
+    loud = client.post("/api/analyze", files={"audio": ("loud.wav", buffer.getvalue(), "audio/wav")})
+    assert loud.status_code == 200 and loud.json()["labels"]["warnings"] == [
+        "loud.wav: samples peak at 10× full scale; scaled down by 0.1 to peak at 1.0"]
+    cut = _wav(0.5)[:2000]
+    res = client.post("/api/analyze", files={"audio": ("cut.wav", cut, "audio/wav")})
+    assert res.status_code == 422 and "WAV data is cut short" in res.json()["detail"]
+
+
+def test_explicit_masks_must_be_zero_or_one(served):
+    _, client = served
+    codes = client.post("/api/generate", json={"seed": 3}).json()["codes"]
+    res = client.post("/api/inpaint", json={"codes": codes, "region": {"masks": {"top": [[5, 0, 0, 0]] + [[0] * 4] * 3}}})
+    assert res.status_code == 422 and res.json()["detail"] == "mask 'top' must hold booleans or 0/1 integers, found 5"
+
+
+def test_rate_limit_table_is_bounded():
+    from specinpaint.app.rate_limit import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(60, burst=1, clock=lambda: now[0], max_clients=3)
+    assert limiter.allow("a") == 0.0 and limiter.allow("a") > 0  # a is out of tokens
+    for key in ("b", "c", "d", "e"):
+        limiter.allow(key)
+    assert len(limiter) == 3
+    limiter.allow("e")
+    assert limiter.allow("e") > 0  # recent clients keep their (empty) bucket
+
+
+def _chunked_post(url: str, path: str, total: int) -> tuple[int, bytes, int]:
+    """POST a chunked JSON body of up to ``total`` bytes; stop sending once the server answers.
+    Returns (status, response bytes, body bytes sent)."""
+    import select
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Type: application/json\r\n"
+                     "Transfer-Encoding: chunked\r\n\r\n".encode())
+        chunk, sent = b"a" * 65536, 0
+        sock.sendall(b'b\r\n{"family":"\r\n')
+        while sent < total and not select.select([sock], [], [], 0)[0]:
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except (BrokenPipeError, ConnectionResetError, TimeoutError):
+                break
+            sent += len(chunk)
+        response = b""
+        while len(response) < 1_000_000:  # headers, then Content-Length bytes (an echoed body would not fit)
+            head, _, body = response.partition(b"\r\n\r\n")
+            length = [int(line.split(b":")[1]) for line in head.lower().split(b"\r\n") if line.startswith(b"content-length:")]
+            if length and len(body) >= length[0]:
+                break
+            try:
+                data = sock.recv(65536)
+            except (ConnectionResetError, TimeoutError):
+                break
+            if not data:
+                break
+            response += data
+    return int(response.split(b" ", 2)[1]), response, sent
+
+
+def test_over_http_chunked_bodies_stop_early_and_forwarded_headers_are_not_trusted():
+    from specinpaint.app.server import BackgroundServer
+
+    with edit_plugins():
+        app = create_app(make_pipeline(), ServerSettings(rate_limit_per_minute=60, rate_limit_burst=3,
+                                                         max_upload_bytes=200_000))  # 1 token for the 413
+        with BackgroundServer(app) as url:
+            status, response, sent = _chunked_post(url, "/api/generate", total=20_000_000)
+            assert status == 413 and len(response) < 2000 and sent < 5_000_000, (status, len(response), sent)
+            assert b"200000-byte limit" in response and b"aaaa" not in response
+            import httpx
+
+            statuses = [httpx.post(f"{url}/api/generate", json={"seed": 1},
+                                   headers={"x-forwarded-for": f"10.0.0.{i}"}).status_code for i in range(3)]
+            assert statuses == [200, 200, 429]  # one client, whatever X-Forwarded-For says
+        trusting = create_app(make_pipeline(), ServerSettings(rate_limit_per_minute=60, rate_limit_burst=2,
+                                                              forwarded_allow_ips="127.0.0.1"))
+        with BackgroundServer(trusting) as url:
+            statuses = [httpx.post(f"{url}/api/generate", json={"seed": 1},
+                                   headers={"x-forwarded-for": f"10.0.0.{i}"}).status_code for i in range(3)]
+            assert statuses == [200, 200, 200]  # behind a trusted proxy each forwarded client has its bucket

@@ -21,7 +21,8 @@ with warnings.catch_warnings():
 @pytest.fixture(scope="module")
 def client():
     torch.manual_seed(0)
-    return TestClient(create_app(build_pipeline("tiny").eval(), ServerSettings(rate_limit_per_minute=0)))
+    return TestClient(create_app(build_pipeline("tiny").eval(), ServerSettings(rate_limit_per_minute=0)),
+                      base_url="http://127.0.0.1:8000")
 
 
 def test_inpaint_route_with_the_parallel_sampler(client):

@@ -60,3 +60,12 @@ def test_tiny_config_is_small_and_consistent():
     assert tiny.codemap_shapes == {"top": (8, 4), "bottom": (16, 8)}
     assert sum(p.numel() for p in tiny.parameters()) < 1_000_000
     assert tiny.config.training.quantizer.steps <= 1000
+
+
+def test_an_absurd_codebook_in_a_shipped_config_is_refused_before_allocation():
+    from specinpaint.core import ConfigError
+
+    with pytest.raises(ConfigError, match=r"^tiny: quantizer\.params: the model would hold 1\.3\de\+13 "
+                                          r"parameters and buffers") as info:
+        build_pipeline("tiny", ["quantizer.params.num_codes=100000000000"])
+    assert "\n" not in str(info.value)

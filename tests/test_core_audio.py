@@ -73,3 +73,57 @@ def test_wav_writers_clip_and_round_trip(tmp_path):
     data, rate = sf.read(io.BytesIO(wav_bytes(audio, 16000)), dtype="float32")
     assert np.allclose(data, back)
     assert [p.name for p in tmp_path.iterdir()] == ["out.wav"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_non_finite_audio_is_never_written(tmp_path, bad):
+    from specinpaint.core.editing import EditResult, SamplePack
+
+    audio = torch.tensor([0.1, bad, 0.2])
+    with pytest.raises(AudioInputError, match=r"out\.wav: audio to write contains NaN or infinite samples; nothing "
+                                              "written"):
+        write_wav(tmp_path / "out.wav", audio, 16000)
+    assert list(tmp_path.iterdir()) == []  # neither the file nor a temporary
+    with pytest.raises(AudioInputError, match="contains NaN or infinite"):
+        wav_bytes(audio.numpy(), 16000)
+    with pytest.raises(AudioInputError, match="contains NaN or infinite"):
+        EditResult(audio[None], None, 16000).wav_bytes()  # type: ignore[arg-type]
+    with pytest.raises(AudioInputError, match="contains NaN or infinite"):
+        SamplePack(audio[None], None, [60], "brass", 16000).to_zip()  # type: ignore[arg-type]
+
+
+def test_truncated_wav_data_is_refused(tmp_path):
+    buffer = io.BytesIO()
+    sf.write(buffer, np.full(16000, 0.1, np.float32), 16000, subtype="PCM_16", format="WAV")
+    cut = buffer.getvalue()[: 44 + 16000]  # header + half of the samples (an interrupted copy)
+    (tmp_path / "cut.wav").write_bytes(cut)
+    for load in (lambda: load_audio(tmp_path / "cut.wav", 16000), lambda: decode_audio_bytes(cut, 16000)):
+        with pytest.raises(AudioInputError, match=r"WAV data is cut short: the header promises 1\.00 s \(16000 frames\) "
+                                                  r"but the file holds 0\.50 s"):
+            load()
+    assert decode_audio_bytes(buffer.getvalue(), 16000).shape == (16000,)  # the whole file is fine
+
+
+def test_implausible_sample_rate_is_refused():
+    ten_samples_at_1_hz = wav(np.zeros(10, np.float32), 1)
+    with pytest.raises(AudioInputError, match=r"upload: sample rate 1 Hz is below 1000 Hz"):
+        decode_audio_bytes(ten_samples_at_1_hz, 16000)
+
+
+def test_float_samples_above_full_scale_are_scaled_down_with_a_note(caplog):
+    from specinpaint.core.audio import read_audio_bytes
+
+    loud = wav(np.array([0.0, 10.0, -5.0, 2.5], np.float32), 16000)
+    audio, notes = read_audio_bytes(loud, 16000, "loud.wav")
+    assert audio.tolist() == pytest.approx([0.0, 1.0, -0.5, 0.25])
+    assert notes == ["loud.wav: samples peak at 10× full scale; scaled down by 0.1 to peak at 1.0"]
+    with caplog.at_level("WARNING"):
+        decode_audio_bytes(loud, 16000, "loud.wav")
+    assert "scaled down by 0.1" in caplog.text
+    assert read_audio_bytes(wav(np.array([0.5, -1.0], np.float32), 16000), 16000)[1] == []  # full scale: untouched
+
+
+def test_read_errors_do_not_leak_object_reprs():
+    with pytest.raises(AudioInputError) as info:
+        decode_audio_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk", 16000, "x.wav")
+    assert "object at 0x" not in str(info.value) and str(info.value).startswith("x.wav: cannot read audio")

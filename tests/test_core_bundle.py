@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from _fakes import fake_config
-from specinpaint.core import BundleError, Codemaps, Pipeline, build_pipeline
+from specinpaint.core import BundleError, Codemaps, ConfigError, Pipeline, build_pipeline
 from specinpaint.core.pipeline import METADATA_FILE, WEIGHTS_FILE
 
 
@@ -114,3 +114,78 @@ def test_atomic_writes_get_normal_permissions(tmp_path, pipeline):
     assert (tmp_path / "note.txt").stat().st_mode & 0o777 == 0o666 & ~mask
     bundle = pipeline.save(tmp_path / "bundle")
     assert bundle.stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+def _rewrite(bundle, name, data: bytes) -> None:
+    """Replace a bundle file and update its metadata entry (an edit that passes the checksums)."""
+    import hashlib
+
+    (bundle / name).write_bytes(data)
+    meta = json.loads((bundle / METADATA_FILE).read_text())
+    meta["files"][name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    (bundle / METADATA_FILE).write_text(json.dumps(meta))
+
+
+def test_non_finite_weights_are_refused_at_load(tmp_path, pipeline):
+    from safetensors.torch import save
+
+    with torch.no_grad():
+        pipeline.quantizer.codebook[3] = float("nan")
+    bundle = pipeline.save(tmp_path / "bundle")  # a bundle written by a diverged run
+    with pytest.raises(BundleError, match=r"weights\.safetensors: 1 tensor\(s\) hold NaN or infinite values "
+                                          r"\(e\.g\. quantizer\.codebook\)") as info:
+        Pipeline.load(bundle)
+    assert "\n" not in str(info.value)
+    state = {k: v.clone() for k, v in pipeline.state_dict().items()}
+    state["quantizer.codebook"] = torch.zeros_like(state["quantizer.codebook"])
+    state["normalizer.scale"] = torch.tensor(float("inf"))
+    _rewrite(bundle, WEIGHTS_FILE, save(state))
+    with pytest.raises(BundleError, match=r"e\.g\. normalizer\.scale"):
+        Pipeline.load(bundle)
+
+
+def test_nan_that_the_fresh_model_holds_too_is_a_sentinel_not_damage(tmp_path, fake_plugins):
+    # the affine normaliser keeps NaN as "data range not measured yet": such bundles still load
+    one_channel = {"num_channels": 1, "scale": [1.0], "offset": [0.0], "margins": [1.0]}
+    pipe = build_pipeline(fake_config(normalizer={"name": "affine", "params": one_channel}))
+    assert torch.isnan(pipe.normalizer.data_min).all()
+    loaded = Pipeline.load(pipe.save(tmp_path / "bundle"))
+    assert torch.isnan(loaded.normalizer.data_min).all()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda meta: meta["files"].pop(WEIGHTS_FILE), r"weights\.safetensors is not listed with its size and sha256"),
+    (lambda meta: meta["files"].pop("pipeline.yaml"), r"pipeline\.yaml is not listed"),
+    (lambda meta: meta.update(files=[]), r"'files' must map each bundle file to its size and sha256"),
+    (lambda meta: meta.pop("files"), r"'files' must map each bundle file"),
+])
+def test_every_bundle_file_must_be_listed_and_verified(tmp_path, pipeline, edit, message):
+    bundle = pipeline.save(tmp_path / "bundle")
+    meta = json.loads((bundle / METADATA_FILE).read_text())
+    edit(meta)
+    (bundle / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match=message) as info:
+        Pipeline.load(bundle)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_pipeline_yaml_in_a_bundle_is_one_line(tmp_path, pipeline):
+    bundle = pipeline.save(tmp_path / "bundle")
+    _rewrite(bundle, "pipeline.yaml", b"name: x\nquantizer: {name: test-pool\nrepresentation: y\n")
+    with pytest.raises(ConfigError, match=r"bundle/pipeline\.yaml:\d+:\d+: YAML syntax error") as info:
+        Pipeline.load(bundle)
+    assert "\n" not in str(info.value)
+    _rewrite(bundle, "pipeline.yaml", b"- a list\n- not a mapping\n")
+    with pytest.raises(ConfigError, match=r"pipeline\.yaml: top level must be a mapping"):
+        Pipeline.load(bundle)
+
+
+def test_every_bundle_file_gets_the_same_permissions(tmp_path, pipeline):
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    bundle = pipeline.save(tmp_path / "bundle")
+    modes = {p.name: p.stat().st_mode & 0o777 for p in bundle.iterdir()}
+    assert modes == dict.fromkeys(modes, 0o666 & ~mask), modes
+    assert WEIGHTS_FILE in modes

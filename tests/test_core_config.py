@@ -116,3 +116,35 @@ def test_incompatible_prior_shape_is_a_config_error(fake_plugins):
     data = fake_config(priors={"top": {"name": "test-uniform", "params": {"codemap_shape": [4, 4]}}})
     with pytest.raises(ConfigError, match=r"priors\.top\.params: codemap shape \(4, 4\) does not match the quantizer's \(4, 32\)"):
         build_pipeline(data)
+
+
+def test_cross_check_errors_name_the_file_and_key(tmp_path, fake_plugins):
+    path = write(tmp_path / "x.yaml", fake_config(priors={"top": {"name": "test-uniform",
+                                                                  "params": {"codemap_shape": [4, 4]}}}))
+    with pytest.raises(ConfigError, match=r"^.*x\.yaml: priors\.top\.params: codemap shape \(4, 4\)") as info:
+        build_pipeline(path)
+    assert str(info.value).startswith(str(path))
+    assert load_config(path) == load_config(yaml.safe_load(path.read_text()))  # equal wherever read from
+
+
+@pytest.mark.parametrize("override, message", [
+    ("training.quantizer.seed=100000000000000000000000", r"training\.quantizer\.seed: Input should be less than or equal to 4294967295"),
+    ("training.quantizer.seed=1.0e+23", r"training\.quantizer\.seed: "),
+    ("training.prior_top.seed=-1", r"training\.prior_top\.seed: Input should be greater than or equal to 0"),
+    ("sampling.seed=99999999999999999999", r"sampling\.seed: Input should be less than or equal to 4294967295"),
+])
+def test_seeds_are_bounded(base_file, override, message):
+    with pytest.raises(ConfigError, match=rf"base\.yaml: {message}") as info:
+        load_config(base_file, [override])
+    assert "\n" not in str(info.value)
+
+
+def test_model_size_is_checked_before_allocating(base_file, monkeypatch):
+    # 1e11 float32 codes (400 GB) would be an allocator traceback: the size is estimated first
+    with pytest.raises(ConfigError, match=r"base\.yaml: quantizer\.params: the model would hold 1e\+11 "
+                                          r"parameters and buffers .*the limit is 4\.29e\+09") as info:
+        build_pipeline(base_file, ["quantizer.params.num_codes=100000000000"])
+    assert "\n" not in str(info.value)
+    monkeypatch.setenv("SPECINPAINT_MAX_MODEL_ELEMENTS", "10")
+    with pytest.raises(ConfigError, match=r"the limit is 10 "):
+        build_pipeline(base_file)

@@ -38,7 +38,7 @@ def test_summary_text_and_json(rendered, capsys):
     assert main(["data", "summary", "--root", str(rendered), "--split-scheme", "official",
                  "--sources", "electronic"]) == 0
     text = capsys.readouterr().out
-    assert "SOURCES: electronic" in text and "per family:  organ" in text
+    assert "sources: electronic" in text and "SOURCES" not in text and "per family:  organ" in text
     assert main(["data", "summary", "--root", str(rendered), "--json", "--families", "vocal"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["filters"]["families"] == ["vocal"] and set(summary["per_family"]) == {"vocal"}

@@ -118,7 +118,7 @@ def test_summary_makes_the_source_filter_visible(root):
     assert summary["removed_by_filter"]["source"] > 0
     assert sum(summary["per_family"].values()) == summary["notes"] == len(ds)
     text = format_summary(summary)
-    assert "SOURCES: acoustic" in text
+    assert "sources: acoustic" in text and "SOURCES" not in text
     assert "acoustic" in repr(ds)
 
 
@@ -250,3 +250,20 @@ def test_no_root_uses_the_builtin_render(root, monkeypatch):
     monkeypatch.setattr(render_cache, "ensure_rendered", lambda *a, **k: calls.append(a) or root)
     ds = NSynthDataset(NSynthDataset.Params(split="test", split_scheme="official"))
     assert calls == [()] and ds.root == root and len(ds) == expected("test")
+
+
+def test_official_archive_layout_is_accepted(tmp_path):
+    root = write_fake_nsynth(tmp_path / "nsynth")
+    for split in ("train", "valid", "test"):  # what nsynth-{split}.jsonwav.tar.gz unpack to
+        (root / split).rename(root / f"nsynth-{split}")
+    for split in ("train", "valid", "test"):
+        ds = build(root, split=split)
+        assert len(ds) == expected(split) and ds.audio_path(0).parent.parent.name == f"nsynth-{split}"
+        assert ds[0]["audio"].shape == (64000,)
+    paper = build(root, split="valid", split_scheme="paper", validate_files="full")
+    assert paper.summary()["available_splits"] == ["test", "train", "valid"]
+    assert len(paper) + len(build(root, split="train", split_scheme="paper")) == expected("train") + expected("valid")
+    (root / "train").mkdir()
+    (root / "train" / "examples.json").write_text("{}")
+    with pytest.raises(DataError, match=r"split 'train' is in both nsynth-train/ and train/; keep one"):
+        build(root, split="train")

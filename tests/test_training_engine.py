@@ -165,3 +165,113 @@ def test_metrics_log_and_bundle_record(tmp_path):
     assert record["valid"]["loss"] == pytest.approx(valid_records[-1]["loss"])
     assert not loaded.normalizer.needs_fit  # fitted before training and saved in the bundle
     json.dumps(record)
+
+
+def _all_finite(path) -> bool:
+    _, state = load_checkpoint(path)
+    return all(bool(torch.isfinite(v).all()) for v in state["module"].values() if v.is_floating_point())
+
+
+def test_resume_in_the_middle_of_a_logging_window_averages_the_whole_window(tmp_path):
+    config, pipeline, train, valid = _setup()
+    training = _training(config, log_every=3, eval_every=100, checkpoint_every=100)
+    train_quantizer(pipeline, training, train, None, tmp_path / "full", progress=False)
+    config, pipeline, train, valid = _setup()
+    train_quantizer(pipeline, training, train, None, tmp_path / "part", progress=False, stop_after=4)  # window 4..6
+    config, fresh, train, valid = _setup()
+    train_quantizer(fresh, training, train, None, tmp_path / "part", progress=False)
+    full = read_metrics(tmp_path / "full/metrics.jsonl", "train")
+    part = read_metrics(tmp_path / "part/metrics.jsonl", "train")
+    assert [r["step"] for r in part] == [3, 6, 8]
+    for a, b in zip(full, part, strict=True):
+        assert {k: v for k, v in a.items() if k != "items_per_s"} == {k: v for k, v in b.items() if k != "items_per_s"}
+
+
+def test_non_finite_training_never_reaches_a_checkpoint_and_the_advice_works(tmp_path):
+    from specinpaint.core.errors import SpecinpaintError
+
+    config, pipeline, train, _ = _setup()
+    training = _training(config, log_every=4, eval_every=100, checkpoint_every=2)
+    train_quantizer(pipeline, training, train, None, tmp_path, progress=False, stop_after=4)
+    last_before = (tmp_path / "checkpoints/last.pt").read_bytes()
+    config, pipeline, train, _ = _setup()
+    with pytest.raises(SpecinpaintError, match=r"quantizer: the train loss became NaN/inf by step 6, so nothing was "
+                                               r"saved after step 4; the last checkpoint \(step 4\) is intact; resume "
+                                               r"from it with a lower learning rate, e.g\. --resume "
+                                               r"training\.quantizer\.lr=1e\+37") as info:
+        train_quantizer(pipeline, training.model_copy(update={"lr": 1e38}), train, None, tmp_path, progress=False)
+    assert "\n" not in str(info.value)
+    last = tmp_path / "checkpoints/last.pt"
+    assert read_header(last)["step"] == 4 and last.read_bytes() == last_before and _all_finite(last)
+    # the advice: the same run resumed with a lower learning rate (which must take effect) finishes cleanly
+    config, pipeline, train, _ = _setup()
+    result = train_quantizer(pipeline, training.model_copy(update={"lr": 1e-3}), train, None, tmp_path,
+                             progress=False)
+    assert result.finished and _all_finite(last) and read_header(last)["step"] == 8
+    losses = [r["loss"] for r in read_metrics(tmp_path / "metrics.jsonl", "train")]
+    assert len(losses) == 2 and all(isinstance(v, float) for v in losses)  # the log writes NaN as a string
+
+
+def test_weights_and_validation_loss_are_checked_before_saving(tmp_path, monkeypatch):
+    from specinpaint.core.errors import SpecinpaintError
+    from specinpaint.training import engine
+
+    config, pipeline, train, valid = _setup()
+    training = _training(config, log_every=100, eval_every=100, checkpoint_every=4)
+
+    def poison(step, record):  # a statistic the loss does not read yet: only the weights check sees it
+        if step == 3:
+            next(b for name, b in pipeline.quantizer.named_buffers() if name.endswith("embed_avg")).fill_(float("nan"))
+
+    task_train = engine.train
+    monkeypatch.setattr("specinpaint.training.quantizer_task.train",
+                        lambda *a, **k: task_train(*a, **{**k, "callback": poison}))
+    with pytest.raises(SpecinpaintError, match=r"the weights became NaN/inf \(e\.g\. .*embed.*\) by step 4, so "
+                                               r"nothing was saved after step 0; no checkpoint was written"):
+        train_quantizer(pipeline, training, train, None, tmp_path / "weights", progress=False)
+    assert not (tmp_path / "weights/checkpoints/last.pt").exists()
+    monkeypatch.undo()
+
+    config, pipeline, train, valid = _setup()
+    monkeypatch.setattr(engine, "_evaluate", lambda *a: {"loss": float("nan")})
+    with pytest.raises(SpecinpaintError, match=r"the validation loss became nan by step 3"):
+        train_quantizer(pipeline, _training(config), train, valid, tmp_path / "valid", progress=False)
+    assert not (tmp_path / "valid/checkpoints/best.pt").exists()
+
+
+def test_stale_temporaries_of_the_run_are_removed_on_start_and_resume(tmp_path):
+    config, pipeline, train, _ = _setup()
+    training = _training(config, steps=4, eval_every=100, checkpoint_every=2)
+    checkpoints = tmp_path / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    killed = [checkpoints / ".last.pt.k1llq3x_.tmp", checkpoints / ".best.pt.a8d1_x0w.tmp", tmp_path / ".metrics.jsonl.zz1.tmp"]
+    for path in killed:
+        path.write_bytes(b"half a checkpoint")
+    unrelated = checkpoints / ".notes.txt.tmp"
+    unrelated.write_text("not ours")
+    train_quantizer(pipeline, training, train, None, tmp_path, progress=False, stop_after=2)
+    assert not any(p.exists() for p in killed) and unrelated.exists()
+    (checkpoints / ".last.pt.again123.tmp").write_bytes(b"killed again")
+    config, pipeline, train, _ = _setup()
+    train_quantizer(pipeline, training, train, None, tmp_path, progress=False)
+    assert sorted(p.name for p in checkpoints.iterdir()) == [".notes.txt.tmp", "last.pt"]
+
+
+def test_a_checkpoint_holding_nan_is_refused_at_resume(tmp_path):
+    config, pipeline, train, _ = _setup()
+    training = _training(config, steps=4, eval_every=100, checkpoint_every=2)
+    train_quantizer(pipeline, training, train, None, tmp_path, progress=False, stop_after=2)
+    last = tmp_path / "checkpoints/last.pt"
+    header, state = load_checkpoint(last)
+    key = next(k for k, v in state["module"].items() if v.is_floating_point())
+    state["module"][key] = torch.full_like(state["module"][key], float("nan"))  # written by an older version
+    save_checkpoint(last, {k: v for k, v in header.items() if not k.startswith("_")}, state)
+    with pytest.raises(BundleError, match=rf"last\.pt: checkpoint holds NaN/inf \(e\.g\. {key}\)"):
+        train_quantizer(pipeline, training, train, None, tmp_path, progress=False)
+
+
+def test_infinite_learning_rate_is_a_config_error():
+    from specinpaint.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"training\.quantizer\.lr: Input should be a finite number"):
+        load_config(synthetic_config(), ["training.quantizer.lr=.inf"])

@@ -5,8 +5,16 @@ precision on CUDA (bf16, or fp16 with a gradient scaler), optional ``torch.compi
 launched by torchrun, tqdm progress, a JSONL metrics log (plus TensorBoard when installed), periodic
 evaluation, samples, and atomic checkpoints (``checkpoints/last.pt`` and ``best.pt``). With
 ``resume=True`` it continues from ``last.pt``: weights, EMA buffers, optimiser, scheduler, gradient
-scaler, every rank's RNG states and the data position (= the step) are restored, so the resumed
-run reproduces the loss curve of an uninterrupted one.
+scaler, every rank's RNG states, the data position (= the step) and the partial sums of the current
+logging window are restored, so the resumed run reproduces the loss curve of an uninterrupted one.
+A learning rate changed on resume (``--resume training.quantizer.lr=1e-4``) applies from the first
+resumed step. Temporary files that a kill during a checkpoint write left behind are removed when a
+run starts or resumes.
+
+Non-finite numbers never reach a checkpoint: every step's train loss is summed into the logging
+window, whose sum is checked at each log and before every save; the weights are checked before
+every save and the validation loss after every evaluation. On NaN/inf the run stops with a
+one-line error naming the last good checkpoint and the resume command with a lower learning rate.
 """
 
 from __future__ import annotations
@@ -23,8 +31,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from specinpaint.core.atomic import remove_stale_temporaries
 from specinpaint.core.config import TrainingConfig
-from specinpaint.core.errors import SpecinpaintError
+from specinpaint.core.errors import BundleError, SpecinpaintError
+from specinpaint.core.finite import all_finite, nonfinite_tensors
 
 from .batches import eval_batches, train_batches
 from .checkpoint import BEST, LAST, load_checkpoint, save_checkpoint
@@ -96,6 +106,21 @@ class _Averager:
     def reset(self) -> None:
         self.sums, self.count = {}, 0
 
+    def loss_is_finite(self) -> bool:
+        """Whether every train loss added since the last reset was finite (NaN/inf propagate
+        into the sum); one device sync."""
+        total = self.sums.get("loss")
+        return total is None or math.isfinite(float(total))
+
+    def state(self) -> dict[str, Any]:
+        """The partial window for a checkpoint (CPU tensors and floats)."""
+        sums = {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in self.sums.items()}
+        return {"sums": sums, "count": self.count}
+
+    def load_state(self, state: Mapping[str, Any], device: torch.device) -> None:
+        self.sums = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in state["sums"].items()}
+        self.count = int(state["count"])
+
 
 def _precision(config: TrainingConfig, device: torch.device) -> tuple[torch.dtype | None, bool]:
     """(autocast dtype or None, use a GradScaler). Mixed precision is CUDA-only."""
@@ -107,7 +132,7 @@ def _precision(config: TrainingConfig, device: torch.device) -> tuple[torch.dtyp
     return (torch.bfloat16, False) if config.precision == "bf16" else (torch.float16, True)
 
 
-def _checkpoint_payload(task, optimizer, scheduler, scaler, step, best, best_step, rng_all, world):
+def _checkpoint_payload(task, optimizer, scheduler, scaler, step, best, best_step, rng_all, world, windows):
     return {
         "module": {k: v.detach().cpu() for k, v in task.module.state_dict().items()},
         "extra": {k: v.detach().cpu() for k, v in task.extra_state().items()},
@@ -119,7 +144,22 @@ def _checkpoint_payload(task, optimizer, scheduler, scaler, step, best, best_ste
         "best_step": best_step,
         "rng": rng_all,
         "world_size": world,
+        "window": windows,  # every rank's partial logging window (sums and step count)
     }
+
+
+class NonFiniteError(SpecinpaintError):
+    """Training produced NaN/inf; nothing non-finite was saved."""
+
+
+def _nonfinite_error(task_name: str, what: str, step: int, lr: float, saved_step: int | None) -> NonFiniteError:
+    key = f"training.{task_name}.lr"
+    where = (f"the last checkpoint (step {saved_step}) is intact; resume from it" if saved_step is not None
+             else "no checkpoint was written; start again")
+    return NonFiniteError(
+        f"{task_name}: {what} by step {step}, so nothing was saved after step {saved_step or 0}; {where} with a lower "
+        f"learning rate, e.g. --resume {key}={lr / 10:g} (or keep training.{task_name}.grad_clip, or use fp32)"
+    )
 
 
 def _evaluate(task: TrainingTask, config: TrainingConfig, ctx: DistContext, autocast) -> dict[str, float]:
@@ -204,8 +244,18 @@ def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after,
     # -- resume ------------------------------------------------------------------------------
     start_step, best, best_step, resumed_from = 0, None, None, None
     last_path, best_path = ckpt_dir / LAST, ckpt_dir / BEST
+    window = _Averager()
+    if ctx.is_main:
+        stale = remove_stale_temporaries(ckpt_dir, (LAST, BEST)) + remove_stale_temporaries(out, (METRICS_FILE,))
+        if stale:
+            log.info("%s: removed %d temporary file(s) left by an interrupted write (e.g. %s)",
+                     task.name, len(stale), stale[0].name)
     if resume and last_path.exists():
         header, state = load_checkpoint(last_path, task=task.name, signature=task.signature())
+        damaged = nonfinite_tensors(state["module"], reference=module.state_dict())
+        if damaged:
+            raise BundleError(f"{last_path}: checkpoint holds NaN/inf (e.g. {damaged[0]}): it was written before "
+                              "checkpoints were checked; delete it (and best.pt) to start again")
         before = header.get("training", {})
         changed = [k for k in ("batch_size", "seed", "steps", "lr", "schedule") if before.get(k) != getattr(config, k)]
         if changed and ctx.is_main:
@@ -219,6 +269,14 @@ def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after,
             scaler.load_state_dict(state["scaler"])
         start_step, best, best_step = state["step"], state["best"], state["best_step"]
         resumed_from = start_step
+        if before.get("lr") != config.lr:  # e.g. the advice of a NaN error: --resume training.quantizer.lr=…
+            scheduler = build_scheduler(optimizer, config, start_step)
+        if state.get("window") is not None:
+            if len(state["window"]) == ctx.world_size:
+                window.load_state(state["window"][ctx.rank], device)
+            elif ctx.is_main:
+                log.warning("%s: resuming with another process count: the logging window at step %d restarts "
+                            "(its average covers only the steps after the resume)", task.name, start_step)
         if state["world_size"] == ctx.world_size:
             restore_rng(state["rng"][ctx.rank])
         else:
@@ -250,21 +308,42 @@ def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after,
     if config.compile:
         forward = torch.compile(forward)  # type: ignore[assignment]
 
+    finite_keys = [k for k, v in module.state_dict().items() if all_finite(v)]  # NaN sentinels stay out
+    saved_step = start_step if resumed_from is not None else None
+
+    def check_finite(step: int) -> None:
+        """Raise before anything non-finite is saved (the same verdict on every rank)."""
+        problem = None
+        if not window.loss_is_finite():
+            problem = "the train loss became NaN/inf"
+        else:
+            state = module.state_dict()
+            bad = [k for k in finite_keys if not all_finite(state[k])]
+            if bad:
+                problem = f"the weights became NaN/inf (e.g. {bad[0]})"
+        problems = [p for p in ctx.all_gather_object(problem) if p]
+        if problems:
+            raise _nonfinite_error(task.name, str(problems[0]), step, config.lr, saved_step)
+
     def save(path: Path, step: int) -> None:
+        nonlocal saved_step
+        check_finite(step)
         rng_all = ctx.all_gather_object(capture_rng())
+        windows = ctx.all_gather_object(window.state())
         if ctx.is_main:
             header = {"task": task.name, "signature": task.signature(), "step": step,
                       "training": config.model_dump(mode="json")}
             payload = _checkpoint_payload(task, optimizer, scheduler, scaler, step, best, best_step,
-                                          rng_all, ctx.world_size)
+                                          rng_all, ctx.world_size, windows)
             save_checkpoint(path, header, payload)
         ctx.barrier()
+        if path == last_path:
+            saved_step = step
 
     data: Iterator[Any] = train_batches(
         task.train_set, task.collate, batch_size=config.batch_size, seed=config.seed, rank=ctx.rank,
         world_size=ctx.world_size, start_step=start_step, num_workers=config.num_workers,
     )
-    window = _Averager()
     items_window = 0
     window_start = run_start = time.perf_counter()
     items_total = 0
@@ -307,10 +386,8 @@ def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after,
             if step % config.log_every == 0 or step == config.steps:
                 record = window.means(ctx)
                 if not math.isfinite(record["loss"]):
-                    raise SpecinpaintError(
-                        f"{task.name}: loss became {record['loss']} by step {step} (lower training.lr, "
-                        "keep training.grad_clip, or use fp32)"
-                    )
+                    raise _nonfinite_error(task.name, f"the train loss became {record['loss']}", step, config.lr,
+                                           saved_step)
                 elapsed = time.perf_counter() - window_start
                 record["items_per_s"] = items_window / max(elapsed, 1e-9)
                 logger.log(step, "train", record)
@@ -325,6 +402,9 @@ def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after,
                 valid = _evaluate(task, config, ctx, autocast)
                 if valid:
                     logger.log(step, "valid", valid)
+                    if not math.isfinite(valid["loss"]):
+                        raise _nonfinite_error(task.name, f"the validation loss became {valid['loss']}", step,
+                                               config.lr, saved_step)
                     outcome.valid_metrics = valid
                     if best is None or valid["loss"] < best:
                         best, best_step, improved = valid["loss"], step, True

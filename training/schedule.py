@@ -34,10 +34,18 @@ def lr_factor(step: int, config: TrainingConfig) -> float:
     return 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, config: TrainingConfig) -> torch.optim.lr_scheduler.LambdaLR:
-    """A LambdaLR over a plain function (so its state_dict holds only counters, never the config)."""
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, config: TrainingConfig, start_step: int = 0
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """A LambdaLR over a plain function (so its state_dict holds only counters, never the config).
+    With ``start_step`` > 0 it starts there with ``config.lr`` as the base rate (a rate changed on
+    resume; the optimiser state from the checkpoint carries the old one)."""
 
     def factor(step: int) -> float:
         return lr_factor(step, config)
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    if start_step <= 0:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = config.lr
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor, last_epoch=start_step - 1)

@@ -81,7 +81,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     split = dsub.add_parser(
         "split", help="write the paper's seeded 80/20 split of train+valid as JSON lists of note names"
     )
-    split.add_argument("--root", required=True, help="NSynth root (holds train/ and valid/)")
+    split.add_argument("--root", required=True, help="NSynth root (holds train/ and valid/, or the official "
+                       "nsynth-train/ and nsynth-valid/)")
     split.add_argument("--seed", type=int, default=None, help="default 20200117 (the paper's)")
     split.add_argument("--train-fraction", type=float, default=None, help="default 0.8")
     split.add_argument("--out", help="split file (default <root>/splits/paper-seed<seed>.json)")
@@ -93,7 +94,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _dataset_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", required=True, help="NSynth root (holds train/ valid/ test/)")
+    parser.add_argument("--root", required=True, help="NSynth root (holds train/ valid/ test/, or the official "
+                        "nsynth-train/ nsynth-valid/ nsynth-test/)")
     parser.add_argument("--split", default="train")
     parser.add_argument("--split-scheme", choices=("official", "paper"), default="paper")
     parser.add_argument("--seed", type=int, default=None, help="paper split seed (default 20200117)")

@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("-n", "--count", type=int, default=1, help="notes to sample (one batch; default 1)")
     parser.add_argument("--columns", type=int, help="top columns (longer than one window = longer notes)")
     parser.add_argument("-o", "--output", type=Path, default=Path("generated.wav"),
-                        help="WAV path; several notes get -0, -1, … suffixes (default: generated.wav)")
+                        help="WAV path; several notes get -0, -1, … suffixes; missing parent directories are created "
+                        "(default: generated.wav)")
     parser.add_argument("--codes", type=Path, help="also write the codes as JSON (same numbering)")
     add_sampling_args(parser)
     add_progress_arg(parser)

@@ -33,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_label_args(parser)
     parser.add_argument("--attenuate", type=float, metavar="DB",
                         help="instead of resampling, lower the region by DB decibels (the 'erase' brush)")
-    parser.add_argument("-o", "--output", type=Path, default=Path("inpainted.wav"), help="WAV path")
+    parser.add_argument("-o", "--output", type=Path, default=Path("inpainted.wav"),
+                        help="WAV path; missing parent directories are created (default: inpainted.wav)")
     parser.add_argument("--codes", type=Path, help="also write the edited codes as JSON")
     add_bundle_arg(parser)
     add_sampling_args(parser)
