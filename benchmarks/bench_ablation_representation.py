@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from specinpaint.training.ablation import load_study
-from specinpaint.training.ablation_report import METRIC_DOCS
+from specinpaint.studies.study import load_study
+from specinpaint.studies.study_report import METRIC_DOCS
 
 STUDY = "ablations/representation"
 VARIANTS = list(load_study(STUDY).spec.variants)
@@ -47,7 +47,7 @@ def _warm_up(study, budget) -> None:
     import torch
 
     from specinpaint.metrics.pitch import estimate_midi
-    from specinpaint.training.ablation import expand_study
+    from specinpaint.studies.study import expand_study
     from specinpaint.training.data import build_dataset
 
     config = expand_study(study, budget)[0].config
@@ -62,7 +62,7 @@ def expected_columns(levels=("top", "bottom")) -> list[str]:
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_ablation_representation(benchmark, ablation, variant):
-    from specinpaint.training.ablation_run import run_default_study
+    from specinpaint.studies.study_run import run_default_study
 
     study, budget, out_dir = ablation
     benchmark.group = f"ablation-{study.name}"
@@ -89,7 +89,7 @@ def test_ablation_representation(benchmark, ablation, variant):
 
 def test_ablation_representation_report(ablation):
     """The table and plots of the whole grid (variants finished above are reused, not retrained)."""
-    from specinpaint.training.ablation_run import run_default_study
+    from specinpaint.studies.study_run import run_default_study
 
     study, budget, out_dir = ablation
     results = run_default_study(study, out_dir, budget=budget, progress=False)

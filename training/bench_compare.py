@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from specinpaint.core.errors import SpecinpaintError
-
-from .ablation_report import format_value, markdown_table, metric_columns
+from specinpaint.studies.study_report import format_value, markdown_table, metric_columns
 
 STAT = "median"
 

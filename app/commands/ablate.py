@@ -103,7 +103,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _study(args: argparse.Namespace) -> int:
-    from specinpaint.training.ablation import expand_study, load_study
+    from specinpaint.studies.study import expand_study, load_study
 
     study = load_study(args.study)
     only = [n.strip() for n in args.only.split(",") if n.strip()] if args.only else None
@@ -118,7 +118,7 @@ def _study(args: argparse.Namespace) -> int:
     if torch.cuda.is_available() and budget != "paper":
         print(f"note: CUDA is available but budget '{budget}' is a short CPU budget; for the paper's budget "
               "run: specinpaint ablate ablations/paper_representation", file=sys.stderr)
-    from specinpaint.training.ablation_run import run_default_study
+    from specinpaint.studies.study_run import run_default_study
 
     results = run_default_study(study, out, budget=args.budget, overrides=args.rest, only=only, rerun=args.rerun)
     print(f"{len(results)} variants -> {out}/results.md, results.csv, plots/")
@@ -127,7 +127,7 @@ def _study(args: argparse.Namespace) -> int:
 
 
 def _print_grid(study, variants, budget) -> None:
-    from specinpaint.training.ablation import config_differences
+    from specinpaint.studies.study import config_differences
 
     print(f"study {study.name}: {len(variants)} variants, budget {budget or '(none)'}")
     if not variants:

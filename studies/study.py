@@ -432,7 +432,7 @@ def run_study(
         atomic_write_text(vdir / RESULT_FILE, json.dumps(result.to_json(), indent=1, sort_keys=True))
         results.append(result)
     if report:
-        from .ablation_report import write_report
+        from .study_report import write_report
 
         table = finished_results(study, out, budget, overrides) if only else results
         write_report(out, table, title=study.spec.description or study.name, meta=study_meta(study, variants))

@@ -7,8 +7,8 @@ import io
 import json
 import math
 
-from specinpaint.training.ablation import VariantResult
-from specinpaint.training.ablation_report import describe, table_csv, table_markdown, write_report
+from specinpaint.studies.study import VariantResult
+from specinpaint.studies.study_report import describe, table_csv, table_markdown, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

@@ -11,7 +11,7 @@ import yaml
 from _fakes import fake_config
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.yaml_config import CONFIG_DIR
-from specinpaint.training.ablation import (
+from specinpaint.studies.study import (
     RESULT_FILE,
     config_differences,
     expand_study,
@@ -19,7 +19,7 @@ from specinpaint.training.ablation import (
     run_study,
     variant_dir,
 )
-from specinpaint.training.ablation_run import evaluation_notes
+from specinpaint.studies.study_run import evaluation_notes
 
 THRESHOLD = math.log(2e-6)
 

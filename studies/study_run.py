@@ -28,9 +28,9 @@ import torch
 
 from specinpaint.core.errors import DataError
 from specinpaint.core.pipeline import Pipeline
-
-from .ablation import Study, Variant, VariantResult, run_study
 from specinpaint.metrics.silence import code_entropy_bits, silent_cells
+
+from .study import Study, Variant, VariantResult, run_study
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _device(preference: str) -> torch.device:
 
 def train_variant(variant: Variant, vdir: Path, progress: bool = True) -> Pipeline:
     """Train (or resume, or reuse) the variant's quantizer; returns the trained pipeline."""
-    from .quantizer_task import train_quantizer
+    from specinpaint.training.quantizer_task import train_quantizer
 
     bundle = Path(vdir) / BUNDLE_NAME
     if bundle.is_dir():
@@ -102,8 +102,7 @@ def evaluate_variant(pipeline: Pipeline, variant: Variant) -> dict[str, float]:
         multi_resolution_stft_distance,
         spectral_convergence,
     )
-
-    from .data import AudioCollate, build_dataset
+    from specinpaint.training.data import AudioCollate, build_dataset
 
     ev = variant.evaluation
     config = pipeline.config
