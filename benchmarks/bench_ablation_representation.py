@@ -4,7 +4,7 @@ One benchmark per variant times its training + evaluation and stores every metri
 table in ``extra_info`` (with ``study`` and ``variant``), so::
 
     pytest benchmarks/bench_ablation_representation.py --benchmark-json out.json
-    specinpaint ablate compare out.json [other.json]
+    python benchmarks/compare.py out.json [other.json]
 
 gives the same table as ``specinpaint ablate``. Budget: ``ci`` under ``--benchmark-disable`` and for
 a default timing run, the study's ``cpu`` budget with ``SPECINPAINT_BENCH_FULL=1``, or any budget

@@ -1,9 +1,9 @@
-"""`specinpaint ablate`: run an ablation study, or compare pytest-benchmark records.
-
-Two forms share the command (the first word decides)::
+"""`specinpaint ablate`: run an ablation study (studies/study.py, studies/study_run.py)::
 
     specinpaint ablate STUDY.yaml [--out DIR] [--budget NAME] [--only A,B] [--rerun] [--list] [KEY=VALUE ...]
-    specinpaint ablate compare A.json [B.json] [--format markdown|csv] [--output FILE]
+
+Benchmark records are compared by ``python benchmarks/compare.py`` (benchmark tooling, in the
+checkout); ``specinpaint ablate compare`` only says so.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-USAGE = (
-    "specinpaint ablate STUDY [--out DIR] [--budget NAME] [--only V1,V2] [--rerun] [--list] [KEY=VALUE ...]\n"
-    "       specinpaint ablate compare A.json [B.json] [--format {markdown,csv}] [--output FILE]"
-)
+USAGE = "specinpaint ablate STUDY [--out DIR] [--budget NAME] [--only V1,V2] [--rerun] [--list] [KEY=VALUE ...]"
+COMPARE_MOVED = ("'ablate compare' moved to the benchmark tooling: run `python benchmarks/compare.py A.json [B.json]` "
+                 "in a source checkout")
 DESCRIPTION = """\
 Run an ablation study: train every variant of the study grid with the same quantizer, data, budget
 and seed, evaluate each on the held-out split, and write results.csv, results.md, results.json and
@@ -28,9 +27,8 @@ CPU one; on a GPU run ablations/paper_representation (the paper's config and bud
 KEY=VALUE overrides apply to every variant's pipeline config (e.g. training.quantizer.steps=500), or to the evaluation when the key
 starts with 'evaluation.' (e.g. evaluation.max_notes=64).
 
-'ablate compare A.json [B.json]' turns one or two `pytest benchmarks/ --benchmark-json FILE` records
-into tables: timings (median seconds, B/A), the ablation's metrics per variant (A -> B) and the
-other numeric extra_info values (B - A)."""
+pytest-benchmark records (`pytest benchmarks/ --benchmark-json FILE`) are compared with
+`python benchmarks/compare.py A.json [B.json]` in a source checkout."""
 
 
 def _add_options(parser: argparse.ArgumentParser, suppress: bool = False) -> None:
@@ -48,22 +46,16 @@ def _add_options(parser: argparse.ArgumentParser, suppress: bool = False) -> Non
                            "(without it, a variant trained with another config is refused)")
     run_group.add_argument("--list", action="store_true", default=default(False),
                            help="print the expanded grid (what each variant changes) and exit")
-    cmp_group = parser.add_argument_group("compare options")
-    cmp_group.add_argument("--format", choices=("markdown", "csv"), default=default("markdown"),
-                           help="table format")
-    cmp_group.add_argument("--output", type=Path, default=default(None),
-                           help="write the table to FILE instead of stdout")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "ablate", help="run an ablation study grid, or compare benchmark records ('ablate compare')",
+        "ablate", help="run an ablation study grid (train and evaluate every variant)",
         usage=USAGE, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("study", metavar="STUDY|compare", help="study YAML / built-in name, or the word 'compare'")
-    parser.add_argument("rest", nargs=argparse.REMAINDER, metavar="KEY=VALUE|RECORD.json",
-                        help="dotted overrides (study), or one or two benchmark JSON records (compare); "
-                        "options may come before or after them")
+    parser.add_argument("study", metavar="STUDY", help="study YAML or built-in name (ablations/representation)")
+    parser.add_argument("rest", nargs=argparse.REMAINDER, metavar="KEY=VALUE",
+                        help="dotted overrides; options may come before or after them")
     _add_options(parser)
     parser.set_defaults(func=run)
 
@@ -80,26 +72,12 @@ def _parse_rest(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    _parse_rest(args)
-    if args.study == "compare":
-        return _compare(args)
-    return _study(args)
-
-
-def _compare(args: argparse.Namespace) -> int:
-    from specinpaint.core.atomic import atomic_write_text
     from specinpaint.core.errors import SpecinpaintError
-    from specinpaint.training.bench_compare import compare_files
 
-    if not 1 <= len(args.rest) <= 2:
-        raise SpecinpaintError(f"ablate compare: expected one or two JSON records, got {len(args.rest)}")
-    text = compare_files(args.rest, args.format)
-    if args.output is not None:
-        atomic_write_text(args.output, text)
-        print(f"wrote {args.output}")
-    else:
-        sys.stdout.write(text)
-    return 0
+    if args.study == "compare":
+        raise SpecinpaintError(COMPARE_MOVED)
+    _parse_rest(args)
+    return _study(args)
 
 
 def _study(args: argparse.Namespace) -> int:
