@@ -1,8 +1,14 @@
-"""Ablation tables (CSV, Markdown, JSON) and PNG bar charts, written atomically.
+"""Study tables (CSV, Markdown, JSON) written atomically, plus the plots (studies/study_plots.py).
 
-Why a fixed column vocabulary: the same names appear in ``result.json``, the table, the plots and
-the pytest-benchmark ``extra_info``, so a record from ``pytest benchmarks/`` and a table from
-``specinpaint ablate`` can be compared column by column.
+* ``results.md``: one table per evaluation section, measures as rows and variants as columns,
+  cells ``mean ± std`` over the seeds (a single value for one seed), the best variant in bold
+  where it beats the next best by more than the noise; then what each measure means.
+* ``results.csv``: one row per run (``seed`` = K), plus ``mean`` and ``std`` rows per variant
+  that ran several seeds; columns are the flat evaluation names (studies/columns.py).
+* ``results.json``: per variant the seeds, mean, std and every run's values.
+
+The column names are those of ``result.json`` and of the benchmark's ``extra_info``, so a record
+from ``pytest benchmarks/`` and a table from ``specinpaint ablate`` compare column by column.
 """
 
 from __future__ import annotations
@@ -15,83 +21,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from specinpaint.core.atomic import atomic_path, atomic_write_text
+from specinpaint.core.atomic import atomic_write_text
 
-# column → (meaning, which direction is better: "lower" / "higher" / "")
-METRIC_DOCS: dict[str, tuple[str, str]] = {
-    "sc_vs_raw": ("spectral convergence, decoded audio vs raw audio", "lower"),
-    "lsd_vs_raw": ("log-spectral distance (dB), decoded vs raw", "lower"),
-    "mrstft_vs_raw": ("multi-resolution STFT distance, decoded vs raw", "lower"),
-    "sc_vs_roundtrip": ("spectral convergence, decoded vs the representation's own round trip", "lower"),
-    "lsd_vs_roundtrip": ("log-spectral distance (dB), decoded vs round trip", "lower"),
-    "mrstft_vs_roundtrip": ("multi-resolution STFT distance, decoded vs round trip", "lower"),
-    "roundtrip_sc": ("spectral convergence, round trip (no quantizer) vs raw", "lower"),
-    "roundtrip_lsd": ("log-spectral distance (dB), round trip vs raw", "lower"),
-    "roundtrip_mrstft": ("multi-resolution STFT distance, round trip vs raw", "lower"),
-    "pitch_accuracy": ("pYIN pitch of decoded audio equals the label (fraction of notes)", "higher"),
-    "raw_pitch_accuracy": ("same estimator on the raw audio (its ceiling)", "higher"),
-    "notes": ("held-out notes evaluated", ""),
-}
-LEVEL_DOCS: dict[str, tuple[str, str]] = {
-    "perplexity": ("codebook perplexity exp(H) of codes on the held-out notes", "higher"),
-    "dead_fraction": ("fraction of the codebook never used on the held-out notes", "lower"),
-    "silent_entropy_bits": ("entropy (bits) of the codes in silent cells; few codes for silence = low", "lower"),
-    "silent_distinct_codes": ("number of distinct codes in silent cells", "lower"),
-    "silent_fraction": ("fraction of code cells that are silent in the raw audio", ""),
-}
-TIMING_COLUMNS = ("train_s", "eval_s")
-SPECTRAL_GROUPS = {
-    "vs raw audio": ("sc_vs_raw", "lsd_vs_raw", "mrstft_vs_raw"),
-    "vs own round trip": ("sc_vs_roundtrip", "lsd_vs_roundtrip", "mrstft_vs_roundtrip"),
-    "round trip vs raw": ("roundtrip_sc", "roundtrip_lsd", "roundtrip_mrstft"),
-}
+from .columns import ARROWS, SECTIONS, best_index, describe, ordered, section_of
+from .study_results import RunResult, VariantSummary, summarize
 
-
-def describe(column: str) -> tuple[str, str]:
-    """(meaning, better) for a column, including per-level ones such as ``bottom_perplexity``."""
-    if column in METRIC_DOCS:
-        return METRIC_DOCS[column]
-    for suffix, doc in LEVEL_DOCS.items():
-        if column.endswith("_" + suffix):
-            level = column[: -len(suffix) - 1]
-            return f"{level} level: {doc[0]}", doc[1]
-    if column in TIMING_COLUMNS:
-        return ("seconds spent " + ("training" if column == "train_s" else "evaluating"), "")
-    return ("", "")
-
-
-def _order_key(column: str) -> tuple[int, int, str]:
-    fixed = list(METRIC_DOCS)
-    if column in fixed:
-        return (0, fixed.index(column), "")
-    for i, suffix in enumerate(LEVEL_DOCS):
-        if column.endswith("_" + suffix):
-            return (1, i, column)
-    if column in TIMING_COLUMNS:
-        return (3, TIMING_COLUMNS.index(column), "")
-    return (2, 0, column)
-
-
-def _rows(results: Sequence[Any]) -> list[dict[str, Any]]:
-    """VariantResult objects or plain dicts (name, label, metrics[, timings]) → flat rows."""
-    rows = []
-    for r in results:
-        if not isinstance(r, Mapping):
-            r = {"name": r.name, "label": r.label, "metrics": r.metrics, "timings": r.timings}
-        row = {"variant": r["name"], "label": r.get("label", r["name"])}
-        row.update({k: float(v) if v is not None else math.nan for k, v in r["metrics"].items()})
-        row.update({k: float(v) for k, v in (r.get("timings") or {}).items()})
-        rows.append(row)
-    return rows
+NON_METRIC = ("variant", "label", "seed")
 
 
 def metric_columns(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    seen: dict[str, None] = {}
-    for row in rows:
-        for key in row:
-            if key not in ("variant", "label"):
-                seen[key] = None
-    return sorted(seen, key=_order_key)
+    """Every column of ``rows`` (dicts of column → value) in vocabulary order."""
+    return ordered(key for row in rows for key in row if key not in NON_METRIC)
 
 
 def format_value(value: Any) -> str:
@@ -104,16 +44,18 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def table_csv(results: Sequence[Any]) -> str:
-    rows = _rows(results)
-    columns = ["variant", "label", *metric_columns(rows)]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({c: ("" if isinstance(row.get(c), float) and math.isnan(row[c]) else row.get(c, ""))
-                         for c in columns})
-    return buf.getvalue()
+def format_std(std: float, mean: float) -> str:
+    """Two significant digits; float round-off (below 1e-9 of the mean's size) shows as 0."""
+    if std <= 1e-9 * max(1.0, abs(mean)):
+        return "0"
+    return f"{std:.2g}" if 1e-3 <= std < 1e5 else f"{std:.1e}"
+
+
+def format_cell(mean: float, std: float, runs: int) -> str:
+    """``mean ± std`` over several runs, the bare value for one run."""
+    if runs >= 2 and math.isfinite(std) and math.isfinite(mean):
+        return f"{format_value(mean)} ± {format_std(std, mean)}"
+    return format_value(mean)
 
 
 def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
@@ -122,14 +64,68 @@ def markdown_table(header: Sequence[str], body: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
-def table_markdown(results: Sequence[Any], title: str = "", meta: Mapping[str, Any] | None = None) -> str:
-    """Variants as rows, metrics as columns, then a legend saying what each column means and which
-    direction is better (↓ lower, ↑ higher)."""
-    rows = _rows(results)
-    columns = metric_columns(rows)
-    arrows = {"lower": " ↓", "higher": " ↑", "": ""}
-    header = ["variant", *[c + arrows[describe(c)[1]] for c in columns]]
-    body = [[row["variant"], *[format_value(row.get(c)) for c in columns]] for row in rows]
+def _summaries(results: Sequence[RunResult] | Sequence[VariantSummary]) -> list[VariantSummary]:
+    if results and isinstance(results[0], VariantSummary):
+        return list(results)  # type: ignore[arg-type]
+    return summarize(results)  # type: ignore[arg-type]
+
+
+def _columns(summaries: Sequence[VariantSummary]) -> list[str]:
+    return ordered(c for s in summaries for c in s.columns())
+
+
+def clear_winner(summaries: Sequence[VariantSummary], column: str) -> int | None:
+    """Index of the variant that is best on ``column`` by more than the noise: its mean beats the
+    next best by more than the larger of their standard deviations. None with fewer than two
+    variants, fewer than two runs per variant, no direction, or a gap within the noise."""
+    better = describe(column)[1]
+    stats = [s.stats(column) for s in summaries]
+    if len(stats) < 2 or any(n < 2 for _, _, n in stats):
+        return None
+    means = [m for m, _, _ in stats]
+    best = best_index(means, better)
+    if best is None:
+        return None
+    rest = [m if i != best else math.nan for i, m in enumerate(means)]
+    second = best_index(rest, better)
+    if second is None:
+        return None
+    score = {"lower": lambda v: -v, "higher": lambda v: v, "zero": lambda v: -abs(v)}[better]
+    gap = score(means[best]) - score(means[second])
+    return best if gap > max(stats[best][1], stats[second][1]) else None
+
+
+def table_csv(results: Sequence[RunResult] | Sequence[VariantSummary]) -> str:
+    summaries = _summaries(results)
+    columns = _columns(summaries)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow([*NON_METRIC, *columns])
+
+    def cell(value: float) -> str:
+        return "" if not math.isfinite(value) else repr(float(value))
+
+    for s in summaries:
+        for run in s.runs:
+            writer.writerow([s.name, s.label, "" if run.seed is None else run.seed,
+                             *(cell(run.values.get(c, math.nan)) for c in columns)])
+        if len(s.runs) >= 2:
+            writer.writerow([s.name, s.label, "mean", *(cell(s.stats(c)[0]) for c in columns)])
+            writer.writerow([s.name, s.label, "std", *(cell(s.stats(c)[1]) for c in columns)])
+    return buf.getvalue()
+
+
+def _seeds_text(summary: VariantSummary) -> str:
+    seeds = [s for s in summary.seeds if s is not None]
+    return f"seeds {', '.join(map(str, seeds))}" if seeds else "the config's own seeds"
+
+
+def table_markdown(results: Sequence[RunResult] | Sequence[VariantSummary], title: str = "",
+                   meta: Mapping[str, Any] | None = None) -> str:
+    """Measures as rows (one table per section), variants as columns, then the legend."""
+    summaries = _summaries(results)
+    columns = _columns(summaries)
+    runs = max((len(s.runs) for s in summaries), default=0)
     parts = [f"# {title}" if title else "# Ablation results", ""]
     for key, value in (meta or {}).items():
         if value not in (None, "", [], {}):
@@ -137,99 +133,80 @@ def table_markdown(results: Sequence[Any], title: str = "", meta: Mapping[str, A
             parts.append(f"- **{key}**: {shown}")
     if meta:
         parts.append("")
-    parts += [markdown_table(header, body), "", "Variants:", ""]
-    parts += [f"- `{row['variant']}`: {row['label']}" for row in rows]
-    parts += ["", "Columns (↓ lower is better, ↑ higher is better):", ""]
-    for c in columns:
-        meaning, _ = describe(c)
+    if runs >= 2:
+        parts.append("Cells: mean ± standard deviation over the seeds (runs per variant in the header). **Bold**: "
+                     "the best variant on that measure, where its mean beats the next best by more than the larger "
+                     "of their standard deviations; no bold means the best is within the noise.")
+    else:
+        parts.append("Cells: one run per variant (one seed), so there is no noise estimate and no variant is "
+                     "marked best; run several `seeds` to tell differences from noise.")
+    header = ["measure", "better"] + [s.name + (f" (n={len(s.runs)})" if runs >= 2 else "") for s in summaries]
+    for section in SECTIONS:
+        rows = [c for c in columns if section_of(c) == section]
+        if not rows:
+            continue
+        body = []
+        for column in rows:
+            winner = clear_winner(summaries, column)
+            cells = []
+            for i, s in enumerate(summaries):
+                mean, std, n = s.stats(column)
+                text = format_cell(mean, std, n)
+                cells.append(f"**{text}**" if i == winner else text)
+            name = column.partition(".")[2] if "." in column else column
+            body.append([f"`{name}`", ARROWS[describe(column)[1]], *cells])
+        parts += ["", f"## {section.capitalize()}", "", markdown_table(header, body)]
+    parts += ["", "Variants:", ""]
+    parts += [f"- `{s.name}`: {s.label} ({_seeds_text(s)})" for s in summaries]
+    parts += ["", "Measures (↓ lower is better, ↑ higher is better, →0 closest to zero is best; no arrow: "
+              "context, not a score):", ""]
+    for column in columns:
+        meaning, _ = describe(column)
         if meaning:
-            parts.append(f"- `{c}`: {meaning}")
+            parts.append(f"- `{column}`: {meaning}")
     return "\n".join(parts) + "\n"
 
 
-# -- plots -------------------------------------------------------------------------------------
-
-def _save_figure(fig: Any, path: Path) -> None:
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
 
 
-def plot_bars(path: str | Path, results: Sequence[Any], columns: Sequence[str], title: str) -> Path | None:
-    """One bar subplot per column (variants on the x axis); columns absent from every row are
-    skipped; returns None when nothing is left to plot."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    rows = _rows(results)
-    present = [c for c in columns if any(c in r for r in rows)]
-    if not present or not rows:
-        return None
-    ncols = min(3, len(present))
-    nrows = math.ceil(len(present) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False)
-    names = [r["variant"] for r in rows]
-    colors = [f"C{i % 10}" for i in range(len(rows))]
-    for ax, column in zip(axes.flat, present, strict=False):
-        values = [r.get(column, math.nan) for r in rows]
-        ax.bar(range(len(rows)), [0 if math.isnan(v) else v for v in values], color=colors)
-        for i, v in enumerate(values):
-            ax.annotate(format_value(v), (i, 0 if math.isnan(v) else v), ha="center", va="bottom", fontsize=7)
-        better = describe(column)[1]
-        ax.set_title(column + {"lower": " (lower better)", "higher": " (higher better)"}.get(better, ""), fontsize=9)
-        ax.set_xticks(range(len(rows)), names, rotation=20, ha="right", fontsize=8)
-        ax.tick_params(axis="y", labelsize=8)
-    for ax in list(axes.flat)[len(present):]:
-        ax.axis("off")
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    target = Path(path)
-    _save_figure(fig, target)
-    plt.close(fig)
-    return target
-
-
-def _level_columns(rows: Sequence[Mapping[str, Any]], suffixes: Sequence[str]) -> list[str]:
-    cols = metric_columns(rows)
-    return [c for s in suffixes for c in cols if c.endswith("_" + s)]
-
-
-def write_plots(out_dir: str | Path, results: Sequence[Any], title: str = "") -> list[Path]:
-    """``plots/spectral.png``, ``codebook.png``, ``silence.png``, ``pitch.png``, ``timing.png``."""
-    plots = Path(out_dir) / "plots"
-    rows = _rows(results)
-    prefix = f"{title}: " if title else ""
-    spectral = [c for group in SPECTRAL_GROUPS.values() for c in group]
-    made = [
-        plot_bars(plots / "spectral.png", results, spectral,
-                  prefix + "spectral distances (rows: vs raw, vs own round trip, round trip vs raw)"),
-        plot_bars(plots / "codebook.png", results, _level_columns(rows, ("perplexity", "dead_fraction")),
-                  prefix + "codebook usage on held-out notes"),
-        plot_bars(plots / "silence.png", results,
-                  _level_columns(rows, ("silent_entropy_bits", "silent_distinct_codes", "silent_fraction")),
-                  prefix + "codes in silent regions"),
-        plot_bars(plots / "pitch.png", results, ["pitch_accuracy", "raw_pitch_accuracy"], prefix + "pitch accuracy"),
-        plot_bars(plots / "timing.png", results, list(TIMING_COLUMNS), prefix + "time per variant (s)"),
-    ]
-    return [p for p in made if p is not None]
+def report_json(results: Sequence[RunResult] | Sequence[VariantSummary], title: str = "",
+                meta: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    summaries = _summaries(results)
+    columns = _columns(summaries)
+    return {
+        "title": title,
+        "meta": dict(meta or {}),
+        "columns": {c: {"meaning": describe(c)[0], "better": describe(c)[1]} for c in columns},
+        "variants": [
+            {
+                "name": s.name, "label": s.label, "seeds": s.seeds,
+                "mean": {c: _finite_or_none(s.stats(c)[0]) for c in s.columns()},
+                "std": {c: _finite_or_none(s.stats(c)[1]) for c in s.columns()},
+                "runs": [{"seed": r.seed, "values": {k: _finite_or_none(v) for k, v in r.values.items()}}
+                         for r in s.runs],
+            }
+            for s in summaries
+        ],
+    }
 
 
 def write_report(
-    out_dir: str | Path, results: Sequence[Any], title: str = "", meta: Mapping[str, Any] | None = None
+    out_dir: str | Path, results: Sequence[RunResult] | Sequence[VariantSummary], title: str = "",
+    meta: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """``results.csv``, ``results.md``, ``results.json`` and ``plots/*.png`` under ``out_dir``."""
+    from .study_plots import write_plots
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    summaries = _summaries(results)
     files = {"csv": out / "results.csv", "markdown": out / "results.md", "json": out / "results.json"}
-    atomic_write_text(files["csv"], table_csv(results))
-    atomic_write_text(files["markdown"], table_markdown(results, title, meta))
-    payload = {"title": title, "meta": dict(meta or {}),
-               "rows": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
-                        for row in _rows(results)]}
-    atomic_write_text(files["json"], json.dumps(payload, indent=1, default=str))
-    for i, path in enumerate(write_plots(out, results, title)):
-        files[f"plot{i}:{path.stem}"] = path
+    atomic_write_text(files["csv"], table_csv(summaries))
+    atomic_write_text(files["markdown"], table_markdown(summaries, title, meta))
+    atomic_write_text(files["json"], json.dumps(report_json(summaries, title, meta), indent=1, default=str,
+                                                allow_nan=False))
+    for path in write_plots(out, summaries, title):
+        files[f"plot:{path.stem}"] = path
     return files
-
-

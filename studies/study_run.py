@@ -1,178 +1,202 @@
-"""The default training and evaluation of one ablation variant (what `specinpaint ablate` runs).
+"""Running a study: every run of the grid trained, evaluated with `evaluate_pipeline` (the one
+evaluation behind `specinpaint evaluate`) and recorded, resumably.
 
-Training is the project's quantizer training (`train_quantizer`: checkpoints, resume, bundle) in
-``variants/NAME/train``; an interrupted variant resumes from its last checkpoint and a variant whose
-bundle is complete is only re-evaluated. Evaluation runs on the held-out split, the same notes for
-every variant (spread evenly over the split, at most ``evaluation.max_notes``):
+Layout of the output folder::
 
-* ``*_vs_raw``: decoded audio (representation → quantizer → decoder → inverse) against the raw note;
-* ``*_vs_roundtrip``: decoded audio against the representation's own round trip (no quantizer), i.e.
-  what the quantizer loses on this representation;
-* ``roundtrip_*``: the round trip against the raw note, i.e. what the representation itself loses;
-* ``{level}_perplexity``, ``{level}_dead_fraction``: code usage over the held-out notes;
-* ``{level}_silent_*``: codes in cells that are silent in the raw audio (see metrics/silence.py);
-* ``pitch_accuracy``: pYIN on the decoded audio within ±0.5 semitone of the label, and
-  ``raw_pitch_accuracy``, the same estimator on the raw notes (its ceiling on these notes).
+    results.md, results.csv, results.json, plots/*.png      the table (studies/study_report.py)
+    variants/NAME/ (one seed) or variants/NAME/seed-K/ (several seeds), one folder per run:
+        config.yaml       the run's resolved pipeline config
+        quantizer/, prior_top/, prior_bottom/, codes/      training (training/stages.py layout)
+        bundle/           the trained pipeline (usable with every other command)
+        evaluation/       the run's full evaluation report (evaluation.json, evaluation.md, plots/)
+        result.json       the table row: the report's flat metrics + train_s, eval_s (written last)
+
+Training: the whole pipeline (``train_all``) when the config has priors and the evaluation
+measures something that needs them (generation, inpainting, priors); else only the quantizer, so
+a reconstruction-only study stays cheap.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import math
-from collections import defaultdict
-from collections.abc import Sequence
+import shutil
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from specinpaint.core.errors import DataError
+from specinpaint.core.atomic import atomic_write_text
+from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
-from specinpaint.metrics.silence import code_entropy_bits, silent_cells
 
-from .study import Study, Variant, VariantResult, run_study
+from .study import Study, Variant, expand_study, study_meta
+from .study_results import RESULT_FILE, RunResult, read_result
 
 log = logging.getLogger(__name__)
 
-TRAIN_DIR = "train"
-BUNDLE_NAME = "bundle"
+CONFIG_FILE = "config.yaml"
+EVALUATION_DIR = "evaluation"
+PRIOR_SECTIONS = frozenset({"generation", "inpainting", "priors"})
+
+Trainer = Callable[[Variant, Path], Any]
+"""``trainer(run, run_dir) → trained Pipeline`` (resuming from ``run_dir`` if it can)."""
+Evaluator = Callable[[Any, Variant, Path], dict[str, float]]
+"""``evaluator(pipeline, run, run_dir) → {column: value}``."""
 
 
-def _device(preference: str) -> torch.device:
-    if preference == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(preference)
+def run_dir(out_dir: str | Path, run: Variant | str) -> Path:
+    """The folder of one run (``variants/NAME`` or ``variants/NAME/seed-K``)."""
+    return Path(out_dir) / "variants" / (run.folder if isinstance(run, Variant) else run)
 
 
-def train_variant(variant: Variant, vdir: Path, progress: bool = True) -> Pipeline:
-    """Train (or resume, or reuse) the variant's quantizer; returns the trained pipeline."""
-    from specinpaint.training.quantizer_task import train_quantizer
+def trained_stages(run: Variant) -> tuple[str, ...]:
+    """``("vqvae",)`` for a reconstruction-only study, every stage when priors are measured."""
+    from specinpaint.training.stages import STAGES
 
-    bundle = Path(vdir) / BUNDLE_NAME
-    if bundle.is_dir():
-        try:
-            return Pipeline.load(bundle)
-        except Exception as exc:  # an incomplete bundle is re-made from the checkpoints
-            log.warning("%s: cannot reuse %s (%s); training again", variant.name, bundle, exc)
-    torch.manual_seed(variant.config.training.quantizer.seed)
-    pipeline = Pipeline(variant.config)
-    result = train_quantizer(pipeline, out_dir=Path(vdir) / TRAIN_DIR, resume=True, progress=progress,
-                             bundle_dir=bundle)
-    return result.pipeline
+    if run.config.priors and PRIOR_SECTIONS & set(run.evaluation.sections):
+        return STAGES
+    return ("vqvae",)
 
 
-def evaluation_notes(num_items: int, max_notes: int) -> list[int]:
-    """Indices of the evaluation notes: at most ``max_notes`` spread evenly over the split."""
-    if num_items <= max_notes:
-        return list(range(num_items))
-    if max_notes == 1:
-        return [0]
-    return sorted({int(round(i * (num_items - 1) / (max_notes - 1))) for i in range(max_notes)})
+def _complete_bundle(bundle: Path, run: Variant, stages: Sequence[str]) -> Pipeline | None:
+    """The run's saved pipeline when every stage it needs is trained in it, else None."""
+    if not (bundle / "metadata.json").exists():
+        return None
+    try:
+        pipeline = Pipeline.load(bundle)
+    except Exception as exc:  # an incomplete bundle is re-made from the checkpoints
+        log.warning("%s: cannot reuse %s (%s); training again", run.folder, bundle, exc)
+        return None
+    trained = pipeline.extras.get("trained", {})
+    needed = ["quantizer"] + [f"prior_{s.split('-', 1)[1]}" for s in stages
+                              if s != "vqvae" and s.split("-", 1)[1] in run.config.priors]
+    return pipeline if all(key in trained for key in needed) else None
 
 
-_RAW_PITCH: dict[str, torch.Tensor] = {}
+def train_run(run: Variant, directory: Path, progress: bool = True) -> Pipeline:
+    """Train (or resume, or reuse) what the run's evaluation needs; returns the trained pipeline."""
+    from specinpaint.training.result import BUNDLE_DIR
+    from specinpaint.training.stages import train_all
+
+    stages = trained_stages(run)
+    reused = _complete_bundle(Path(directory) / BUNDLE_DIR, run, stages)
+    if reused is not None:
+        return reused
+    return train_all(run.config, directory, stages=stages, resume=True, progress=progress)
 
 
-def _raw_pitch(audio: torch.Tensor, sample_rate: int) -> torch.Tensor:
-    """pYIN of the raw notes, memoised by content: every variant evaluates the same notes."""
-    import hashlib
+def evaluate_run(pipeline: Pipeline, run: Variant, directory: Path) -> dict[str, float]:
+    """`evaluate_pipeline` on the config's held-out split (the family classifier learns from the
+    training split); writes the full report to ``DIR/evaluation``; returns ``report.flat()``."""
+    from specinpaint.training.result import BUNDLE_DIR
 
-    from specinpaint.metrics.pitch import estimate_midi
+    from .data_source import evaluation_datasets
+    from .evaluate import evaluate_pipeline
+    from .report import write_report
 
-    key = hashlib.sha256(audio.contiguous().numpy().tobytes()).hexdigest() + f"@{sample_rate}"
-    if key not in _RAW_PITCH:
-        if len(_RAW_PITCH) > 8:
-            _RAW_PITCH.clear()
-        _RAW_PITCH[key] = estimate_midi(audio, sample_rate)
-    return _RAW_PITCH[key]
-
-
-def _mean(values: Sequence[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return sum(finite) / len(finite) if finite else math.nan
+    spec = run.evaluation
+    heldout, train, description = evaluation_datasets(pipeline, None, spec.split, spec.train_split)
+    info = {"study_run": run.folder, "seed": run.seed, "bundle": str(Path(directory) / BUNDLE_DIR), **description}
+    report = evaluate_pipeline(pipeline, heldout, spec, train_dataset=train, info=info)
+    write_report(report, Path(directory) / EVALUATION_DIR)
+    return report.flat()
 
 
-@torch.no_grad()
-def evaluate_variant(pipeline: Pipeline, variant: Variant) -> dict[str, float]:
-    """Every metric column of the ablation table for one trained variant (see module docstring)."""
-    from specinpaint.metrics.codebook import codebook_stats
-    from specinpaint.metrics.pitch import estimate_midi, score_pitch
-    from specinpaint.metrics.spectral import (
-        log_spectral_distance,
-        multi_resolution_stft_distance,
-        spectral_convergence,
-    )
-    from specinpaint.training.data import AudioCollate, build_dataset
-
-    ev = variant.evaluation
-    config = pipeline.config
-    split = ev.split or config.data.valid_split
-    dataset = build_dataset(config, split)
-    if len(dataset) == 0:
-        raise DataError(f"evaluation split '{split}' has no notes")
-    indices = evaluation_notes(len(dataset), ev.max_notes)
-    collate = AudioCollate(config.num_samples)
-    device = _device(ev.device)
-    pipeline = pipeline.to(device).eval()
-    levels = list(pipeline.quantizer.levels)
-    num_codes = pipeline.quantizer.num_codes
-
-    per_note: dict[str, list[float]] = defaultdict(list)
-    codes_by_level: dict[str, list[torch.Tensor]] = defaultdict(list)
-    silent_by_level: dict[str, list[torch.Tensor]] = defaultdict(list)
-    decoded_all, raw_all, pitches = [], [], []
-    pairs = (("vs_raw", "raw", "dec"), ("vs_roundtrip", "rt", "dec"), ("roundtrip", "raw", "rt"))
-    for start in range(0, len(indices), ev.batch_size):
-        batch = collate([dataset[i] for i in indices[start:start + ev.batch_size]])
-        raw = batch.audio.to(device)
-        spec = pipeline.spectrogram(raw)
-        signals = {
-            "raw": raw,
-            "rt": pipeline.audio_from_spectrogram(spec, raw.shape[-1]),
-        }
-        codes = pipeline.quantizer.encode(spec)
-        signals["dec"] = pipeline.audio_from_spectrogram(pipeline.quantizer.decode(codes), raw.shape[-1])
-        for tag, ref, est in pairs:
-            r, e = signals[ref].float(), signals[est].float()
-            for name, fn in (("sc", spectral_convergence), ("lsd", log_spectral_distance),
-                             ("mrstft", multi_resolution_stft_distance)):
-                key = f"{name}_{tag}" if tag != "roundtrip" else f"roundtrip_{name}"
-                per_note[key] += fn(r, e).double().cpu().tolist()
-        for level in levels:
-            level_codes = codes[level].cpu()
-            codes_by_level[level].append(level_codes)
-            silent_by_level[level].append(silent_cells(
-                raw.cpu(), pipeline.representation, tuple(level_codes.shape[1:]), config.num_samples,
-                ev.silence_db, ev.silence_n_fft, ev.silence_hop,
-            ))
-        decoded_all.append(signals["dec"].float().cpu())
-        raw_all.append(raw.float().cpu())
-        pitches.append(batch.pitch)
-
-    metrics = {key: _mean(values) for key, values in per_note.items()}
-    for level in levels:
-        codes = torch.cat(codes_by_level[level])
-        silent = torch.cat(silent_by_level[level])
-        stats = codebook_stats(codes, num_codes[level])
-        metrics[f"{level}_perplexity"] = stats.perplexity
-        metrics[f"{level}_dead_fraction"] = stats.dead_fraction
-        entropy, distinct, cells = code_entropy_bits(codes, silent)
-        metrics[f"{level}_silent_entropy_bits"] = entropy
-        metrics[f"{level}_silent_distinct_codes"] = float(distinct)
-        metrics[f"{level}_silent_fraction"] = cells / codes.numel()
-    if ev.pitch:
-        target = torch.cat(pitches)
-        rate = pipeline.sample_rate
-        metrics["pitch_accuracy"] = float(score_pitch(estimate_midi(torch.cat(decoded_all), rate), target)["accuracy"])
-        metrics["raw_pitch_accuracy"] = float(score_pitch(_raw_pitch(torch.cat(raw_all), rate), target)["accuracy"])
-    metrics["notes"] = float(len(indices))
-    return metrics
+def _clear_run_dir(directory: Path) -> None:
+    """``--rerun``: remove what the run wrote, keeping the ``seed-*`` folders of other runs."""
+    for entry in directory.iterdir():
+        if entry.is_dir() and entry.name.startswith("seed-") and not directory.name.startswith("seed-"):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
-def run_default_study(study: Study, out_dir: str | Path, *, progress: bool = True, **kwargs: Any) -> list[VariantResult]:
-    """:func:`run_study` with the project's quantizer training and the evaluation above."""
+def run_study(
+    study: Study,
+    out_dir: str | Path,
+    *,
+    trainer: Trainer,
+    evaluator: Evaluator,
+    budget: str | None = None,
+    overrides: Sequence[str] = (),
+    only: Sequence[str] | None = None,
+    seeds: Sequence[int] | None = None,
+    rerun: bool = False,
+    report: bool = True,
+) -> list[RunResult]:
+    """Train and evaluate every run not already finished in ``out_dir``, then write the report.
 
-    def trainer(variant: Variant, vdir: Path) -> Pipeline:
-        return train_variant(variant, vdir, progress=progress)
+    * finished (``result.json`` with the same fingerprint = config + evaluation): skipped;
+    * trained with another pipeline config (its ``config.yaml`` differs): an error unless
+      ``rerun``, so a table never silently mixes configs; ``rerun`` empties the run's folder and
+      starts it again;
+    * same config, other evaluation settings: re-evaluated (the trainer reuses the bundle);
+    * otherwise trained, resuming from the run's checkpoints when the trainer can.
 
-    return run_study(study, out_dir, trainer=trainer, evaluator=evaluate_variant, **kwargs)
+    ``result.json`` is written atomically and last, so an interrupted study resumes at the run
+    it was working on. Returns this call's runs (finished earlier or now), in grid order."""
+    out = Path(out_dir)
+    runs = expand_study(study, budget, overrides, only, seeds=seeds)
+    out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for run in runs:
+        directory = run_dir(out, run)
+        done = read_result(directory / RESULT_FILE)
+        if done is not None and done.fingerprint == run.fingerprint and not rerun:
+            log.info("%s: already finished in %s, skipping", run.folder, directory)
+            results.append(done)
+            continue
+        config_file = directory / CONFIG_FILE
+        saved = config_file.read_text() if config_file.is_file() else None
+        if rerun and directory.exists():
+            _clear_run_dir(directory)
+        elif saved is not None and saved != run.config_yaml:
+            raise ConfigError(
+                f"{directory}: variant '{run.name}' was trained with a different config; "
+                "pass --rerun to replace it or choose another --out"
+            )
+        directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(config_file, run.config_yaml)
+        log.info("%s: training (%s)", run.folder, run.label)
+        t0 = time.perf_counter()
+        pipeline = trainer(run, directory)
+        t1 = time.perf_counter()
+        log.info("%s: evaluating", run.folder)
+        metrics = evaluator(pipeline, run, directory)
+        t2 = time.perf_counter()
+        result = RunResult(
+            run.name, run.label, dict(metrics), run.fingerprint, {"train_s": t1 - t0, "eval_s": t2 - t1},
+            {"budget": run.budget, "overrides": run.overrides, "folder": run.folder}, run.seed,
+        )
+        atomic_write_text(directory / RESULT_FILE, json.dumps(result.to_json(), indent=1, sort_keys=True))
+        results.append(result)
+    if report:
+        from .study_report import write_report
+
+        table = finished_results(study, out, budget, overrides, seeds) if only else results
+        write_report(out, table, title=study.spec.description or study.name, meta=study_meta(study, runs))
+    return results
+
+
+def finished_results(study: Study, out_dir: str | Path, budget: str | None = None,
+                     overrides: Sequence[str] = (), seeds: Sequence[int] | None = None) -> list[RunResult]:
+    """Results of every run finished in ``out_dir`` with the current config (in grid order), so a
+    study restricted with ``only`` still writes the whole table so far."""
+    found = []
+    for run in expand_study(study, budget, overrides, seeds=seeds):
+        done = read_result(run_dir(out_dir, run) / RESULT_FILE)
+        if done is not None and done.fingerprint == run.fingerprint:
+            found.append(done)
+    return found
+
+
+def run_default_study(study: Study, out_dir: str | Path, *, progress: bool = True, **kwargs: Any) -> list[RunResult]:
+    """:func:`run_study` with the project's training stages and `evaluate_pipeline`."""
+
+    def trainer(run: Variant, directory: Path) -> Pipeline:
+        return train_run(run, directory, progress=progress)
+
+    return run_study(study, out_dir, trainer=trainer, evaluator=evaluate_run, **kwargs)
