@@ -48,10 +48,10 @@ def record(path, scale, sc_paper, device="cpu"):
         "datetime": "2025-01-01T00:00:00+00:00", "version": "5.3.1",
         "benchmarks": [
             bench("benchmarks/bench_ablation_representation.py::test_variant[gansynth]", 2.0 * scale,
-                  {"study": "representation", "variant": "gansynth", "sc_vs_raw": 0.5, "top_perplexity": 90.0,
+                  {"study": "representation", "variant": "gansynth", "reconstruction.sc": 0.5, "reconstruction.top_perplexity": 90.0,
                    "device": device}),
             bench("benchmarks/bench_ablation_representation.py::test_variant[paper]", 3.0 * scale,
-                  {"study": "representation", "variant": "paper", "sc_vs_raw": sc_paper, "top_perplexity": 95.0}),
+                  {"study": "representation", "variant": "paper", "reconstruction.sc": sc_paper, "reconstruction.top_perplexity": 95.0}),
             bench("benchmarks/bench_representations_speed.py::test_encode", 0.5 * scale,
                   {"batched_speedup": 12.0 / scale, "nested": {"notes": 64}, "flag": True}),
         ],
@@ -73,7 +73,7 @@ def test_two_records_markdown(tmp_path):
     metrics = md.split("## Metrics (numeric extra_info)")[1]
     assert "| batched_speedup | 12 | 24 | 12 |" in metrics
     assert "nested.notes" in metrics and "flag" not in metrics
-    assert "sc_vs_raw" not in metrics  # study metrics live in the study table
+    assert "reconstruction.sc" not in metrics  # study metrics live in the study table
 
 
 def test_one_record_and_csv(tmp_path):
@@ -83,7 +83,7 @@ def test_one_record_and_csv(tmp_path):
     rows = list(csv.DictReader(io.StringIO(compare_files([a, record(tmp_path / "b.json", 2.0, 0.4)], "csv"))))
     timing = [r for r in rows if r["quantity"] == "time_median_s" and r["benchmark"].endswith("test_encode")][0]
     assert float(timing["b_over_a"]) == pytest.approx(2.0)
-    sc = [r for r in rows if r["quantity"] == "sc_vs_raw" and r["benchmark"].endswith("[paper]")][0]
+    sc = [r for r in rows if r["quantity"] == "reconstruction.sc" and r["benchmark"].endswith("[paper]")][0]
     assert float(sc["b_minus_a"]) == pytest.approx(0.0)
 
 

@@ -22,13 +22,14 @@ Run an ablation study: train every variant of the study grid with the same data,
 evaluate each with the evaluation of `specinpaint evaluate` on the held-out split, and write
 results.md (mean ± std over the seeds), results.csv, results.json and plots/*.png to the output
 folder, and each run's full evaluation report to variants/NAME[/seed-K]/evaluation/. The whole
-pipeline is trained when the evaluation measures generation, inpainting or the priors; else only
-the quantizer. Finished runs (result.json with the same config and evaluation) are skipped, so an
+pipeline is trained when the config has priors and the evaluation measures generation, inpainting
+or the priors; else only the quantizer. Finished runs (result.json with the same config and evaluation) are skipped, so an
 interrupted study resumes where it stopped.
 
 STUDY is a study YAML (e.g. configs/ablations/representation.yaml) or a built-in name
-(ablations/representation, ablations/paper_representation). The default study budget is a short
-CPU one; on a GPU run ablations/paper_representation (the paper's config and budget) instead.
+(ablations/representation, ablations/paper_representation). The representation study's default
+budget (cpu) trains the whole tiny pipeline once per variant and seed; --budget ci is a quick smoke
+test. On a GPU run ablations/paper_representation (the paper's config and budget) instead.
 KEY=VALUE overrides apply to every variant's pipeline config (e.g. training.quantizer.steps=500),
 or to the evaluation when the key starts with 'evaluation.' (e.g. evaluation.reconstruction_notes=64,
 evaluation.sections=[reconstruction]; the keys of `specinpaint evaluate`).
@@ -115,7 +116,7 @@ def _study(args: argparse.Namespace) -> int:
     import torch
 
     if torch.cuda.is_available() and budget != "paper":
-        print(f"note: CUDA is available but budget '{budget}' is a short CPU budget; for the paper's budget "
+        print(f"note: CUDA is available but budget '{budget}' is a CPU budget; for the paper's budget "
               "run: specinpaint ablate ablations/paper_representation", file=sys.stderr)
     from specinpaint.studies.study_run import run_default_study
 
