@@ -86,6 +86,8 @@ def _check_seeds(value: list[int] | None) -> list[int] | None:
             raise ValueError("seeds must list at least one seed (or be left out)")
         if len(set(value)) != len(value):
             raise ValueError(f"seeds must be distinct, got {value}")
+        if min(value) < 0:
+            raise ValueError(f"seeds must be >= 0, got {value}")
     return value
 
 
@@ -386,30 +388,3 @@ def describe_evaluation(spec: EvaluationSpec) -> str:
     c = spec.classifier
     parts.append(f"family classifier: {c.epochs} epochs on ≤ {c.max_train_notes} training notes (cached)")
     return "; ".join(parts)
-
-
-def study_meta(study: Study, variants: Sequence[Variant]) -> dict[str, Any]:
-    """What the report header says about the run (budget, seeds, training, what differs)."""
-    from .study_run import trained_stages
-
-    meta: dict[str, Any] = {"study": study.name, "source": str(study.source) if study.source else None}
-    if variants:
-        first = variants[0]
-        meta["budget"] = first.budget
-        seeds = sorted({v.seed for v in variants if v.seed is not None})
-        meta["seeds"] = seeds or "the config's own"
-        stages = trained_stages(first)
-        parts = []
-        for stage in stages:
-            key = "quantizer" if stage == "vqvae" else stage.replace("-", "_")
-            if stage != "vqvae" and key.split("_", 1)[1] not in first.config.priors:
-                continue
-            t = getattr(first.config.training, key)
-            parts.append(f"{key} {t.steps} steps (batch {t.batch_size}, lr {t.lr})")
-        meta["training"] = "; ".join(parts)
-        meta["evaluation"] = describe_evaluation(first.evaluation)
-        dumped = [v.config.model_dump(mode="json") for v in variants]
-        seed_keys = {f"training.{stage}.seed" for stage in TrainingSection.model_fields}
-        differs = sorted({k for d in dumped[1:] for k in config_differences(dumped[0], d)} - {"name"} - seed_keys)
-        meta["differs"] = differs
-    return meta

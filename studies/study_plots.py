@@ -62,7 +62,7 @@ PLOTS: tuple[tuple[str, str, Callable[[str], bool]], ...] = (
 
 def _save_figure(fig: Any, path: Path) -> None:
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+        fig.savefig(tmp, format="png", dpi=100)  # tight_layout is applied; "tight" bbox would draw twice
 
 
 def plot_bars(path: str | Path, summaries: Sequence[VariantSummary], columns: Sequence[str], title: str) -> Path | None:

@@ -27,10 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from specinpaint.core.atomic import atomic_write_text
+from specinpaint.core.config import TrainingSection
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
 
-from .study import Study, Variant, expand_study, study_meta
+from .study import Study, Variant, config_differences, describe_evaluation, expand_study
 from .study_results import RESULT_FILE, RunResult, read_result
 
 log = logging.getLogger(__name__)
@@ -200,3 +201,28 @@ def run_default_study(study: Study, out_dir: str | Path, *, progress: bool = Tru
         return train_run(run, directory, progress=progress)
 
     return run_study(study, out_dir, trainer=trainer, evaluator=evaluate_run, **kwargs)
+
+
+def study_meta(study: Study, variants: Sequence[Variant]) -> dict[str, Any]:
+    """What the report header says about the run (budget, seeds, training, what differs)."""
+    meta: dict[str, Any] = {"study": study.name, "source": str(study.source) if study.source else None}
+    if variants:
+        first = variants[0]
+        meta["budget"] = first.budget
+        seeds = sorted({v.seed for v in variants if v.seed is not None})
+        meta["seeds"] = seeds or "the config's own"
+        stages = trained_stages(first)
+        parts = []
+        for stage in stages:
+            key = "quantizer" if stage == "vqvae" else stage.replace("-", "_")
+            if stage != "vqvae" and key.split("_", 1)[1] not in first.config.priors:
+                continue
+            t = getattr(first.config.training, key)
+            parts.append(f"{key} {t.steps} steps (batch {t.batch_size}, lr {t.lr})")
+        meta["training"] = "; ".join(parts)
+        meta["evaluation"] = describe_evaluation(first.evaluation)
+        dumped = [v.config.model_dump(mode="json") for v in variants]
+        seed_keys = {f"training.{stage}.seed" for stage in TrainingSection.model_fields}
+        differs = sorted({k for d in dumped[1:] for k in config_differences(dumped[0], d)} - {"name"} - seed_keys)
+        meta["differs"] = differs
+    return meta

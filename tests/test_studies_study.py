@@ -181,7 +181,7 @@ def test_study_file_errors(tmp_path, fake_plugins):
                                                "budgets": {"ci": {"evaluation": {"classifier": {"epoch": 1}}}}})
     with pytest.raises(ConfigError, match=r"be\.yaml: budgets\.ci\.evaluation\.classifier\.epoch: unknown key"):
         load_study(budget_eval)
-    for bad, why in (([], "at least one seed"), ([1, 1], "distinct")):
+    for bad, why in (([], "at least one seed"), ([1, 1], "distinct"), ([0, -1], ">= 0")):
         path = write(tmp_path / "seeds.yaml", {"name": "s", "base": "base.yaml", "variants": {"a": {}}, "seeds": bad})
         with pytest.raises(ConfigError, match=rf"seeds\.yaml: seeds: .*{why}"):
             load_study(path)
