@@ -1,14 +1,15 @@
 """The representation ablation as a pytest-benchmark suite (timings + metrics in ``extra_info``).
 
-One benchmark per variant times its training + evaluation and stores every metric of the ablation
-table in ``extra_info`` (with ``study`` and ``variant``), so::
+One benchmark per variant times its training + evaluation (`specinpaint ablate`'s runner, hence
+`evaluate_pipeline`) and stores every column of the ablation table in ``extra_info`` (with
+``study`` and ``variant``; the mean over the budget's seeds), so::
 
     pytest benchmarks/bench_ablation_representation.py --benchmark-json out.json
-    specinpaint ablate compare out.json [other.json]
+    python benchmarks/compare.py out.json [other.json]
 
-gives the same table as ``specinpaint ablate``. Budget: ``ci`` under ``--benchmark-disable`` and for
-a default timing run, the study's ``cpu`` budget with ``SPECINPAINT_BENCH_FULL=1``, or any budget
-named by ``SPECINPAINT_ABLATION_BUDGET``. ``SPECINPAINT_ABLATION_OUT=DIR`` keeps the trained
+gives the same columns as ``specinpaint ablate``. Budget: ``ci`` under ``--benchmark-disable`` and
+for a default timing run (quantizer only, reconstruction, one seed), the study's ``cpu`` budget with
+``SPECINPAINT_BENCH_FULL=1``, or any budget named by ``SPECINPAINT_ABLATION_BUDGET``. ``SPECINPAINT_ABLATION_OUT=DIR`` keeps the trained
 variants and the report (results.md, plots/) there instead of a temporary folder; finished variants
 in it are reused (then their timing is only the reuse).
 """
@@ -21,13 +22,12 @@ from pathlib import Path
 
 import pytest
 
-from specinpaint.training.ablation import load_study
-from specinpaint.training.ablation_report import METRIC_DOCS
+from specinpaint.studies.columns import RECONSTRUCTION, RECONSTRUCTION_LEVEL
+from specinpaint.studies.study import load_study
+from specinpaint.studies.study_results import summarize
 
 STUDY = "ablations/representation"
 VARIANTS = list(load_study(STUDY).spec.variants)
-SPECTRAL = [k for k in METRIC_DOCS if k.startswith(("sc_", "lsd_", "mrstft_", "roundtrip_"))]
-PER_LEVEL = ("perplexity", "dead_fraction", "silent_entropy_bits", "silent_distinct_codes", "silent_fraction")
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def _warm_up(study, budget) -> None:
     import torch
 
     from specinpaint.metrics.pitch import estimate_midi
-    from specinpaint.training.ablation import expand_study
+    from specinpaint.studies.study import expand_study
     from specinpaint.training.data import build_dataset
 
     config = expand_study(study, budget)[0].config
@@ -56,13 +56,18 @@ def _warm_up(study, budget) -> None:
     estimate_midi(torch.sin(torch.arange(8000) * 0.1)[None], 16000, start_seconds=0.0, max_seconds=0.5)
 
 
-def expected_columns(levels=("top", "bottom")) -> list[str]:
-    return [*SPECTRAL, "pitch_accuracy", "raw_pitch_accuracy", *(f"{lv}_{m}" for lv in levels for m in PER_LEVEL)]
+def expected_columns(sections, levels=("top", "bottom")) -> list[str]:
+    """The reconstruction columns every run must have (family ones when a classifier is trained)."""
+    if "reconstruction" not in sections:
+        return []
+    return [f"reconstruction.{m}" for m in RECONSTRUCTION] + [
+        f"reconstruction.{lv}_{m}" for lv in levels for m in RECONSTRUCTION_LEVEL]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_ablation_representation(benchmark, ablation, variant):
-    from specinpaint.training.ablation_run import run_default_study
+    from specinpaint.studies.study import expand_study
+    from specinpaint.studies.study_run import run_default_study, run_dir, trained_stages
 
     study, budget, out_dir = ablation
     benchmark.group = f"ablation-{study.name}"
@@ -71,31 +76,49 @@ def test_ablation_representation(benchmark, ablation, variant):
         kwargs={"budget": budget, "only": [variant], "report": False, "progress": False},
         rounds=1, iterations=1,
     )
-    (result,) = results
-    benchmark.extra_info.update({"study": study.name, "variant": variant, "budget": budget, "label": result.label})
-    benchmark.extra_info.update(result.metrics)
-    benchmark.extra_info.update(result.timings)
+    (summary,) = summarize(results)
+    runs = expand_study(study, budget, only=[variant])
+    benchmark.extra_info.update({"study": study.name, "variant": variant, "budget": budget, "label": summary.label,
+                                 "seeds": len(summary.runs)})
+    benchmark.extra_info.update(summary.mean)
 
-    missing = [c for c in expected_columns() if c not in result.metrics]
-    assert not missing, f"metric columns missing: {missing}"
-    bad = {k: v for k, v in result.metrics.items() if not math.isfinite(v)}
-    assert not bad, f"non-finite metrics: {bad}"
-    assert result.metrics["notes"] >= 1
-    for level in ("top", "bottom"):
-        assert 1.0 <= result.metrics[f"{level}_perplexity"]
-        assert 0.0 <= result.metrics[f"{level}_dead_fraction"] <= 1.0
-        assert 0.0 < result.metrics[f"{level}_silent_fraction"] <= 1.0
+    assert [r.seed for r in results] == [r.seed for r in runs]
+    for result, run in zip(results, runs, strict=True):
+        sections = run.evaluation.sections
+        missing = [c for c in expected_columns(sections) if c not in result.metrics]
+        assert not missing, f"metric columns missing: {missing}"
+        bad = {k: v for k, v in result.values.items() if not math.isfinite(v) and "silent_entropy" not in k}
+        assert not bad, f"non-finite metrics: {bad}"
+        directory = run_dir(out_dir, run)
+        assert (directory / "evaluation" / "evaluation.json").is_file()  # the run's full report
+        # a reconstruction-only budget trains the quantizer alone
+        assert (directory / "prior_top").exists() == ("prior-top" in trained_stages(run))
+        if "reconstruction" in sections:
+            m = result.metrics
+            assert m["reconstruction.notes"] >= 1
+            assert 0.0 <= m["reconstruction.pitch_accuracy"] <= 1.0
+            for level in ("top", "bottom"):
+                assert 1.0 <= m[f"reconstruction.{level}_perplexity"]
+                assert 0.0 <= m[f"reconstruction.{level}_dead_fraction"] <= 1.0
+                assert 0.0 < m[f"reconstruction.{level}_silent_fraction"] <= 1.0
+        if "generation" in sections and "prior-top" in trained_stages(run):
+            assert 0.0 <= result.metrics["generation.pitch_accuracy"] <= 1.0
 
 
 def test_ablation_representation_report(ablation):
-    """The table and plots of the whole grid (variants finished above are reused, not retrained)."""
-    from specinpaint.training.ablation_run import run_default_study
+    """The table and plots of the whole grid (runs finished above are reused, not retrained)."""
+    from specinpaint.studies.study_run import run_default_study
 
     study, budget, out_dir = ablation
+    stamps = {p: p.stat().st_mtime_ns for p in out_dir.glob("variants/**/result.json")}
     results = run_default_study(study, out_dir, budget=budget, progress=False)
-    assert [r.name for r in results] == VARIANTS
+    assert [s.name for s in summarize(results)] == VARIANTS
+    assert len(stamps) == len(results)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # finished runs reused, not run again
     table = (out_dir / "results.md").read_text()
-    assert all(f"| {name} |" in table for name in VARIANTS)
-    assert (out_dir / "results.csv").read_text().count("\n") == len(VARIANTS) + 1
-    for plot in ("spectral", "codebook", "silence", "pitch"):
+    assert all(f"| {name}" in table.splitlines()[next(i for i, line in enumerate(table.splitlines())
+                                                       if line.startswith("| measure"))] for name in VARIANTS)
+    assert (out_dir / "results.csv").read_text().count("\n") == len(results) + 1 + (
+        2 * len(VARIANTS) if len(results) > len(VARIANTS) else 0)
+    for plot in ("spectral", "codebook", "silence", "pitch", "timing"):
         assert (out_dir / "plots" / f"{plot}.png").stat().st_size > 5000

@@ -1,15 +1,32 @@
-"""`specinpaint ablate compare` on two synthetic pytest-benchmark JSON records."""
+"""`python benchmarks/compare.py` (benchmark tooling) on two synthetic pytest-benchmark JSON records."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
+import runpy
+import sys
+from pathlib import Path
 
 import pytest
 
-from specinpaint.app.cli import main
-from specinpaint.training.bench_compare import RecordError, compare_files, compare_records, load_record
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
+
+
+def _load_script():
+    """benchmarks/ is not a package: load the script as a module (registered, for its dataclasses)."""
+    spec = importlib.util.spec_from_file_location("benchmarks_compare", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+compare = _load_script()
+RecordError, compare_files, compare_records, load_record = (
+    compare.RecordError, compare.compare_files, compare.compare_records, compare.load_record)
 
 
 def bench(fullname, median, extra):
@@ -31,10 +48,10 @@ def record(path, scale, sc_paper, device="cpu"):
         "datetime": "2025-01-01T00:00:00+00:00", "version": "5.3.1",
         "benchmarks": [
             bench("benchmarks/bench_ablation_representation.py::test_variant[gansynth]", 2.0 * scale,
-                  {"study": "representation", "variant": "gansynth", "sc_vs_raw": 0.5, "top_perplexity": 90.0,
+                  {"study": "representation", "variant": "gansynth", "reconstruction.sc": 0.5, "reconstruction.top_perplexity": 90.0,
                    "device": device}),
             bench("benchmarks/bench_ablation_representation.py::test_variant[paper]", 3.0 * scale,
-                  {"study": "representation", "variant": "paper", "sc_vs_raw": sc_paper, "top_perplexity": 95.0}),
+                  {"study": "representation", "variant": "paper", "reconstruction.sc": sc_paper, "reconstruction.top_perplexity": 95.0}),
             bench("benchmarks/bench_representations_speed.py::test_encode", 0.5 * scale,
                   {"batched_speedup": 12.0 / scale, "nested": {"notes": 64}, "flag": True}),
         ],
@@ -56,7 +73,7 @@ def test_two_records_markdown(tmp_path):
     metrics = md.split("## Metrics (numeric extra_info)")[1]
     assert "| batched_speedup | 12 | 24 | 12 |" in metrics
     assert "nested.notes" in metrics and "flag" not in metrics
-    assert "sc_vs_raw" not in metrics  # study metrics live in the study table
+    assert "reconstruction.sc" not in metrics  # study metrics live in the study table
 
 
 def test_one_record_and_csv(tmp_path):
@@ -66,7 +83,7 @@ def test_one_record_and_csv(tmp_path):
     rows = list(csv.DictReader(io.StringIO(compare_files([a, record(tmp_path / "b.json", 2.0, 0.4)], "csv"))))
     timing = [r for r in rows if r["quantity"] == "time_median_s" and r["benchmark"].endswith("test_encode")][0]
     assert float(timing["b_over_a"]) == pytest.approx(2.0)
-    sc = [r for r in rows if r["quantity"] == "sc_vs_raw" and r["benchmark"].endswith("[paper]")][0]
+    sc = [r for r in rows if r["quantity"] == "reconstruction.sc" and r["benchmark"].endswith("[paper]")][0]
     assert float(sc["b_minus_a"]) == pytest.approx(0.0)
 
 
@@ -93,14 +110,30 @@ def test_bad_records(tmp_path):
         load_record(tmp_path / "missing.json")
 
 
-def test_cli_compare(tmp_path, capsys):
+def test_script_command_line(tmp_path, capsys, monkeypatch):
     a = record(tmp_path / "a.json", 1.0, 0.4)
     b = record(tmp_path / "b.json", 0.5, 0.3)
-    assert main(["ablate", "compare", str(a), str(b)]) == 0
+    assert compare.main([str(a), str(b)]) == 0
     assert "## Study `representation`" in capsys.readouterr().out
     out = tmp_path / "cmp.csv"
-    assert main(["ablate", "compare", str(a), "--format", "csv", "--output", str(out)]) == 0
+    assert compare.main([str(a), "--format", "csv", "--output", str(out)]) == 0
     assert out.read_text().startswith("benchmark,quantity,a,b,b_over_a,b_minus_a")
-    assert main(["ablate", "compare"]) == 2
-    assert "expected one or two JSON records" in capsys.readouterr().err
-    assert main(["ablate", "compare", str(tmp_path / "nope.json")]) == 2
+    assert compare.main([str(a), str(b), str(a)]) == 2
+    assert "expected one or two JSON records, got 3" in capsys.readouterr().err
+    assert compare.main([str(tmp_path / "nope.json")]) == 2
+    assert "nope.json: cannot read benchmark record" in capsys.readouterr().err
+    # run as a script, the way the README shows it
+    monkeypatch.setattr(sys, "argv", [str(SCRIPT), str(a)])
+    with pytest.raises(SystemExit) as done:
+        runpy.run_path(str(SCRIPT), run_name="__main__")
+    assert done.value.code == 0
+    assert capsys.readouterr().out.startswith("# Benchmark record")
+
+
+def test_ablate_compare_points_to_the_script(tmp_path, capsys):
+    from specinpaint.app.cli import main
+
+    a = record(tmp_path / "a.json", 1.0, 0.4)
+    assert main(["ablate", "compare", str(a)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "python benchmarks/compare.py A.json [B.json]" in err

@@ -1,4 +1,8 @@
-"""Turn one or two ``pytest --benchmark-json`` records into comparison tables.
+"""Compare pytest-benchmark records: ``python benchmarks/compare.py A.json [B.json]``.
+
+Benchmark tooling, kept beside the suites that write the records (it is not part of the installed
+package: records come from ``pytest benchmarks/ --benchmark-json FILE``, i.e. from a checkout).
+Options: ``--format markdown|csv`` (default Markdown) and ``--output FILE`` (default stdout).
 
 Three tables, matched by each benchmark's ``fullname``:
 
@@ -11,18 +15,19 @@ Three tables, matched by each benchmark's ``fullname``:
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
 import math
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from specinpaint.core.errors import SpecinpaintError
-
-from .ablation_report import format_value, markdown_table, metric_columns
+from specinpaint.studies.study_report import format_value, markdown_table, metric_columns
 
 STAT = "median"
 
@@ -206,3 +211,35 @@ def compare_files(paths: Sequence[str | Path], fmt: str = "markdown") -> str:
     if fmt in ("markdown", "md"):
         return comparison.to_markdown()
     raise RecordError(f"--format: unknown format '{fmt}' (markdown, csv)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The command line; a bad record is one line on stderr and exit status 2."""
+    parser = argparse.ArgumentParser(
+        prog="python benchmarks/compare.py",
+        description="Tables from one or two `pytest benchmarks/ --benchmark-json FILE` records: timings "
+        "(median seconds, B/A), each study's metrics per variant (A -> B) and the other numeric extra_info.",
+    )
+    parser.add_argument("records", nargs="+", metavar="RECORD.json", help="one or two benchmark JSON records")
+    parser.add_argument("--format", choices=("markdown", "csv"), default="markdown", help="table format")
+    parser.add_argument("--output", type=Path, help="write the table to FILE instead of stdout")
+    args = parser.parse_args(argv)
+    try:
+        if len(args.records) > 2:
+            raise RecordError(f"expected one or two JSON records, got {len(args.records)}")
+        text = compare_files(args.records, args.format)
+        if args.output is not None:
+            from specinpaint.core.atomic import atomic_write_text
+
+            atomic_write_text(args.output, text)
+            print(f"wrote {args.output}")
+        else:
+            sys.stdout.write(text)
+    except (SpecinpaintError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,13 +2,21 @@
 
 A study file (``configs/ablations/*.yaml``) names a base pipeline config and a grid of variants,
 each a set of dotted overrides. Everything the variants do not override (quantizer, data, training
-budget, seed) is shared, and :func:`expand_study` refuses a variant that touches keys outside the
+budget, seeds) is shared, and :func:`expand_study` refuses a variant that touches keys outside the
 study's ``varies`` prefixes, so a table row can only differ from another by what the study ablates.
 
 Order in which overrides apply (later wins)::
 
     base file (its own ``extends`` chain) → study ``overrides`` → budget ``overrides``
-    → variant ``overrides`` → command-line overrides
+    → variant ``overrides`` → command-line overrides → the run's seed
+
+``evaluation`` holds fields of `specinpaint.studies.evaluation_spec.EvaluationSpec` (what
+`specinpaint evaluate` measures); a budget's ``evaluation`` is merged over it key by key.
+
+``seeds: [0, 1, 2]`` (study, budget or ``--seeds``) runs every variant once per seed: the seed of
+every training stage (``training.*.seed``) and of the evaluation is the run's seed, so seeds
+estimate the noise of each measure. Without ``seeds`` each variant runs once with the seeds its
+config already has.
 
 Study files may themselves ``extends:`` another study file (e.g. the GPU study extends the CPU one
 and only swaps the base config and the default budget).
@@ -18,34 +26,32 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
-import math
-import shutil
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from specinpaint.core.atomic import atomic_write_text
-from specinpaint.core.config import PipelineConfig
+from specinpaint.core.config import PipelineConfig, TrainingSection
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.yaml_config import (
     CONFIG_DIR,
     apply_overrides,
+    deep_merge,
     dump_config,
     load_yaml_with_extends,
     resolve_config_path,
     validate_config,
 )
 
-log = logging.getLogger(__name__)
+from .evaluation_spec import EvaluationSpec
 
-RESULT_FILE = "result.json"
-CONFIG_FILE = "config.yaml"
-RESULT_FORMAT = 1
+#: Keys of the former study-only evaluation section, and what replaced them.
+RENAMED_EVALUATION_KEYS = {
+    "max_notes": "use reconstruction_notes (and inpainting_notes, prior_notes)",
+    "pitch": "pitch accuracy is always measured",
+}
 
 
 class _Strict(BaseModel):
@@ -74,6 +80,17 @@ def _as_override_dict(value: Any) -> Overrides:
     raise ValueError(f"overrides must be a mapping or a list of key=value strings, got {type(value).__name__}")
 
 
+def _check_seeds(value: list[int] | None) -> list[int] | None:
+    if value is not None:
+        if not value:
+            raise ValueError("seeds must list at least one seed (or be left out)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"seeds must be distinct, got {value}")
+        if min(value) < 0:
+            raise ValueError(f"seeds must be >= 0, got {value}")
+    return value
+
+
 class VariantSpec(_Strict):
     """One row of the table: a label for humans and the overrides that define it."""
 
@@ -91,30 +108,18 @@ class BudgetSpec(_Strict):
 
     description: str = ""
     overrides: Overrides = Field(default_factory=dict)
-    evaluation: dict[str, Any] = Field(default_factory=dict)
+    evaluation: dict[str, Any] = Field(default_factory=dict, description="EvaluationSpec fields, merged")
+    seeds: list[int] | None = None
 
     @field_validator("overrides", mode="before")
     @classmethod
     def _coerce_overrides(cls, v: Any) -> Overrides:
         return _as_override_dict(v)
 
-
-class EvaluationSpec(_Strict):
-    """How each trained variant is evaluated on the held-out split.
-
-    Silence (for the silent-region code entropy): a code cell is *silent* when the loudest bin of
-    the raw audio's linear STFT inside the cell's time–frequency span is below ``silence_db``
-    (dB relative to a full-scale sine). Defined on the raw audio with one fixed STFT, so the set
-    of silent seconds × Hz is the same for every variant."""
-
-    split: str | None = Field(None, description="dataset split; default: the config's data.valid_split")
-    max_notes: int = Field(32, ge=1)
-    batch_size: int = Field(8, ge=1)
-    silence_db: float = -60.0
-    silence_n_fft: int = Field(2048, ge=16)
-    silence_hop: int = Field(512, ge=1)
-    pitch: bool = True
-    device: str = "auto"
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int] | None) -> list[int] | None:
+        return _check_seeds(v)
 
 
 class StudySpec(_Strict):
@@ -128,6 +133,7 @@ class StudySpec(_Strict):
     variants: dict[str, VariantSpec] = Field(..., min_length=1)
     budgets: dict[str, BudgetSpec] = Field(default_factory=dict)
     budget: str | None = None
+    seeds: list[int] | None = None
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
 
     @field_validator("overrides", mode="before")
@@ -142,6 +148,11 @@ class StudySpec(_Strict):
             if not name or not all(c.isalnum() or c in "-_" for c in name):
                 raise ValueError(f"variant name '{name}' must use letters, digits, '-' or '_'")
         return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int] | None) -> list[int] | None:
+        return _check_seeds(v)
 
 
 @dataclass
@@ -158,7 +169,9 @@ class Study:
 
 @dataclass
 class Variant:
-    """An expanded grid point: a validated pipeline config and how it was made."""
+    """One run of the grid: a variant at one seed, with its validated pipeline config, its
+    evaluation settings and its folder under ``variants/`` (``NAME``, or ``NAME/seed-K`` when the
+    study runs several seeds)."""
 
     name: str
     label: str
@@ -166,6 +179,11 @@ class Variant:
     config: PipelineConfig
     evaluation: EvaluationSpec
     budget: str | None
+    seed: int | None = None
+    folder: str = ""
+
+    def __post_init__(self) -> None:
+        self.folder = self.folder or self.name
 
     @property
     def config_yaml(self) -> str:
@@ -178,6 +196,22 @@ class Variant:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+def _validation_message(exc: ValidationError, evaluation: bool = False) -> tuple[str, str]:
+    """(dotted location, message) of the first error, in the project's one-line style; a former
+    evaluation key says what replaced it (``evaluation``: the error is an EvaluationSpec's)."""
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        key = str(first["loc"][-1])
+        renamed = key in RENAMED_EVALUATION_KEYS and (evaluation or loc == f"evaluation.{key}")
+        msg = "unknown key" + (f" ({RENAMED_EVALUATION_KEYS[key]})" if renamed else "")
+    elif first["type"] == "missing":
+        msg = "missing required field"
+    else:
+        msg = first["msg"]
+    return loc, msg
+
+
 def load_study(source: str | Path | Mapping[str, Any]) -> Study:
     """Parse a study YAML (path or built-in name like ``ablations/representation``) or dict."""
     if isinstance(source, Mapping):
@@ -188,15 +222,14 @@ def load_study(source: str | Path | Mapping[str, Any]) -> Study:
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
-        if first["type"] == "missing":
-            msg = "missing required field"
+        loc, msg = _validation_message(exc)
         raise ConfigError(f"{label}: {loc}: {msg}") from None
     if spec.budget is not None and spec.budget not in spec.budgets:
         raise ConfigError(f"{label}: budget: '{spec.budget}' is not one of the budgets ({', '.join(spec.budgets)})")
-    return Study(spec, path.resolve() if path is not None else None)
+    study = Study(spec, path.resolve() if path is not None else None)
+    for name, budget in spec.budgets.items():
+        _evaluation(study, budget, (), f"{label}: budgets.{name}.evaluation")
+    return study
 
 
 def resolve_base(study: Study) -> Path:
@@ -229,17 +262,17 @@ def split_cli_overrides(items: Iterable[str]) -> tuple[list[str], list[str]]:
     return pipeline, evaluation
 
 
-def _evaluation(study: Study, budget: BudgetSpec | None, eval_overrides: Sequence[str]) -> EvaluationSpec:
+def _evaluation(study: Study, budget: BudgetSpec | None, eval_overrides: Sequence[str],
+                label: str = "evaluation") -> EvaluationSpec:
     data = study.spec.evaluation.model_dump()
     if budget is not None:
-        data.update(budget.evaluation)
+        data = deep_merge(data, budget.evaluation)
     wrapped = apply_overrides({"evaluation": data}, eval_overrides, source="evaluation override")
     try:
         return EvaluationSpec.model_validate(wrapped["evaluation"])
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"evaluation.{loc}: {first['msg']}") from None
+        loc, msg = _validation_message(exc, evaluation=True)
+        raise ConfigError(f"{label}.{loc}: {msg}") from None
 
 
 def _check_varies(study: Study, variant: str, overrides: Mapping[str, Any]) -> None:
@@ -252,8 +285,24 @@ def _check_varies(study: Study, variant: str, overrides: Mapping[str, Any]) -> N
             )
 
 
-def budget_names(study: Study) -> list[str]:
-    return list(study.spec.budgets)
+def seed_overrides(seed: int) -> list[str]:
+    """Every training stage's seed set to ``seed`` (quantizer and each prior)."""
+    return [f"training.{stage}.seed={seed}" for stage in TrainingSection.model_fields]
+
+
+def study_seeds(study: Study, budget: str | None = None, seeds: Sequence[int] | None = None) -> list[int] | None:
+    """The seeds a run of the study uses: ``seeds`` (command line), else the budget's, else the
+    study's; None when none is given (one run per variant with the config's own seeds)."""
+    if seeds is not None:
+        try:
+            return _check_seeds(list(seeds))
+        except ValueError as exc:
+            raise ConfigError(f"--seeds: {exc}") from None
+    budget_name = budget if budget is not None else study.spec.budget
+    spec = study.spec.budgets.get(budget_name) if budget_name is not None else None
+    if spec is not None and spec.seeds is not None:
+        return list(spec.seeds)
+    return list(study.spec.seeds) if study.spec.seeds is not None else None
 
 
 def expand_study(
@@ -262,12 +311,15 @@ def expand_study(
     overrides: Sequence[str] = (),
     only: Sequence[str] | None = None,
     validate: bool = True,
+    seeds: Sequence[int] | None = None,
 ) -> list[Variant]:
-    """The grid: one validated :class:`Variant` per study variant (in file order).
+    """The grid: one validated :class:`Variant` per study variant and seed (variants in file
+    order, each variant's seeds together).
 
     ``budget`` picks one of the study's budgets (default: the study's ``budget``); ``overrides``
     are command-line ``key=value`` strings, those starting with ``evaluation.`` go to the
-    evaluation settings, the rest to every variant's pipeline config (applied last)."""
+    evaluation settings, the rest to every variant's pipeline config (applied last, before the
+    seed); ``seeds`` replaces the budget's or study's seeds."""
     spec = study.spec
     budget_name = budget if budget is not None else spec.budget
     budget_spec = None
@@ -280,6 +332,7 @@ def expand_study(
         unknown = [n for n in only if n not in spec.variants]
         if unknown:
             raise ConfigError(f"--only: unknown variant '{unknown[0]}' (variants: {', '.join(spec.variants)})")
+    run_seeds = study_seeds(study, budget_name, seeds)
     pipeline_overrides, eval_overrides = split_cli_overrides(overrides)
     evaluation = _evaluation(study, budget_spec, eval_overrides)
 
@@ -298,8 +351,13 @@ def expand_study(
         data = apply_overrides(data, pipeline_overrides, source="command-line override")
         data["name"] = f"{spec.name}-{name}"
         label = f"{spec.name} variant '{name}'"
-        config = validate_config(data, label) if validate else PipelineConfig.model_construct(**data)
-        variants.append(Variant(name, vspec.label or name, dict(vspec.overrides), config, evaluation, budget_name))
+        for seed in run_seeds if run_seeds is not None else [None]:
+            seeded = data if seed is None else apply_overrides(data, seed_overrides(seed), source="seed")
+            config = validate_config(seeded, label) if validate else PipelineConfig.model_construct(**seeded)
+            run_eval = evaluation if seed is None else evaluation.model_copy(update={"seed": seed})
+            folder = name if run_seeds is None or len(run_seeds) == 1 else f"{name}/seed-{seed}"
+            variants.append(Variant(name, vspec.label or name, dict(vspec.overrides), config, run_eval,
+                                    budget_name, seed, folder))
     return variants
 
 
@@ -316,151 +374,17 @@ def config_differences(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str =
     return out
 
 
-# -- running ---------------------------------------------------------------------------------
-
-Trainer = Callable[["Variant", Path], Any]
-"""``trainer(variant, variant_dir) → trained Pipeline`` (resuming from ``variant_dir`` if it can)."""
-Evaluator = Callable[[Any, "Variant"], dict[str, float]]
-"""``evaluator(pipeline, variant) → {metric name: value}``."""
-
-
-@dataclass
-class VariantResult:
-    """What ``result.json`` of one variant holds."""
-
-    name: str
-    label: str
-    metrics: dict[str, float]
-    fingerprint: str
-    timings: dict[str, float] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "format": RESULT_FORMAT, "name": self.name, "label": self.label, "fingerprint": self.fingerprint,
-            "metrics": {k: _jsonable(v) for k, v in self.metrics.items()},
-            "timings": self.timings, "info": self.info,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> VariantResult:
-        metrics = {k: (float("nan") if v is None else float(v)) for k, v in data["metrics"].items()}
-        return cls(data["name"], data.get("label", data["name"]), metrics, data["fingerprint"],
-                   dict(data.get("timings", {})), dict(data.get("info", {})))
-
-
-def _jsonable(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def variant_dir(out_dir: Path, name: str) -> Path:
-    return Path(out_dir) / "variants" / name
-
-
-def read_result(path: Path) -> VariantResult | None:
-    """A finished variant's result, or None when absent or unreadable (then it is re-run)."""
-    try:
-        data = json.loads(Path(path).read_text())
-        if data.get("format") != RESULT_FORMAT:
-            return None
-        return VariantResult.from_json(data)
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def run_study(
-    study: Study,
-    out_dir: str | Path,
-    *,
-    trainer: Trainer,
-    evaluator: Evaluator,
-    budget: str | None = None,
-    overrides: Sequence[str] = (),
-    only: Sequence[str] | None = None,
-    rerun: bool = False,
-    report: bool = True,
-) -> list[VariantResult]:
-    """Train and evaluate every variant not already finished in ``out_dir``, then write the report.
-
-    * finished (``variants/<name>/result.json`` with the same fingerprint = config + evaluation):
-      skipped;
-    * trained with another pipeline config (``variants/<name>/config.yaml`` differs): an error
-      unless ``rerun``, so a table never silently mixes configs; ``rerun`` deletes the variant's
-      folder and starts it again;
-    * same config, other evaluation settings: re-evaluated (the trainer reuses the bundle);
-    * otherwise trained, resuming from the variant's checkpoints when the trainer can.
-
-    ``result.json`` is written atomically and last, so an interrupted run resumes at the variant
-    it was working on."""
-    out = Path(out_dir)
-    variants = expand_study(study, budget, overrides, only)
-    out.mkdir(parents=True, exist_ok=True)
-    results = []
-    for variant in variants:
-        vdir = variant_dir(out, variant.name)
-        done = read_result(vdir / RESULT_FILE)
-        if done is not None and done.fingerprint == variant.fingerprint and not rerun:
-            log.info("%s: already finished in %s, skipping", variant.name, vdir)
-            results.append(done)
-            continue
-        config_file = vdir / CONFIG_FILE
-        saved = config_file.read_text() if config_file.is_file() else None
-        if rerun and vdir.exists():
-            shutil.rmtree(vdir)  # --rerun: this variant starts again from nothing
-        elif saved is not None and saved != variant.config_yaml:
-            raise ConfigError(
-                f"{vdir}: variant '{variant.name}' was trained with a different config; "
-                "pass --rerun to replace it or choose another --out"
-            )
-        # same config (or none yet): training resumes or reuses the bundle; a changed evaluation
-        # only re-evaluates
-        vdir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(config_file, variant.config_yaml)
-        log.info("%s: training (%s)", variant.name, variant.label)
-        t0 = time.perf_counter()
-        pipeline = trainer(variant, vdir)
-        t1 = time.perf_counter()
-        log.info("%s: evaluating", variant.name)
-        metrics = evaluator(pipeline, variant)
-        t2 = time.perf_counter()
-        result = VariantResult(
-            variant.name, variant.label, dict(metrics), variant.fingerprint,
-            {"train_s": t1 - t0, "eval_s": t2 - t1},
-            {"budget": variant.budget, "overrides": variant.overrides},
-        )
-        atomic_write_text(vdir / RESULT_FILE, json.dumps(result.to_json(), indent=1, sort_keys=True))
-        results.append(result)
-    if report:
-        from .ablation_report import write_report
-
-        table = finished_results(study, out, budget, overrides) if only else results
-        write_report(out, table, title=study.spec.description or study.name, meta=study_meta(study, variants))
-    return results
-
-
-def finished_results(study: Study, out_dir: str | Path, budget: str | None = None,
-                     overrides: Sequence[str] = ()) -> list[VariantResult]:
-    """Results of every study variant finished in ``out_dir`` with the current config (in study
-    order), so a run restricted with ``only`` still writes the whole table so far."""
-    found = []
-    for variant in expand_study(study, budget, overrides):
-        done = read_result(variant_dir(Path(out_dir), variant.name) / RESULT_FILE)
-        if done is not None and done.fingerprint == variant.fingerprint:
-            found.append(done)
-    return found
-
-
-def study_meta(study: Study, variants: Sequence[Variant]) -> dict[str, Any]:
-    """What the report header says about the run (budget, shared settings, what differs)."""
-    meta: dict[str, Any] = {"study": study.name, "source": str(study.source) if study.source else None}
-    if variants:
-        first = variants[0]
-        meta["budget"] = first.budget
-        q = first.config.training.quantizer
-        meta["training"] = f"{q.steps} steps, batch {q.batch_size}, lr {q.lr}, seed {q.seed}"
-        meta["evaluation"] = first.evaluation.model_dump(mode="json")
-        dumped = [v.config.model_dump(mode="json") for v in variants]
-        differs = sorted({k for d in dumped[1:] for k in config_differences(dumped[0], d)} - {"name"})
-        meta["differs"] = differs
-    return meta
+def describe_evaluation(spec: EvaluationSpec) -> str:
+    """One line saying what each run's evaluation measures and on how many notes."""
+    parts = [", ".join(spec.sections)]
+    if "reconstruction" in spec.sections:
+        parts.append(f"{spec.reconstruction_notes} reconstruction notes" + ("" if spec.roundtrip else ", no round trip"))
+    if "generation" in spec.sections:
+        parts.append(f"generation grid: {spec.pitches_per_family} pitches × {spec.seeds} samples per family")
+    if "inpainting" in spec.sections:
+        parts.append(f"{spec.inpainting_notes} inpainting notes × 3 regions")
+    if "priors" in spec.sections:
+        parts.append(f"{spec.prior_notes} prior notes")
+    c = spec.classifier
+    parts.append(f"family classifier: {c.epochs} epochs on ≤ {c.max_train_notes} training notes (cached)")
+    return "; ".join(parts)

@@ -1,0 +1,323 @@
+"""Study YAML parsing, grid expansion with seeds and the resumable runner (fake train/eval functions)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import yaml
+
+from _fakes import fake_config
+from specinpaint.core.errors import ConfigError
+from specinpaint.core.yaml_config import CONFIG_DIR
+from specinpaint.studies.study import config_differences, expand_study, load_study
+from specinpaint.studies.study_results import RESULT_FILE
+from specinpaint.studies.study_run import run_dir, run_study, trained_stages
+
+THRESHOLD = math.log(2e-6)
+
+
+def write(path, data):
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture
+def fake_study(tmp_path, fake_plugins):
+    """A two-variant study over the fake framing representation."""
+    write(tmp_path / "base.yaml", fake_config())
+    study = {
+        "name": "fake",
+        "base": "base.yaml",
+        "overrides": {"training.quantizer.seed": 7},
+        "variants": {
+            "rows8": {"label": "8 rows", "overrides": {"representation.params.rows": 8}},
+            "rows16": {"overrides": ["representation.params.rows=16"]},
+        },
+        "budgets": {
+            "quick": {"overrides": {"training.quantizer.steps": 3}, "evaluation": {"reconstruction_notes": 2}},
+            "long": {"overrides": {"training.quantizer.steps": 50}},
+        },
+        "budget": "quick",
+    }
+    return write(tmp_path / "study.yaml", study)
+
+
+# -- the shipped study files -------------------------------------------------------------------
+
+def test_representation_study_expands_to_four_variants_times_three_seeds():
+    study = load_study("ablations/representation")
+    runs = expand_study(study)
+    assert [r.name for r in runs[::3]] == ["gansynth", "threshold", "compressed", "paper"]
+    assert [r.folder for r in runs[:3]] == ["gansynth/seed-0", "gansynth/seed-1", "gansynth/seed-2"]
+    expected = {"gansynth": (700.0, None), "threshold": (700.0, THRESHOLD),
+                "compressed": (275.0, None), "paper": (275.0, THRESHOLD)}
+    for r in runs:
+        params = r.config.representation.params
+        assert r.config.representation.name == "mel-if"
+        brk, thr = expected[r.name]
+        assert params["mel_break_frequency_hz"] == brk
+        assert (params["phase_threshold"] is None) == (thr is None)
+        if thr is not None:
+            assert params["phase_threshold"] == pytest.approx(thr, abs=1e-9)
+        assert r.budget == "cpu"
+        # the run's seed drives every training stage and the evaluation's sampling
+        training = r.config.training
+        assert training.quantizer.seed == training.prior_top.seed == training.prior_bottom.seed == r.seed
+        assert r.evaluation.seed == r.seed
+    # controlled: within one seed only the representation (and the name) differ between variants
+    seed0 = [r.config.model_dump(mode="json") for r in runs if r.seed == 0]
+    for other in seed0[1:]:
+        diffs = config_differences(seed0[0], other)
+        assert diffs and all(d == "name" or d.startswith("representation.") for d in diffs), diffs
+    assert len({r.fingerprint for r in runs}) == 12
+
+
+def test_representation_study_budgets_and_paper_study():
+    study = load_study("ablations/representation")
+    ci, cpu = expand_study(study, "ci"), expand_study(study, "cpu")
+    # ci: one seed, today's layout, reconstruction only, the quantizer alone (cheap)
+    assert [r.folder for r in ci] == ["gansynth", "threshold", "compressed", "paper"]
+    assert ci[0].config.training.quantizer.steps < cpu[0].config.training.quantizer.steps
+    assert ci[0].evaluation.sections == ["reconstruction"] and ci[0].evaluation.reconstruction_notes <= 8
+    assert ci[0].evaluation.classifier.epochs == 1 and trained_stages(ci[0]) == ("vqvae",)
+    # cpu: the whole pipeline, so generated pitch and family accuracy are measured
+    assert trained_stages(cpu[0]) == ("vqvae", "prior-top", "prior-bottom")
+    assert {"generation", "inpainting", "priors"} <= set(cpu[0].evaluation.sections)
+    assert sorted({r.seed for r in cpu}) == [0, 1, 2]
+    paper = load_study(CONFIG_DIR / "ablations" / "paper_representation.yaml")
+    assert paper.spec.budget == "paper" and paper.spec.base == "../paper.yaml"
+    assert list(paper.spec.variants) == ["gansynth", "threshold", "compressed", "paper"]
+    runs = expand_study(paper)
+    assert runs[0].config.representation.params["n_mels"] == 1024
+    assert runs[0].config.num_samples == 64000
+    assert len(runs) == 4 and trained_stages(runs[0]) == ("vqvae",)
+
+
+def test_cpu_budget_follows_the_base_recipe():
+    """The cpu budget overrides no training setting: each run trains with the base config's
+    (tiny.yaml's) recipe, whatever it becomes; only the seeds differ."""
+    from specinpaint.core.yaml_config import load_config
+
+    tiny = load_config(CONFIG_DIR / "tiny.yaml").training.model_dump()
+    for run in expand_study(load_study("ablations/representation"), "cpu"):
+        training = run.config.training.model_dump()
+        for stage, settings in training.items():
+            assert {k: v for k, v in settings.items() if k != "seed"} == \
+                {k: v for k, v in tiny[stage].items() if k != "seed"}, stage
+        assert set(run.config.priors) == {"top", "bottom"}
+
+
+# -- grid mechanics on fakes -------------------------------------------------------------------
+
+def test_override_order_and_evaluation(fake_study):
+    study = load_study(fake_study)
+    v8, v16 = expand_study(study, overrides=["training.quantizer.lr=0.01", "evaluation.silence_db=-50"])
+    assert v8.config.representation.params["rows"] == 8
+    assert v16.config.representation.params["rows"] == 16
+    assert v8.config.training.quantizer.seed == v16.config.training.quantizer.seed == 7
+    assert v8.config.training.quantizer.steps == 3  # budget "quick" (the study default)
+    assert v8.config.training.quantizer.lr == 0.01  # command line applies to every variant
+    assert v8.evaluation.reconstruction_notes == 2 and v8.evaluation.silence_db == -50
+    assert v8.label == "8 rows" and v16.label == "rows16"
+    assert v8.config.name == "fake-rows8"
+    long = expand_study(study, "long")
+    assert long[0].config.training.quantizer.steps == 50 and long[0].evaluation.reconstruction_notes == 64
+    # the command line is applied last, over the variants' own overrides
+    forced = expand_study(study, overrides=["representation.params.rows=4"])
+    assert {v.config.representation.params["rows"] for v in forced} == {4}
+
+
+def test_only_and_bad_names(fake_study):
+    study = load_study(fake_study)
+    assert [v.name for v in expand_study(study, only=["rows16"])] == ["rows16"]
+    with pytest.raises(ConfigError, match="--only: unknown variant 'rows32'"):
+        expand_study(study, only=["rows32"])
+    with pytest.raises(ConfigError, match="--budget: unknown budget 'huge'.*quick, long"):
+        expand_study(study, "huge")
+    with pytest.raises(ConfigError, match=r"training\.quantizer\.stepz: unknown key"):
+        expand_study(study, overrides=["training.quantizer.stepz=3"])
+    with pytest.raises(ConfigError, match=r"evaluation\.reconstruction_notes: Input should be a valid integer"):
+        expand_study(study, overrides=["evaluation.reconstruction_notes=zero"])
+    with pytest.raises(ConfigError, match=r"evaluation\.max_notes: unknown key \(use reconstruction_notes"):
+        expand_study(study, overrides=["evaluation.max_notes=4"])
+
+
+def test_variant_outside_varies_is_refused(tmp_path, fake_plugins):
+    write(tmp_path / "base.yaml", fake_config())
+    path = write(tmp_path / "s.yaml", {
+        "name": "s", "base": "base.yaml",
+        "variants": {"a": {"overrides": {"training.quantizer.steps": 5}}},
+    })
+    with pytest.raises(ConfigError, match="variants.a.overrides: 'training.quantizer.steps' is outside"):
+        expand_study(load_study(path))
+
+
+def test_study_file_errors(tmp_path, fake_plugins):
+    write(tmp_path / "base.yaml", fake_config())
+    bad = write(tmp_path / "bad.yaml", {"name": "s", "base": "base.yaml", "variants": {}})
+    with pytest.raises(ConfigError, match=r"bad\.yaml: variants"):
+        load_study(bad)
+    typo = write(tmp_path / "typo.yaml", {"name": "s", "base": "base.yaml", "variantz": {}})
+    with pytest.raises(ConfigError, match=r"typo\.yaml: (variants: missing required field|variantz: unknown key)"):
+        load_study(typo)
+    nobase = write(tmp_path / "nobase.yaml", {"name": "s", "base": "nope.yaml", "variants": {"a": {}}})
+    with pytest.raises(ConfigError, match="base: no such pipeline config 'nope.yaml'"):
+        expand_study(load_study(nobase))
+    badbudget = write(tmp_path / "bb.yaml", {"name": "s", "base": "base.yaml", "variants": {"a": {}}, "budget": "x"})
+    with pytest.raises(ConfigError, match="budget: 'x' is not one of the budgets"):
+        load_study(badbudget)
+    # the former study-only evaluation keys are refused with what replaced them
+    old = write(tmp_path / "old.yaml", {"name": "s", "base": "base.yaml", "variants": {"a": {}},
+                                        "evaluation": {"max_notes": 8, "pitch": True}})
+    with pytest.raises(ConfigError, match=r"old\.yaml: evaluation\.max_notes: unknown key \(use reconstruction_notes"):
+        load_study(old)
+    sections = write(tmp_path / "sec.yaml", {"name": "s", "base": "base.yaml", "variants": {"a": {}},
+                                             "evaluation": {"sections": ["reconstruction", "vibes"]}})
+    with pytest.raises(ConfigError, match=r"sec\.yaml: evaluation\.sections\.1: Input should be"):
+        load_study(sections)
+    budget_eval = write(tmp_path / "be.yaml", {"name": "s", "base": "base.yaml", "variants": {"a": {}},
+                                               "budgets": {"ci": {"evaluation": {"classifier": {"epoch": 1}}}}})
+    with pytest.raises(ConfigError, match=r"be\.yaml: budgets\.ci\.evaluation\.classifier\.epoch: unknown key"):
+        load_study(budget_eval)
+    for bad, why in (([], "at least one seed"), ([1, 1], "distinct"), ([0, -1], ">= 0")):
+        path = write(tmp_path / "seeds.yaml", {"name": "s", "base": "base.yaml", "variants": {"a": {}}, "seeds": bad})
+        with pytest.raises(ConfigError, match=rf"seeds\.yaml: seeds: .*{why}"):
+            load_study(path)
+
+
+def test_study_extends_another(tmp_path, fake_study):
+    child = write(tmp_path / "child.yaml", {"extends": "study.yaml", "name": "child", "budget": "long"})
+    variants = expand_study(load_study(child))
+    assert [v.name for v in variants] == ["rows8", "rows16"]
+    assert variants[0].config.training.quantizer.steps == 50
+    assert variants[0].config.name == "child-rows8"
+
+
+# -- runner: resumable, refuses mixing configs ---------------------------------------------------
+
+def test_run_study_resumes_and_refuses_mismatch(tmp_path, fake_study):
+    calls = []
+
+    def trainer(variant, vdir):
+        calls.append(variant.name)
+        return variant.config.representation.params["rows"]
+
+    def evaluator(rows, run, directory):
+        assert directory == run_dir(out, run)
+        if run.name == "rows16" and boom["on"]:
+            raise RuntimeError("interrupted")
+        return {"reconstruction.sc": 1.0 / rows, "reconstruction.top_perplexity": float(rows)}
+
+    boom = {"on": True}
+    out = tmp_path / "out"
+    study = load_study(fake_study)
+    with pytest.raises(RuntimeError, match="interrupted"):
+        run_study(study, out, trainer=trainer, evaluator=evaluator)
+    assert (run_dir(out, "rows8") / RESULT_FILE).is_file()
+    assert not (run_dir(out, "rows16") / RESULT_FILE).exists()
+    boom["on"] = False
+    results = run_study(study, out, trainer=trainer, evaluator=evaluator)
+    assert calls == ["rows8", "rows16", "rows16"]  # rows8 was not trained again
+    assert [r.metrics["reconstruction.sc"] for r in results] == [1 / 8, 1 / 16]
+    assert (out / "results.csv").read_text().splitlines()[0].startswith("variant,label,seed,reconstruction.sc,")
+    saved = json.loads((run_dir(out, "rows16") / RESULT_FILE).read_text())
+    assert saved["metrics"]["reconstruction.top_perplexity"] == 16.0 and saved["info"]["budget"] == "quick"
+    assert saved["seed"] is None and set(saved["timings"]) == {"train_s", "eval_s"}
+    # a second run does nothing; another config for the same out dir is refused unless --rerun
+    run_study(study, out, trainer=trainer, evaluator=evaluator)
+    assert len(calls) == 3
+    with pytest.raises(ConfigError, match="trained with a different config.*--rerun"):
+        run_study(study, out, trainer=trainer, evaluator=evaluator, budget="long")
+    # another evaluation setting only re-evaluates (the real trainer reuses the saved bundle)
+    (run_dir(out, "rows8") / "marker").write_text("kept")
+    again = run_study(study, out, trainer=trainer, evaluator=evaluator, overrides=["evaluation.silence_db=-40"])
+    assert len(again) == 2 and (run_dir(out, "rows8") / "marker").exists()
+    # --rerun starts the variants again from an empty folder
+    run_study(study, out, trainer=trainer, evaluator=evaluator, budget="long", rerun=True)
+    assert len(calls) == 7 and not (run_dir(out, "rows8") / "marker").exists()
+    assert "steps: 50" in (run_dir(out, "rows8") / "config.yaml").read_text()
+
+
+def test_seeds_run_every_variant_once_per_seed(tmp_path, fake_study):
+    calls = []
+
+    def trainer(run, directory):
+        calls.append(run.folder)
+        return run.config
+
+    def evaluator(config, run, directory):
+        # a measure that moves with the seed (noise) and one that moves with the variant
+        rows = config.representation.params["rows"]
+        return {"reconstruction.sc": 1.0 / rows + 0.01 * run.seed, "generation.pitch_accuracy": 0.5}
+
+    study = load_study(fake_study)
+    out = tmp_path / "out"
+    results = run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[0, 1, 2])
+    assert calls == [f"rows{r}/seed-{k}" for r in (8, 16) for k in (0, 1, 2)]
+    assert [r.seed for r in results] == [0, 1, 2, 0, 1, 2]
+    saved = (run_dir(out, "rows8/seed-1") / "config.yaml").read_text()
+    assert saved.count("seed: 1") == 3  # quantizer, prior_top and prior_bottom
+    assert json.loads((run_dir(out, "rows8/seed-2") / RESULT_FILE).read_text())["seed"] == 2
+    md = (out / "results.md").read_text()
+    row = next(line for line in md.splitlines() if line.startswith("| `sc` |"))
+    # mean ± std over the seeds; rows16 beats rows8 by more than the noise, so it is bold
+    assert row == "| `sc` | ↓ | 0.135 ± 0.01 | **0.0725 ± 0.01** |"
+    pitch = next(line for line in md.splitlines() if line.startswith("| `pitch_accuracy` |"))
+    assert "| 0.5 ± 0 |" in pitch and "**" not in pitch  # a tie is never marked best
+    assert "rows8 (n=3)" in md and "seeds 0, 1, 2" in md
+    csv_rows = (out / "results.csv").read_text().splitlines()
+    assert csv_rows[0] == "variant,label,seed,reconstruction.sc,generation.pitch_accuracy,train_s,eval_s"
+    assert [r.split(",")[2] for r in csv_rows[1:]] == ["0", "1", "2", "mean", "std"] * 2
+    payload = json.loads((out / "results.json").read_text())
+    first = payload["variants"][0]
+    assert first["seeds"] == [0, 1, 2] and first["mean"]["reconstruction.sc"] == pytest.approx(0.135)
+    assert [r["values"]["reconstruction.sc"] for r in first["runs"]] == pytest.approx([0.125, 0.135, 0.145])
+    # finished seeds are skipped; a new seed only runs that seed
+    run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[0, 1, 2, 3])
+    assert calls[6:] == ["rows8/seed-3", "rows16/seed-3"]
+    # a one-seed run keeps today's layout; --rerun of it keeps the seed folders beside it
+    run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[5], only=["rows8"])
+    assert (run_dir(out, "rows8") / RESULT_FILE).is_file()
+    run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[6], only=["rows8"], rerun=True)
+    assert "seed: 6" in (run_dir(out, "rows8") / "config.yaml").read_text()
+    assert (run_dir(out, "rows8/seed-2") / RESULT_FILE).is_file()
+    md = (out / "results.md").read_text()
+    assert "±" not in md and "one run per variant" in md  # --only: the table of the current grid
+
+
+def test_cli_list_shows_the_grid(capsys):
+    from specinpaint.app.cli import main
+
+    assert main(["ablate", "ablations/representation", "--list", "--budget", "ci"]) == 0
+    out = capsys.readouterr().out
+    assert "study representation: 4 variants × 1 seed(s) = 4 runs, budget ci" in out
+    assert "20 steps" in out and "trains quantizer only" in out
+    assert "evaluation: reconstruction; 4 reconstruction notes" in out
+    for name in ("gansynth", "threshold", "compressed", "paper"):
+        assert f"  {name} " in out
+    assert "'mel_break_frequency_hz': 275.0" in out
+    assert main(["ablate", "ablations/representation", "--list", "--budget", "nope"]) == 2
+    assert "unknown budget 'nope'" in capsys.readouterr().err
+    # options and overrides in any order, after or before the study
+    assert main(["ablate", "--budget", "ci", "ablations/representation", "training.quantizer.steps=7",
+                 "--list", "evaluation.reconstruction_notes=2", "--seeds", "3,4"]) == 0
+    out = capsys.readouterr().out
+    assert "7 steps" in out and "= 8 runs" in out and "seeds: 3, 4" in out
+    assert main(["ablate", "ablations/representation", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "4 variants × 3 seed(s) = 12 runs, budget cpu" in out and "trains quantizer + priors" in out
+    assert main(["ablate", "ablations/representation", "--list", "--seeds", "1,x"]) == 2
+    assert "--seeds: expected comma-separated integers, got '1,x'" in capsys.readouterr().err
+    assert main(["ablate", "ablations/representation", "--list", "--seeds", "1,1"]) == 2
+    assert "--seeds: seeds must be distinct" in capsys.readouterr().err
+
+
+def test_notes_spread_over_the_split():
+    """The evaluation's notes (studies/notes.py) are spread evenly, the same for every run."""
+    from specinpaint.studies.notes import spread
+
+    assert spread(3, 5) == [0, 1, 2]
+    assert spread(177, 8) == [0, 25, 50, 75, 101, 126, 151, 176]
+    assert spread(10, 1) == [0]
