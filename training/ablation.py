@@ -12,6 +12,11 @@ Order in which overrides apply (later wins)::
 
 Study files may themselves ``extends:`` another study file (e.g. the GPU study extends the CPU one
 and only swaps the base config and the default budget).
+
+A variant may name its own ``base`` pipeline config instead of the study's (to compare whole
+recipes, e.g. ``paper.yaml`` against ``specinpaint.yaml``); the shared, budget and command-line
+overrides still apply to it in the same order, so both rows get the same budget. Such a study must
+say ``varies: ["*"]`` (everything may differ), so the guard above stays meaningful elsewhere.
 """
 
 from __future__ import annotations
@@ -74,10 +79,16 @@ def _as_override_dict(value: Any) -> Overrides:
     raise ValueError(f"overrides must be a mapping or a list of key=value strings, got {type(value).__name__}")
 
 
+ANYTHING = "*"
+"""``varies: ["*"]``: variants may differ anywhere (needed by variants with their own ``base``)."""
+
+
 class VariantSpec(_Strict):
-    """One row of the table: a label for humans and the overrides that define it."""
+    """One row of the table: a label for humans, optionally its own base pipeline config, and the
+    overrides that define it."""
 
     label: str = ""
+    base: str | None = Field(None, description="this variant's pipeline config (else the study's base)")
     overrides: Overrides = Field(default_factory=dict)
 
     @field_validator("overrides", mode="before")
@@ -166,6 +177,7 @@ class Variant:
     config: PipelineConfig
     evaluation: EvaluationSpec
     budget: str | None
+    base: str | None = None  # the variant's own base config, when it names one
 
     @property
     def config_yaml(self) -> str:
@@ -196,13 +208,21 @@ def load_study(source: str | Path | Mapping[str, Any]) -> Study:
         raise ConfigError(f"{label}: {loc}: {msg}") from None
     if spec.budget is not None and spec.budget not in spec.budgets:
         raise ConfigError(f"{label}: budget: '{spec.budget}' is not one of the budgets ({', '.join(spec.budgets)})")
+    own_base = [name for name, variant in spec.variants.items() if variant.base is not None]
+    if own_base and spec.varies != [ANYTHING]:
+        raise ConfigError(
+            f"{label}: variants.{own_base[0]}.base: a variant with its own base config differs everywhere; "
+            "the study needs varies: ['*']"
+        )
     return Study(spec, path.resolve() if path is not None else None)
 
 
-def resolve_base(study: Study) -> Path:
-    """The base pipeline config: relative to the study file, then to the built-in ablations
-    folder (so a user study in another folder may still say ``../tiny.yaml``), then a built-in name."""
-    base = study.spec.base
+def resolve_base(study: Study, variant: str | None = None) -> Path:
+    """The base pipeline config of the study, or of ``variant`` when it names its own: relative to
+    the study file, then to the built-in ablations folder (so a user study in another folder may
+    still say ``../tiny.yaml``), then a built-in name."""
+    own = study.spec.variants[variant].base if variant is not None else None
+    base, key = (study.spec.base, "base") if own is None else (own, f"variants.{variant}.base")
     candidates = []
     if study.source is not None:
         candidates.append(study.source.parent / base)
@@ -213,7 +233,7 @@ def resolve_base(study: Study) -> Path:
     try:
         return resolve_config_path(base)
     except ConfigError:
-        raise ConfigError(f"{study.source or '<study>'}: base: no such pipeline config '{base}'") from None
+        raise ConfigError(f"{study.source or '<study>'}: {key}: no such pipeline config '{base}'") from None
 
 
 def _override_strings(overrides: Mapping[str, Any]) -> list[str]:
@@ -244,6 +264,8 @@ def _evaluation(study: Study, budget: BudgetSpec | None, eval_overrides: Sequenc
 
 def _check_varies(study: Study, variant: str, overrides: Mapping[str, Any]) -> None:
     prefixes = study.spec.varies
+    if ANYTHING in prefixes:
+        return
     for key in overrides:
         if not any(key == p or key.startswith(p + ".") for p in prefixes):
             raise ConfigError(
@@ -283,23 +305,31 @@ def expand_study(
     pipeline_overrides, eval_overrides = split_cli_overrides(overrides)
     evaluation = _evaluation(study, budget_spec, eval_overrides)
 
-    base_path = resolve_base(study)
-    base = load_yaml_with_extends(base_path)
-    shared = apply_overrides(base, _override_strings(spec.overrides), source=f"{spec.name}: overrides")
-    if budget_spec is not None:
-        shared = apply_overrides(shared, _override_strings(budget_spec.overrides), source=f"budgets.{budget_name}")
+    def shared_from(base: Path) -> dict[str, Any]:
+        """The base file with the study's and the budget's overrides (the same for every variant)."""
+        shared = apply_overrides(load_yaml_with_extends(base), _override_strings(spec.overrides),
+                                 source=f"{spec.name}: overrides")
+        if budget_spec is not None:
+            shared = apply_overrides(shared, _override_strings(budget_spec.overrides), source=f"budgets.{budget_name}")
+        return shared
 
+    shared_by_base: dict[Path, dict[str, Any]] = {}
     variants = []
     for name, vspec in spec.variants.items():
         if only and name not in only:
             continue
         _check_varies(study, name, vspec.overrides)
+        base_path = resolve_base(study, name)
+        if base_path not in shared_by_base:
+            shared_by_base[base_path] = shared_from(base_path)
+        shared = shared_by_base[base_path]
         data = apply_overrides(shared, _override_strings(vspec.overrides), source=f"variants.{name}")
         data = apply_overrides(data, pipeline_overrides, source="command-line override")
         data["name"] = f"{spec.name}-{name}"
         label = f"{spec.name} variant '{name}'"
         config = validate_config(data, label) if validate else PipelineConfig.model_construct(**data)
-        variants.append(Variant(name, vspec.label or name, dict(vspec.overrides), config, evaluation, budget_name))
+        variants.append(Variant(name, vspec.label or name, dict(vspec.overrides), config, evaluation, budget_name,
+                                vspec.base))
     return variants
 
 
@@ -427,7 +457,8 @@ def run_study(
         result = VariantResult(
             variant.name, variant.label, dict(metrics), variant.fingerprint,
             {"train_s": t1 - t0, "eval_s": t2 - t1},
-            {"budget": variant.budget, "overrides": variant.overrides},
+            {"budget": variant.budget, "overrides": variant.overrides,
+             **({"base": variant.base} if variant.base is not None else {})},
         )
         atomic_write_text(vdir / RESULT_FILE, json.dumps(result.to_json(), indent=1, sort_keys=True))
         results.append(result)

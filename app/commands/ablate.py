@@ -17,14 +17,16 @@ USAGE = (
     "       specinpaint ablate compare A.json [B.json] [--format {markdown,csv}] [--output FILE]"
 )
 DESCRIPTION = """\
-Run an ablation study: train every variant of the study grid with the same quantizer, data, budget
-and seed, evaluate each on the held-out split, and write results.csv, results.md, results.json and
+Run an ablation study: train every variant of the study grid with the same data, budget and seed
+(and the same quantizer, unless the study compares whole configs: a variant may name its own base
+config), evaluate each on the held-out split, and write results.csv, results.md, results.json and
 plots/*.png to the output folder. Finished variants (variants/NAME/result.json with the same config)
 are skipped, so an interrupted study resumes where it stopped.
 
 STUDY is a study YAML (e.g. configs/ablations/representation.yaml) or a built-in name
-(ablations/representation, ablations/paper_representation). The default study budget is a short
-CPU one; on a GPU run ablations/paper_representation (the paper's config and budget) instead.
+(ablations/representation, ablations/paper_representation, ablations/paper_vs_specinpaint). The
+default study budget is a short CPU one; on a GPU run ablations/paper_representation (the paper's
+config and budget) instead.
 KEY=VALUE overrides apply to every variant's pipeline config (e.g. training.quantizer.steps=500), or to the evaluation when the key
 starts with 'evaluation.' (e.g. evaluation.max_notes=64).
 
@@ -140,5 +142,5 @@ def _print_grid(study, variants, budget) -> None:
         rep = v.config.representation
         shown = {k: rep.params[k] for k in ("mel_break_frequency_hz", "phase_threshold", "n_mels") if k in rep.params}
         diff = [d for d in config_differences(base, v.config.model_dump(mode="json")) if d != "name"]
-        print(f"  {v.name:14s} {v.label}")
+        print(f"  {v.name:14s} {v.label}" + (f" (config {v.base})" if v.base else ""))
         print(f"  {'':14s} representation {rep.name} {shown}; differs from first: {', '.join(diff) or '-'}")
