@@ -46,8 +46,8 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--guidance-scale", type=float, help="classifier-free guidance (1 = off)")
     group.add_argument("--sampler", choices=("autoregressive", "parallel"),
                        help="sampler (default: the config's); parallel runs on the levels whose prior supports "
-                       "it (top-transformer, bottom-masked: see configs/tiny-masked.yaml), the others sample "
-                       "autoregressively")
+                       "it (top-transformer with its encoder head, bottom-masked: see configs/tiny-masked.yaml), "
+                       "the others sample autoregressively (paper.yaml: both levels)")
     group.add_argument("--steps", type=int, help="passes of the parallel sampler")
 
 

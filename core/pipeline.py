@@ -127,6 +127,14 @@ class Pipeline(EditingMixin, nn.Module):
         return self.representation.decode(raw, length or self.config.num_samples)
 
     @torch.no_grad()
+    def fit_normalizer(self, audio_batches: Iterable[torch.Tensor]) -> None:
+        """Fit the normaliser on the cleaned spectrograms of audio batches [B, N], in one pass.
+        Training fits it on the training split; this is for pipelines used untrained (latency
+        measurements, shape checks) whose normaliser needs statistics (``mode: fitted``)."""
+        rep = self.representation
+        self.normalizer.fit(rep.clean(rep.encode(audio.to(self.device))) for audio in audio_batches)
+
+    @torch.no_grad()
     def encode(self, audio: torch.Tensor) -> Codemaps:
         """Audio [B, num_samples] → codemaps (e.g. top [B, 32, 4], bottom [B, 64, 8])."""
         return self.quantizer.encode(self.spectrogram(audio.to(self.device)))

@@ -1,6 +1,7 @@
 """The shared skeleton of both bottom priors: a bidirectional encoder over the top map, a token
-stack over the bottom sequence (patch-major) that cross-attends to it, and, for every bottom slot
-i, the memory vector of its own top token k(i) added to its input. The two priors differ only in
+stack over the bottom sequence (patch-major) that cross-attends to it (unless
+``cross_attention: false``, the original's aligned decoder), and, for every bottom slot i, the
+memory vector of its own top token k(i) added to its input. The two priors differ only in
 whether that stack is causal (autoregressive, `bottom-transformer`) or bidirectional over masked
 tokens (`bottom-masked`)."""
 
@@ -18,8 +19,7 @@ from specinpaint.core.errors import SpecinpaintError
 from specinpaint.core.linearize import linearizers
 from specinpaint.core.prior import SamplingOptions
 
-from .base import TokenInput, TransformerPrior, doubled, init_weights
-from .class_embedding import ClassEmbedding
+from .base import TokenInput, TransformerPrior, class_embedding, doubled, init_weights
 from .context import ContextEncoder
 from .layers import Stack
 from .params import ContextParams
@@ -38,11 +38,11 @@ class AlignedBottomPrior(TransformerPrior):
         lins = linearizers({p.context_level: tuple(p.top_shape), p.level: tuple(p.codemap_shape)})
         self.top_lin, self.lin = lins[p.context_level], lins[p.level]
         self.special_id = p.num_codes  # start token (causal) or mask token (bidirectional)
-        self.classes = ClassEmbedding(p.d_model, tuple(p.pitch_range), p.num_families, p.pitch_embedding)
+        self.classes = class_embedding(p)
         self.context = ContextEncoder(p, self.top_lin, self.lin)
-        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin)
+        self.target = TokenInput(p.num_codes + 1, p, self.lin)
         self.decoder = Stack(p.num_decoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,
-                             p.attention_backend, causal=self.causal, cross=True)
+                             p.attention_backend, causal=self.causal, cross=p.cross_attention, norm=p.norm)
         self.head = nn.Linear(p.d_model, p.num_codes)
         self.rope = (
             RotaryTables(grid_positions(self.lin.coords), p.d_model // p.num_heads) if p.positions == "rope" else None

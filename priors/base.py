@@ -16,34 +16,63 @@ from specinpaint.core.linearize import Linearizer
 from specinpaint.core.prior import Prior, PriorLoss, SamplingOptions
 
 from .class_embedding import ClassEmbedding
+from .params import TransformerParams
 
 
 class TokenInput(nn.Module):
-    """Token ids at sequence slots ``[start, start + L)`` → vectors plus learned frequency-row and
-    time-column embeddings of each slot's cell.
+    """Token ids at sequence slots ``[start, start + L)`` plus each example's class vector → input
+    vectors ``[B, L, d_model]``, with learned frequency-row and time-column embeddings of each
+    slot's cell.
 
-    The absolute embeddings are there in both position modes: a spectrogram is not shift-invariant
-    in frequency, and a fully masked input (all mask tokens) would otherwise give every position the
-    same vector under rotary (relative-only) attention. ``rope`` adds 2-D relative positions inside
-    attention on top of them."""
+    ``sum`` (default): d_model-wide token, row, column and class vectors added. The absolute
+    embeddings are there in both position modes: a spectrogram is not shift-invariant in frequency,
+    and a fully masked input (all mask tokens) would otherwise give every position the same vector
+    under rotary (relative-only) attention. ``rope`` adds 2-D relative positions inside attention
+    on top of them.
 
-    def __init__(self, vocab: int, d_model: int, lin: Linearizer) -> None:
+    ``concat`` (the original's layout): a ``token_dim`` embedding projected to what is left of
+    d_model, then ``position_dim`` learned dims (half row, half column) and the class vector, side
+    by side."""
+
+    def __init__(self, vocab: int, p: TransformerParams, lin: Linearizer) -> None:
         super().__init__()
-        self.tokens = nn.Embedding(vocab, d_model)
-        self.freq = nn.Embedding(lin.shape[0], d_model)
-        self.time = nn.Embedding(lin.shape[1], d_model)
+        d_model = p.d_model
+        self.project: nn.Linear | None = None
+        if p.embedding == "sum":
+            self.tokens = nn.Embedding(vocab, d_model)
+            self.freq = nn.Embedding(lin.shape[0], d_model)
+            self.time = nn.Embedding(lin.shape[1], d_model)
+        else:
+            self.tokens = nn.Embedding(vocab, p.token_dim)
+            self.project = nn.Linear(p.token_dim, p.token_width)
+            self.project.init_std = p.token_dim**-0.5  # its output as large as the other parts
+            self.freq = nn.Embedding(lin.shape[0], p.position_dim // 2)
+            self.time = nn.Embedding(lin.shape[1], p.position_dim - p.position_dim // 2)
         self.register_buffer("coords", lin.coords.clone(), persistent=False)
 
-    def forward(self, tokens: torch.Tensor, start: int = 0) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, classes: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """``tokens [B, L]``, ``classes [B, class_width]`` → ``[B, L, d_model]``."""
         cells = self.coords[start : start + tokens.shape[1]]
-        return self.tokens(tokens) + self.freq(cells[:, 0]) + self.time(cells[:, 1])
+        if self.project is None:
+            return self.tokens(tokens) + self.freq(cells[:, 0]) + self.time(cells[:, 1]) + classes[:, None]
+        b, n = tokens.shape
+        parts = [self.freq(cells[:, 0]), self.time(cells[:, 1]), classes[:, None].expand(b, n, -1)]
+        return torch.cat([self.project(self.tokens(tokens)), *(t.expand(b, n, -1) for t in parts)], dim=-1)
+
+
+def class_embedding(p: TransformerParams) -> ClassEmbedding:
+    """The class embedding the params ask for (d_model-wide and summed, or concatenated)."""
+    if p.embedding == "sum":
+        return ClassEmbedding(p.d_model, tuple(p.pitch_range), p.num_families, p.pitch_embedding)
+    return ClassEmbedding(p.class_dim, tuple(p.pitch_range), p.num_families, p.pitch_embedding, "concat")
 
 
 def init_weights(module: nn.Module) -> None:
-    """Small normal init (std 0.02) for linear and embedding weights, zero biases."""
+    """Small normal init (std 0.02, or a module's own ``init_std``) for linear and embedding
+    weights, zero biases."""
     for m in module.modules():
         if isinstance(m, (nn.Linear, nn.Embedding)):
-            nn.init.normal_(m.weight, std=0.02)
+            nn.init.normal_(m.weight, std=getattr(m, "init_std", 0.02))
         if isinstance(m, nn.Linear) and m.bias is not None:
             nn.init.zeros_(m.bias)
 

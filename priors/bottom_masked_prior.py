@@ -45,7 +45,7 @@ class BottomMaskedPrior(AlignedBottomPrior):
     def logits(self, masked_seq: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """Bottom sequence with mask ids ``[B, N]`` → logits ``[B, N, V]``."""
         n = masked_seq.shape[1]
-        x = self.target(masked_seq) + classes[:, None] + self.context.aligned(memory, 0, n)
+        x = self.target(masked_seq, classes) + self.context.aligned(memory, 0, n)
         rope_self = rope_cross = None
         if self.rope is not None:
             keys = self.context.key_table()

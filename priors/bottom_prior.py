@@ -50,7 +50,7 @@ class BottomPrior(AlignedBottomPrior):
     ) -> torch.Tensor:
         """Decoder inputs for slots ``[start, start + L)`` → hidden states ``[B, L, d]``."""
         end = start + inputs.shape[1]
-        x = self.target(inputs, start) + classes[:, None] + self.context.aligned(memory, start, end)
+        x = self.target(inputs, classes, start) + self.context.aligned(memory, start, end)
         rope_self = rope_cross = None
         if self.rope is not None:
             rope_self = self.rope.slice(start, end)

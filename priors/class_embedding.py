@@ -9,6 +9,10 @@ note its own unrelated vector, learned only from that note's examples; neighbour
 nothing. The smooth part adds a learned projection of the pitch itself (its position in the
 range and sines/cosines at periods of 1–4 octaves), so what the prior learns at one pitch carries
 over to its neighbours, and octaves line up.
+
+Why ``combine: concat``: the original gave pitch and family small vectors of their own (16 dims
+each) placed beside the token and position parts of every input vector, instead of adding
+d_model-wide vectors; configs/paper.yaml reproduces that.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from torch import nn
 from specinpaint.core.conditioning import NSYNTH_FAMILIES, NULL_LABEL, PITCH_MAX, PITCH_MIN, Conditioning
 
 PitchEmbedding = Literal["table", "table+smooth"]
+Combine = Literal["sum", "concat"]
 SMOOTH_PERIODS = (12.0, 24.0, 48.0)  # semitones
 
 
@@ -38,15 +43,19 @@ def smooth_pitch_features(pitch: torch.Tensor, pitch_min: int, pitch_max: int) -
 
 
 class ClassEmbedding(nn.Module):
-    """``Conditioning`` → one vector ``[B, d]`` (pitch embedding + family embedding); the last row of
-    each table is the null class (label -1). Sizes come from the label vocabulary: pitches
-    ``pitch_range`` (MIDI, inclusive) and ``num_families`` families."""
+    """``Conditioning`` → one vector per example: ``[B, d]`` pitch embedding + family embedding
+    (``combine='sum'``) or ``[B, 2d]`` pitch ‖ family (``'concat'``); the last row of each table is the
+    null class (label -1). Sizes come from the label vocabulary: pitches ``pitch_range`` (MIDI,
+    inclusive) and ``num_families`` families."""
 
     def __init__(
         self, d_model: int, pitch_range: tuple[int, int] = (PITCH_MIN, PITCH_MAX),
         num_families: int = len(NSYNTH_FAMILIES), pitch_embedding: PitchEmbedding = "table",
+        combine: Combine = "sum",
     ) -> None:
         super().__init__()
+        self.combine = combine
+        self.width = d_model if combine == "sum" else 2 * d_model
         self.pitch_min, self.pitch_max = int(pitch_range[0]), int(pitch_range[1])
         self.num_pitches = self.pitch_max - self.pitch_min + 1
         self.num_families = num_families
@@ -72,12 +81,21 @@ class ClassEmbedding(nn.Module):
             pitch = torch.where(both | (torch.rand(pitch.shape, device=device) < drop_prob / 2), self.num_pitches, pitch)
             family = torch.where(both | (torch.rand(family.shape, device=device) < drop_prob / 2), self.num_families,
                                  family)
+        if self.combine == "concat":
+            return torch.cat([self.pitch(pitch) + self._smooth(pitch), self.family(family)], dim=-1)
         out = self.pitch(pitch) + self.family(family)
         if self.smooth is not None:
-            known = (pitch != self.num_pitches)[:, None]
-            features = smooth_pitch_features(pitch + self.pitch_min, self.pitch_min, self.pitch_max)
-            out = out + self.smooth(features) * known  # the null pitch keeps only its table row
+            out = out + self._smooth(pitch)
         return out
+
+    def _smooth(self, pitch: torch.Tensor) -> torch.Tensor | float:
+        """The smooth-feature part of the pitch vector (0 without it); the null pitch keeps only its
+        table row."""
+        if self.smooth is None:
+            return 0.0
+        known = (pitch != self.num_pitches)[:, None]
+        features = smooth_pitch_features(pitch + self.pitch_min, self.pitch_min, self.pitch_max)
+        return self.smooth(features) * known
 
     def null(self, batch: int) -> torch.Tensor:
         return self.forward(Conditioning.null(batch))

@@ -21,9 +21,9 @@ class ContextEncoder(nn.Module):
     def __init__(self, p: ContextParams, top_lin: Linearizer, fine_lin: Linearizer) -> None:
         super().__init__()
         assert fine_lin.parent_index is not None
-        self.input = TokenInput(p.top_num_codes, p.d_model, top_lin)
+        self.input = TokenInput(p.top_num_codes, p, top_lin)
         self.encoder = Stack(p.num_encoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,
-                             p.attention_backend, causal=False, cross=False)
+                             p.attention_backend, causal=False, cross=False, norm=p.norm)
         self.align = nn.Linear(p.d_model, p.d_model)
         self.register_buffer("parent_index", fine_lin.parent_index.clone(), persistent=False)
         head_dim = p.d_model // p.num_heads
@@ -34,7 +34,7 @@ class ContextEncoder(nn.Module):
 
     def forward(self, top_seq: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """Top sequence ``[B, Nt]`` → memory ``[B, Nt, d]``."""
-        x = self.input(top_seq) + classes[:, None]
+        x = self.input(top_seq, classes)
         return self.encoder(x, self.rope_top.all() if self.rope_top is not None else None)
 
     def aligned(self, memory: torch.Tensor, start: int, end: int) -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""Pre-norm transformer blocks (self-attention, optional cross-attention, GELU/SwiGLU MLP) with
-2-D rotary positions and an optional KV cache; attention goes through `attention.attend`."""
+"""Transformer blocks (self-attention, optional cross-attention, GELU/SwiGLU/ReLU MLP), pre-norm by
+default or post-norm (the original's layout), with 2-D rotary positions and an optional KV cache;
+attention goes through `attention.attend`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ Table = tuple[torch.Tensor, torch.Tensor]
 
 
 class MLP(nn.Module):
-    """``gelu``: Linear → GELU → Linear. ``swiglu``: SiLU(xW₁) ⊙ xW₂ → Linear."""
+    """``gelu``/``relu``: Linear → GELU/ReLU → Linear. ``swiglu``: SiLU(xW₁) ⊙ xW₂ → Linear."""
 
     def __init__(self, d_model: int, ffn_dim: int, kind: str, dropout: float) -> None:
         super().__init__()
@@ -29,6 +30,8 @@ class MLP(nn.Module):
         if self.kind == "swiglu":
             a, b = h.chunk(2, dim=-1)
             h = F.silu(a) * b
+        elif self.kind == "relu":
+            h = F.relu(h)
         else:
             h = F.gelu(h)
         return self.outer(self.dropout(h))
@@ -87,14 +90,17 @@ class Attention(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm block: x + SelfAttn(LN x) [+ CrossAttn(LN x, memory)] + MLP(LN x)."""
+    """``pre``: x + SelfAttn(LN x) [+ CrossAttn(LN x, memory)] + MLP(LN x).
+    ``post``: x = LN(x + SelfAttn x) [x = LN(x + CrossAttn(x, memory))], LN(x + MLP x), the layout of
+    torch's ``nn.Transformer`` layers that the original used. Both use the same LayerNorm modules."""
 
     def __init__(
         self, d_model: int, num_heads: int, ffn_dim: int, dropout: float, mlp: str, backend: str,
-        causal: bool, cross: bool,
+        causal: bool, cross: bool, norm: str = "pre",
     ) -> None:
         super().__init__()
         self.causal = causal
+        self.post_norm = norm == "post"
         self.norm_self = nn.LayerNorm(d_model)
         self.self_attn = Attention(d_model, num_heads, dropout, backend, cross=False)
         self.norm_cross = nn.LayerNorm(d_model) if cross else None
@@ -112,23 +118,36 @@ class Block(nn.Module):
         cache: LayerCache | None = None,
     ) -> torch.Tensor:
         mask = CAUSAL if self.causal else NO_MASK
+        if self.post_norm:
+            return self._post(x, mask, rope_self, memory, rope_cross, cache)
         x = x + self.drop(self.self_attn(self.norm_self(x), mask, rope_self, rope_self, cache=cache))
         if self.cross_attn is not None and self.norm_cross is not None:
             rq, rk = rope_cross if rope_cross is not None else (None, None)
             x = x + self.drop(self.cross_attn(self.norm_cross(x), NO_MASK, rq, rk, context=memory, cache=cache))
         return x + self.drop(self.mlp(self.norm_mlp(x)))
 
+    def _post(
+        self, x: torch.Tensor, mask: AttnMask, rope_self: Table | None, memory: torch.Tensor | None,
+        rope_cross: tuple[Table, Table] | None, cache: LayerCache | None,
+    ) -> torch.Tensor:
+        x = self.norm_self(x + self.drop(self.self_attn(x, mask, rope_self, rope_self, cache=cache)))
+        if self.cross_attn is not None and self.norm_cross is not None:
+            rq, rk = rope_cross if rope_cross is not None else (None, None)
+            x = self.norm_cross(x + self.drop(self.cross_attn(x, NO_MASK, rq, rk, context=memory, cache=cache)))
+        return self.norm_mlp(x + self.drop(self.mlp(x)))
+
 
 class Stack(nn.Module):
-    """``num_layers`` blocks and a final LayerNorm. Causal stacks can decode with a `KVCache`."""
+    """``num_layers`` blocks and a final LayerNorm (kept with post-norm blocks too, as torch's
+    ``nn.Transformer`` does). Causal stacks can decode with a `KVCache`."""
 
     def __init__(
         self, num_layers: int, d_model: int, num_heads: int, ffn_dim: int, dropout: float, mlp: str,
-        backend: str, causal: bool, cross: bool,
+        backend: str, causal: bool, cross: bool, norm: str = "pre",
     ) -> None:
         super().__init__()
         self.blocks = nn.ModuleList(
-            Block(d_model, num_heads, ffn_dim, dropout, mlp, backend, causal, cross) for _ in range(num_layers)
+            Block(d_model, num_heads, ffn_dim, dropout, mlp, backend, causal, cross, norm) for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model)
 

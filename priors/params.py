@@ -1,4 +1,5 @@
-"""Shared `Params` fields of the transformer priors (defaults = the paper's sizes)."""
+"""Shared `Params` fields of the transformer priors (defaults = the paper's sizes, the project's
+recipe; the switches that reproduce the original's layers are set in configs/paper.yaml)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,21 @@ class TransformerParams(BaseModel):
     positions: Literal["rope", "learned2d"] = Field(
         "rope", description="learned2d: learned (freq, time) embeddings at the input; rope: those plus 2-D rotary attention"
     )
-    mlp: Literal["gelu", "swiglu"] = "gelu"
+    mlp: Literal["gelu", "swiglu", "relu"] = Field(
+        "gelu", description="feed-forward activation: gelu, swiglu (gated), relu (the original's)"
+    )
+    norm: Literal["pre", "post"] = Field(
+        "pre", description="pre: LayerNorm before each sublayer (stable when deep); post: after each residual "
+        "add (the original's PyTorch-style blocks)",
+    )
+    embedding: Literal["sum", "concat"] = Field(
+        "sum", description="sum: d_model-wide token, position and class vectors added; concat: the original's "
+        "small vectors side by side (token_dim projected, position_dim, 2 x class_dim), d_model in all",
+    )
+    token_dim: int = Field(32, ge=1, description="concat: token embedding width, projected to what the rest leaves")
+    position_dim: int = Field(16, ge=2, description="concat: learned position width (half frequency row, half "
+                              "time column)")
+    class_dim: int = Field(16, ge=1, description="concat: width of the pitch embedding and of the family embedding")
     class_dropout: float = Field(0.1, ge=0, le=1, description="training: probability of null labels (for CFG)")
     pitch_range: tuple[int, int] = Field((24, 84), description="MIDI pitches the prior is conditioned on (inclusive)")
     num_families: int = Field(11, ge=1, description="instrument families the prior is conditioned on")
@@ -45,7 +60,22 @@ class TransformerParams(BaseModel):
             raise ValueError(f"pitch_range {self.pitch_range} must be (lowest, highest)")
         if min(self.codemap_shape) < 1:
             raise ValueError(f"codemap_shape must be positive, got {self.codemap_shape}")
+        if self.embedding == "concat" and self.token_width < 1:
+            raise ValueError(
+                f"embedding concat: d_model {self.d_model} leaves no room for the token after position_dim "
+                f"{self.position_dim} and 2 x class_dim {self.class_dim}"
+            )
         return self
+
+    @property
+    def class_width(self) -> int:
+        """Width of the class vector: d_model (sum) or pitch ‖ family (concat)."""
+        return self.d_model if self.embedding == "sum" else 2 * self.class_dim
+
+    @property
+    def token_width(self) -> int:
+        """concat: what the projected token vector fills (d_model minus positions and classes)."""
+        return self.d_model - self.position_dim - 2 * self.class_dim
 
 
 class ContextParams(TransformerParams):
@@ -56,6 +86,10 @@ class ContextParams(TransformerParams):
     context_level: str = Field("top", description="coarser level whose map is the condition")
     top_shape: tuple[int, int] = Field((32, 4), description="(F, T) of the context map")
     top_num_codes: int = Field(512, ge=2, description="codebook size of the context map")
+    cross_attention: bool = Field(
+        True, description="decoder layers cross-attend to the whole top memory; false: the original's aligned "
+        "decoder, which sees the top map only through the k(i) vector added to each slot's input",
+    )
 
     @model_validator(mode="after")
     def _check_upsampling(self) -> ContextParams:

@@ -4,7 +4,7 @@ The paper's design, with its flaw fixed. The encoder reads the top map with the 
 replaced by a mask token (bidirectional: every prediction sees past and future known tokens); the
 causal decoder predicts the map in column order, attending to the encoder memory and receiving, at
 slot i, the memory vector of cell i. The loss counts only hidden positions (the original also
-trained on visible tokens it could copy).
+trained on visible tokens it could copy: ``loss_positions: all`` reproduces that).
 
 An extra head on the encoder predicts the hidden tokens directly (a masked-token objective on the
 same masks). It costs nothing at AR sampling time and gives the parallel (MaskGIT) sampler a
@@ -12,6 +12,8 @@ bidirectional model: ``SamplingOptions.sampler = 'parallel'``.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -24,11 +26,10 @@ from specinpaint.core.linearize import Linearizer
 from specinpaint.core.prior import PriorLoss, SamplingOptions
 
 from .autoregressive import decode_autoregressive, shifted_inputs
-from .base import TokenInput, TransformerPrior, doubled, init_weights, masked_cross_entropy
-from .class_embedding import ClassEmbedding
+from .base import TokenInput, TransformerPrior, class_embedding, doubled, init_weights, masked_cross_entropy
 from .kv_cache import KVCache
 from .layers import Stack
-from .masking import draw_training_masks
+from .masking import MaskSampler, draw_masks
 from .parallel import decode_parallel
 from .params import TransformerParams
 from .rotary import RotaryTables, grid_positions
@@ -36,7 +37,15 @@ from .sampling import guide, make_generator
 
 
 class TopPriorParams(TransformerParams):
-    mask_box_prob: float = Field(0.5, ge=0, le=1, description="training masks: share of contiguous boxes")
+    mask_sampler: MaskSampler = Field(
+        "mixed", description="training masks: mixed (cosine ratios and boxes), bernoulli (p ~ U[0,1] per example, "
+        "then per token), bernoulli_batch (one p per batch, the original's)",
+    )
+    mask_box_prob: float = Field(0.5, ge=0, le=1, description="mixed training masks: share of contiguous boxes")
+    loss_positions: Literal["hidden", "all"] = Field(
+        "hidden", description="positions the decoder's loss counts: hidden only, or all (the original's: visible "
+        "tokens can be copied from the encoder input)",
+    )
     mlm_loss_weight: float = Field(1.0, ge=0, description="weight of the encoder's masked-token loss (parallel sampler)")
 
 
@@ -52,11 +61,11 @@ class TopPrior(TransformerPrior):
         p = params
         self.lin = Linearizer.columns(tuple(p.codemap_shape))
         self.mask_id = self.bos_id = p.num_codes
-        self.classes = ClassEmbedding(p.d_model, tuple(p.pitch_range), p.num_families, p.pitch_embedding)
-        self.source = TokenInput(p.num_codes + 1, p.d_model, self.lin)
-        self.target = TokenInput(p.num_codes + 1, p.d_model, self.lin)
+        self.classes = class_embedding(p)
+        self.source = TokenInput(p.num_codes + 1, p, self.lin)
+        self.target = TokenInput(p.num_codes + 1, p, self.lin)
         common = dict(d_model=p.d_model, num_heads=p.num_heads, ffn_dim=p.ffn_dim, dropout=p.dropout,
-                      mlp=p.mlp, backend=p.attention_backend)
+                      mlp=p.mlp, backend=p.attention_backend, norm=p.norm)
         self.encoder = Stack(p.num_encoder_layers, causal=False, cross=False, **common)
         self.decoder = Stack(p.num_decoder_layers, causal=True, cross=True, **common)
         self.align = nn.Linear(p.d_model, p.d_model)
@@ -75,7 +84,7 @@ class TopPrior(TransformerPrior):
     # -- network pieces ----------------------------------------------------------------------
     def encode(self, masked_seq: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
         """Masked top sequence ``[B, N]`` (mask id at hidden cells) → memory ``[B, N, d]``."""
-        x = self.source(masked_seq) + classes[:, None]
+        x = self.source(masked_seq, classes)
         return self.encoder(x, self.rope.all() if self.rope else None)
 
     def decode(
@@ -84,7 +93,7 @@ class TopPrior(TransformerPrior):
     ) -> torch.Tensor:
         """Decoder inputs for slots ``[start, start + L)`` → hidden states ``[B, L, d]``."""
         end = start + inputs.shape[1]
-        x = self.target(inputs, start) + classes[:, None] + self.align(memory[:, start:end])
+        x = self.target(inputs, classes, start) + self.align(memory[:, start:end])
         rope_self = rope_cross = None
         if self.rope is not None:
             rope_self = self.rope.slice(start, end)
@@ -96,21 +105,27 @@ class TopPrior(TransformerPrior):
         p = self.params
         top = self.level_codes(codes, self.level, self.codemap_shape, p.num_codes)
         conditioning = self.check_conditioning(conditioning, top.shape[0])
+        needs_hidden = p.loss_positions == "hidden" or self.mlm_head is not None
         if mask is None:
-            mask = draw_training_masks(top.shape[0], self.codemap_shape, p.mask_box_prob, top.device)
+            mask = draw_masks(p.mask_sampler, top.shape[0], self.codemap_shape, p.mask_box_prob, top.device,
+                              at_least_one=needs_hidden)
         mask = self.check_mask(mask, top)
-        if not mask.any():
-            raise SpecinpaintError("top prior loss: the mask hides no token (the loss counts only hidden ones)")
+        if needs_hidden and not mask.any():
+            raise SpecinpaintError("top prior loss: the mask hides no token (the loss counts hidden ones)")
         seq, hidden = self.lin.to_sequence(top), self.lin.to_sequence(mask)
         classes = self.classes(conditioning, p.class_dropout if self.training else 0.0)
         memory = self.encode(seq.masked_fill(hidden, self.mask_id), classes)
         states = self.decode(shifted_inputs(seq, self.bos_id), memory, classes)
-        targets = seq[hidden]
-        ar_loss, accuracy = masked_cross_entropy(self.head(states[hidden]), targets)
+        scored = hidden if p.loss_positions == "hidden" else torch.ones_like(hidden)
+        logits = self.head(states[scored])
+        ar_loss, accuracy = masked_cross_entropy(logits, seq[scored])
         metrics = {"ar_loss": float(ar_loss.detach()), "accuracy": accuracy, "mask_fraction": hidden.float().mean().item()}
+        if p.loss_positions == "all":  # visible tokens can be copied: accuracy on hidden ones is the real measure
+            right = (logits.detach().argmax(dim=-1) == seq.flatten())[hidden.flatten()]
+            metrics["hidden_accuracy"] = right.float().sum().item() / max(right.numel(), 1)
         loss = ar_loss
         if self.mlm_head is not None:
-            mlm_loss, mlm_accuracy = masked_cross_entropy(self.mlm_head(memory[hidden]), targets)
+            mlm_loss, mlm_accuracy = masked_cross_entropy(self.mlm_head(memory[hidden]), seq[hidden])
             loss = loss + p.mlm_loss_weight * mlm_loss
             metrics.update(mlm_loss=float(mlm_loss.detach()), mlm_accuracy=mlm_accuracy)
         return self.loss_result(loss, metrics)

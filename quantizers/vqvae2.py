@@ -76,6 +76,11 @@ class HierarchyParams(BaseModel):
         0.0, ge=0, description="spectral convergence of the level channel in linear magnitude (keeps harmonic "
         "peaks and loudness; applied by the trainer)",
     )
+    recon_after_clean: bool = Field(
+        False, description="the reconstruction losses see the decoder output after the representation's clean() "
+        "(the paper's phase-threshold mask), re-normalised: masked bins cost nothing once the output is below "
+        "the threshold (applied by the trainer)",
+    )
 
     @field_validator("bottom_strides", "top_strides")
     @classmethod

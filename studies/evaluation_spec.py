@@ -5,7 +5,7 @@ default job runs at its end: the same measures on fewer notes)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -38,6 +38,10 @@ class EvaluationSpec(BaseModel):
     silence_db: float = Field(-60.0, description="a code cell is silent below this level of the raw audio")
     silence_n_fft: int = Field(2048, ge=16)
     silence_hop: int = Field(512, ge=1)
+    sampling: dict[str, Any] = Field(
+        default_factory=dict, description="sampling options over the bundle's defaults for generation and "
+        "inpainting, e.g. {temperature: 0.7} (empty: the bundle's own)",
+    )
     classifier: ClassifierSettings = Field(default_factory=ClassifierSettings)
     seed: int = 0
     device: str = "auto"

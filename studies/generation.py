@@ -54,7 +54,7 @@ def evaluate_generation(ctx: EvaluationContext) -> dict[str, Any]:
         for start in range(0, len(cells), spec.batch_size):
             chunk = cells[start:start + spec.batch_size]
             result = pipeline.generate([c[1] for c in chunk], [c[0] for c in chunk], n=len(chunk),
-                                       sampling={"seed": spec.seed + 1000 * seed + start})
+                                       sampling={**spec.sampling, "seed": spec.seed + 1000 * seed + start})
             audio_parts.append(result.audio.float().cpu())
     ordered = [cell for seed in range(spec.seeds) for cell in grid if cell[2] == seed]
     audio = torch.cat(audio_parts)

@@ -80,7 +80,7 @@ def evaluate_inpainting(ctx: EvaluationContext) -> dict[str, Any]:
     overall: dict[str, list[float]] = defaultdict(list)
     for index, (name, region) in enumerate(evaluation_regions(pipeline).items()):
         result = pipeline.inpaint(codes, region, pitch=batch.pitch.tolist(), family=batch.family.tolist(),
-                                  seed=spec.seed + 17 * index)
+                                  sampling={**spec.sampling, "seed": spec.seed + 17 * index})
         unchanged = torch.ones(codes.batch_size, dtype=torch.bool)
         for level in codes.levels:
             outside = ~result.masks[level]

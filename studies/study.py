@@ -20,6 +20,11 @@ config already has.
 
 Study files may themselves ``extends:`` another study file (e.g. the GPU study extends the CPU one
 and only swaps the base config and the default budget).
+
+A variant may name its own ``base`` pipeline config instead of the study's (to compare whole
+recipes, e.g. ``paper.yaml`` against ``specinpaint.yaml``); the shared, budget and command-line
+overrides still apply to it in the same order, so both rows get the same budget. Such a study must
+say ``varies: ["*"]`` (everything may differ), so the guard above stays meaningful elsewhere.
 """
 
 from __future__ import annotations
@@ -91,10 +96,16 @@ def _check_seeds(value: list[int] | None) -> list[int] | None:
     return value
 
 
+ANYTHING = "*"
+"""``varies: ["*"]``: variants may differ anywhere (needed by variants with their own ``base``)."""
+
+
 class VariantSpec(_Strict):
-    """One row of the table: a label for humans and the overrides that define it."""
+    """One row of the table: a label for humans, optionally its own base pipeline config, and the
+    overrides that define it."""
 
     label: str = ""
+    base: str | None = Field(None, description="this variant's pipeline config (else the study's base)")
     overrides: Overrides = Field(default_factory=dict)
 
     @field_validator("overrides", mode="before")
@@ -181,6 +192,7 @@ class Variant:
     budget: str | None
     seed: int | None = None
     folder: str = ""
+    base: str | None = None  # the variant's own base config, when it names one
 
     def __post_init__(self) -> None:
         self.folder = self.folder or self.name
@@ -226,16 +238,24 @@ def load_study(source: str | Path | Mapping[str, Any]) -> Study:
         raise ConfigError(f"{label}: {loc}: {msg}") from None
     if spec.budget is not None and spec.budget not in spec.budgets:
         raise ConfigError(f"{label}: budget: '{spec.budget}' is not one of the budgets ({', '.join(spec.budgets)})")
+    own_base = [name for name, variant in spec.variants.items() if variant.base is not None]
+    if own_base and spec.varies != [ANYTHING]:
+        raise ConfigError(
+            f"{label}: variants.{own_base[0]}.base: a variant with its own base config differs everywhere; "
+            "the study needs varies: ['*']"
+        )
     study = Study(spec, path.resolve() if path is not None else None)
     for name, budget in spec.budgets.items():
         _evaluation(study, budget, (), f"{label}: budgets.{name}.evaluation")
     return study
 
 
-def resolve_base(study: Study) -> Path:
-    """The base pipeline config: relative to the study file, then to the built-in ablations
-    folder (so a user study in another folder may still say ``../tiny.yaml``), then a built-in name."""
-    base = study.spec.base
+def resolve_base(study: Study, variant: str | None = None) -> Path:
+    """The base pipeline config of the study, or of ``variant`` when it names its own: relative to
+    the study file, then to the built-in ablations folder (so a user study in another folder may
+    still say ``../tiny.yaml``), then a built-in name."""
+    own = study.spec.variants[variant].base if variant is not None else None
+    base, key = (study.spec.base, "base") if own is None else (own, f"variants.{variant}.base")
     candidates = []
     if study.source is not None:
         candidates.append(study.source.parent / base)
@@ -246,7 +266,7 @@ def resolve_base(study: Study) -> Path:
     try:
         return resolve_config_path(base)
     except ConfigError:
-        raise ConfigError(f"{study.source or '<study>'}: base: no such pipeline config '{base}'") from None
+        raise ConfigError(f"{study.source or '<study>'}: {key}: no such pipeline config '{base}'") from None
 
 
 def _override_strings(overrides: Mapping[str, Any]) -> list[str]:
@@ -277,6 +297,8 @@ def _evaluation(study: Study, budget: BudgetSpec | None, eval_overrides: Sequenc
 
 def _check_varies(study: Study, variant: str, overrides: Mapping[str, Any]) -> None:
     prefixes = study.spec.varies
+    if ANYTHING in prefixes:
+        return
     for key in overrides:
         if not any(key == p or key.startswith(p + ".") for p in prefixes):
             raise ConfigError(
@@ -336,17 +358,24 @@ def expand_study(
     pipeline_overrides, eval_overrides = split_cli_overrides(overrides)
     evaluation = _evaluation(study, budget_spec, eval_overrides)
 
-    base_path = resolve_base(study)
-    base = load_yaml_with_extends(base_path)
-    shared = apply_overrides(base, _override_strings(spec.overrides), source=f"{spec.name}: overrides")
-    if budget_spec is not None:
-        shared = apply_overrides(shared, _override_strings(budget_spec.overrides), source=f"budgets.{budget_name}")
+    def shared_from(base: Path) -> dict[str, Any]:
+        """The base file with the study's and the budget's overrides (the same for every variant)."""
+        shared = apply_overrides(load_yaml_with_extends(base), _override_strings(spec.overrides),
+                                 source=f"{spec.name}: overrides")
+        if budget_spec is not None:
+            shared = apply_overrides(shared, _override_strings(budget_spec.overrides), source=f"budgets.{budget_name}")
+        return shared
 
+    shared_by_base: dict[Path, dict[str, Any]] = {}
     variants = []
     for name, vspec in spec.variants.items():
         if only and name not in only:
             continue
         _check_varies(study, name, vspec.overrides)
+        base_path = resolve_base(study, name)
+        if base_path not in shared_by_base:
+            shared_by_base[base_path] = shared_from(base_path)
+        shared = shared_by_base[base_path]
         data = apply_overrides(shared, _override_strings(vspec.overrides), source=f"variants.{name}")
         data = apply_overrides(data, pipeline_overrides, source="command-line override")
         data["name"] = f"{spec.name}-{name}"
@@ -357,7 +386,7 @@ def expand_study(
             run_eval = evaluation if seed is None else evaluation.model_copy(update={"seed": seed})
             folder = name if run_seeds is None or len(run_seeds) == 1 else f"{name}/seed-{seed}"
             variants.append(Variant(name, vspec.label or name, dict(vspec.overrides), config, run_eval,
-                                    budget_name, seed, folder))
+                                    budget_name, seed, folder, vspec.base))
     return variants
 
 

@@ -92,14 +92,15 @@ def evaluate_run(pipeline: Pipeline, run: Variant, directory: Path) -> dict[str,
     training split); writes the full report to ``DIR/evaluation``; returns ``report.flat()``."""
     from specinpaint.training.result import BUNDLE_DIR
 
-    from .data_source import evaluation_datasets
+    from .data_source import evaluation_datasets, optional_split
     from .evaluate import evaluate_pipeline
     from .report import write_report
 
     spec = run.evaluation
     heldout, train, description = evaluation_datasets(pipeline, None, spec.split, spec.train_split)
+    unseen = optional_split(pipeline, spec.unseen_split) if "reconstruction" in spec.sections else None
     info = {"study_run": run.folder, "seed": run.seed, "bundle": str(Path(directory) / BUNDLE_DIR), **description}
-    report = evaluate_pipeline(pipeline, heldout, spec, train_dataset=train, info=info)
+    report = evaluate_pipeline(pipeline, heldout, spec, train_dataset=train, unseen_dataset=unseen, info=info)
     write_report(report, Path(directory) / EVALUATION_DIR)
     return report.flat()
 
@@ -170,7 +171,8 @@ def run_study(
         t2 = time.perf_counter()
         result = RunResult(
             run.name, run.label, dict(metrics), run.fingerprint, {"train_s": t1 - t0, "eval_s": t2 - t1},
-            {"budget": run.budget, "overrides": run.overrides, "folder": run.folder}, run.seed,
+            {"budget": run.budget, "overrides": run.overrides, "folder": run.folder,
+             **({"base": run.base} if run.base is not None else {})}, run.seed,
         )
         atomic_write_text(directory / RESULT_FILE, json.dumps(result.to_json(), indent=1, sort_keys=True))
         results.append(result)

@@ -61,6 +61,7 @@ def test_paper_geometry_maps_regions_to_the_right_cells():
         from specinpaint.core import Pipeline
 
         paper = Pipeline(config).eval()
+        paper.fit_normalizer([0.1 * torch.randn(2, 64000)])  # the paper's normaliser is fitted on data
         assert paper.spectrogram_shape == (2, 1024, 128)
         assert paper.codemap_shapes == {"top": (32, 4), "bottom": (64, 8)} and paper.window_seconds == 4.0
         masks = paper.region_masks(Region(time_s=(1.0, 2.0), freq_hz=(0.0, 500.0)), 4)

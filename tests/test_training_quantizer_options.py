@@ -1,5 +1,6 @@
 """Options of the quantizer task: the multi-resolution STFT loss on decoded audio
-(``quantizer.params.stft_loss_weight``) and how many training batches fit the normaliser."""
+(``quantizer.params.stft_loss_weight``), the loss on the phase-masked output
+(``recon_after_clean``) and how many training batches fit the normaliser."""
 
 from __future__ import annotations
 
@@ -138,3 +139,61 @@ def test_fit_batches_from_the_training_config(tmp_path):
     pipeline = _pipeline()
     with pytest.raises(ConfigError, match="fit_batches must be >= 0"):
         train_quantizer(pipeline, None, build_dataset(pipeline.config, "train"), None, tmp_path, fit_batches=-1)
+
+
+class _FixedOutput(torch.nn.Module):
+    """A stand-in quantizer whose reconstruction is a given tensor (a parameter, for gradients)."""
+
+    def __init__(self, quantizer, recon: torch.Tensor) -> None:
+        super().__init__()
+        self.quantizer, self.recon = quantizer, torch.nn.Parameter(recon.clone())
+
+    def forward(self, spec: torch.Tensor):
+        from specinpaint.core import Codemaps
+        from specinpaint.core.quantizer import QuantizerOutput
+
+        loss, _ = self.quantizer.recon_loss(self.recon, spec)
+        codes = Codemaps({"top": torch.zeros(spec.shape[0], 1, 1, dtype=torch.long)})
+        return QuantizerOutput(self.recon, codes, {"recon": loss, "commit/top": torch.tensor(0.5)}, {})
+
+
+def test_loss_after_the_threshold_mask_ignores_masked_bins():
+    """Where the target is below the paper's phase threshold, a decoded level below it too (with any
+    IF) costs nothing and gets no gradient; the plain loss counts those bins."""
+    from specinpaint.representations.synthetic import note_batch
+    from specinpaint.training.data import AudioBatch
+
+    overrides = ["representation.params.n_mels=64", "priors={}"]
+    masked_pipe = Pipeline(load_config("tiny", [*overrides, "quantizer.params.recon_after_clean=true"]))
+    plain_pipe = Pipeline(load_config("tiny", overrides))
+    audio = note_batch([48, 72])
+    audio[:, 40000:] = 0.0  # digital silence: masked bins
+    for pipe in (masked_pipe, plain_pipe):
+        pipe.fit_normalizer([audio])
+    task, plain = QuantizerTask(masked_pipe, []), QuantizerTask(plain_pipe, [])
+    batch = task.prepare(AudioBatch(audio, torch.tensor([48, 72]), torch.tensor([0, 0])), CPU.device)
+    spec, norm = batch.spec, masked_pipe.normalizer
+    threshold = masked_pipe.representation.p.phase_threshold
+    masked = (norm.denormalize(spec)[:, 0] <= threshold)[:, None].expand_as(spec)
+    assert 0.05 < masked.float().mean() < 0.95
+    g = torch.Generator().manual_seed(0)
+    recon = spec + 0.05 * torch.randn(spec.shape, generator=g)
+    floor = norm.normalize(torch.full_like(spec, threshold))[:, :1]
+    recon[:, :1] = torch.maximum(recon[:, :1], floor + 0.01)  # unmasked bins stay above the threshold
+    below = norm.normalize(torch.full_like(spec, threshold - 3.0))[:, :1]  # a level under the threshold
+    noisy = torch.cat([below.expand_as(spec[:, :1]), torch.rand(spec[:, 1:].shape, generator=g) * 2 - 1], 1)
+    recon = torch.where(masked, noisy, recon)  # masked bins: below threshold, random IF
+
+    module = _FixedOutput(masked_pipe.quantizer, recon)
+    loss, metrics = task.compute_loss(module, batch)
+    expected, _ = masked_pipe.quantizer.recon_loss(torch.where(masked, spec, recon), spec)
+    assert float(metrics["loss/recon"]) == pytest.approx(float(expected), rel=1e-4)
+    assert float(loss.detach()) == pytest.approx(float(expected) + 0.5, rel=1e-4)  # other terms kept
+    (grad,) = torch.autograd.grad(loss, [module.recon])
+    assert float(grad[masked].abs().max()) == 0.0 and float(grad[~masked].abs().max()) > 0
+
+    plain_module = _FixedOutput(plain_pipe.quantizer, recon)
+    plain_loss, _ = plain.compute_loss(plain_module, batch)
+    assert float(plain_loss.detach()) > float(loss.detach()) + 1e-3  # the unmasked loss pays for those bins
+    (plain_grad,) = torch.autograd.grad(plain_loss, [plain_module.recon])
+    assert float(plain_grad[masked].abs().max()) > 0

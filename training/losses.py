@@ -1,8 +1,12 @@
-"""Multi-resolution STFT loss on decoded audio (optional term of the VQ-VAE objective).
+"""Optional terms and transforms of the VQ-VAE objective.
 
-Spectral convergence plus L1 on log magnitudes, averaged over FFT sizes (hop = n_fft / 4, Hann
-window), the common recipe (DDSP/Parallel WaveGAN). It compares the decoded audio with the audio
-that went in, so the representation's own inverse is inside the loss.
+* Multi-resolution STFT loss on decoded audio: spectral convergence plus L1 on log magnitudes,
+  averaged over FFT sizes (hop = n_fft / 4, Hann window), the common recipe (DDSP/Parallel
+  WaveGAN). It compares the decoded audio with the audio that went in, so the representation's own
+  inverse is inside the loss.
+* Level convergence: spectral convergence of the level channel in linear magnitude.
+* ``cleaned_output``: the decoder output as the representation will use it (after its ``clean``,
+  e.g. the paper's phase-threshold mask), back in normalised units.
 """
 
 from __future__ import annotations
@@ -10,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+
+from specinpaint.core.normalizer import Normalizer
+from specinpaint.core.representation import Representation
 
 
 def _magnitude(audio: torch.Tensor, n_fft: int) -> torch.Tensor:
@@ -50,3 +57,16 @@ def level_convergence_loss(prediction: torch.Tensor, target: torch.Tensor, power
     pred, ref = (prediction.float() * scale).exp(), (target.float() * scale).exp()
     norm = torch.linalg.vector_norm(ref, dim=(-2, -1)).clamp_min(1e-7)
     return (torch.linalg.vector_norm(ref - pred, dim=(-2, -1)) / norm).mean()
+
+
+def cleaned_output(recon: torch.Tensor, representation: Representation, normalizer: Normalizer) -> torch.Tensor:
+    """``normalize(clean(denormalize(recon)))``: the normalised decoder output after the
+    representation's ``clean``, which is defined on raw units (hence the round trip).
+
+    For the paper's phase threshold this clamps the level to the threshold and sets IF to the value
+    that means 0, wherever the decoded level is at or below the threshold; there the loss against a
+    target that is masked too is zero and has no gradient (the original trained on the masked output,
+    so the decoder was never asked to reproduce what the mask removes). In normalised units the mask
+    is the same per-channel affine image of the raw one, so the loss keeps the project's units and
+    channel weights. Differentiable; computed in float32."""
+    return normalizer.normalize(representation.clean(normalizer.denormalize(recon.float())))

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 from specinpaint.core.config import TrainingConfig
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
+from specinpaint.core.quantizer import QuantizerOutput
 
 from .batches import eval_batches
 from .checkpoint import BEST, load_checkpoint
@@ -31,7 +32,7 @@ from .data import AudioBatch, AudioCollate
 from .data_record import record_data
 from .distributed import DistContext, setup_distributed
 from .engine import CHECKPOINT_DIR, train
-from .losses import level_convergence_loss, multi_resolution_stft_loss
+from .losses import cleaned_output, level_convergence_loss, multi_resolution_stft_loss
 from .result import BUNDLE_DIR, TrainResult, record_training
 from .samples import write_reconstruction_samples
 from .task import TrainingTask
@@ -91,6 +92,7 @@ class QuantizerTask(TrainingTask):
         self.stft_weight = float(getattr(params, "stft_loss_weight", 0.0) or 0.0)
         self.stft_sizes = list(getattr(params, "stft_loss_fft_sizes", (512, 1024, 2048)))
         self.level_weight = float(getattr(params, "level_loss_weight", 0.0) or 0.0)
+        self.after_clean = bool(getattr(params, "recon_after_clean", False))
         self.level_channel = int(pipeline.representation.level_channel)
         self.level_is_power = bool(pipeline.representation.level_is_power)
         self._fit_batch_size = FIT_BATCH_SIZE
@@ -111,6 +113,8 @@ class QuantizerTask(TrainingTask):
 
     def compute_loss(self, module: nn.Module, batch: SpecBatch) -> tuple[torch.Tensor, dict[str, Any]]:
         out = module(batch.spec)
+        if self.after_clean:
+            self._recon_after_clean(out, batch.spec)
         loss = out.loss
         metrics: dict[str, Any] = {f"loss/{k}": v.detach() for k, v in out.losses.items()}
         metrics.update(out.metrics)
@@ -128,6 +132,19 @@ class QuantizerTask(TrainingTask):
             loss = loss + self.stft_weight * stft
             metrics["loss/stft"] = stft.detach()
         return loss, metrics
+
+    def _recon_after_clean(self, out: QuantizerOutput, target: torch.Tensor) -> None:
+        """``recon_after_clean``: replace the output by its cleaned version (see
+        `losses.cleaned_output`) and the reconstruction loss by the loss on it, in place."""
+        quantizer = self.pipeline.quantizer
+        with torch.autocast(device_type=target.device.type, enabled=False):
+            cleaned = cleaned_output(out.reconstruction, self.pipeline.representation, self.pipeline.normalizer)
+            recon, per_channel = quantizer.recon_loss(cleaned, target)  # type: ignore[operator]
+        out.reconstruction = cleaned
+        out.losses["recon"] = recon
+        kind = getattr(quantizer.params, "recon_loss", "mse")
+        for i, value in enumerate(per_channel.detach().tolist()):
+            out.metrics[f"recon/{kind}_c{i}"] = value
 
     # -- normaliser ------------------------------------------------------------------------------
     def setup(self, ctx: DistContext, resumed: bool) -> None:

@@ -18,8 +18,9 @@ USAGE = ("specinpaint ablate STUDY [--out DIR] [--budget NAME] [--only V1,V2] [-
 COMPARE_MOVED = ("'ablate compare' moved to the benchmark tooling: run `python benchmarks/compare.py A.json [B.json]` "
                  "in a source checkout")
 DESCRIPTION = """\
-Run an ablation study: train every variant of the study grid with the same data, budget and seeds,
-evaluate each with the evaluation of `specinpaint evaluate` on the held-out split, and write
+Run an ablation study: train every variant of the study grid with the same data, budget and seeds
+(and the same quantizer, unless the study compares whole configs: a variant may name its own base
+config), evaluate each with the evaluation of `specinpaint evaluate` on the held-out split, and write
 results.md (mean ± std over the seeds), results.csv, results.json and plots/*.png to the output
 folder, and each run's full evaluation report to variants/NAME[/seed-K]/evaluation/. The whole
 pipeline is trained when the config has priors and the evaluation measures generation, inpainting
@@ -27,7 +28,7 @@ or the priors; else only the quantizer. Finished runs (result.json with the same
 interrupted study resumes where it stopped.
 
 STUDY is a study YAML (e.g. configs/ablations/representation.yaml) or a built-in name
-(ablations/representation, ablations/paper_representation). The representation study's default
+(ablations/representation, ablations/paper_representation, ablations/paper_vs_specinpaint). The representation study's default
 budget (cpu) trains the whole tiny pipeline once per variant and seed; --budget ci is a quick smoke
 test. On a GPU run ablations/paper_representation (the paper's config and budget) instead.
 KEY=VALUE overrides apply to every variant's pipeline config (e.g. training.quantizer.steps=500),
@@ -153,5 +154,5 @@ def _print_grid(study, runs, budget) -> None:
         shown = {k: rep.params[k] for k in ("mel_break_frequency_hz", "phase_threshold", "n_mels") if k in rep.params}
         diff = [d for d in config_differences(base, v.config.model_dump(mode="json"))
                 if d != "name" and not d.endswith(".seed")]
-        print(f"  {v.name:14s} {v.label}")
+        print(f"  {v.name:14s} {v.label}" + (f" (config {v.base})" if v.base else ""))
         print(f"  {'':14s} representation {rep.name} {shown}; differs from first: {', '.join(diff) or '-'}")
