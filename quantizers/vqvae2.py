@@ -38,6 +38,17 @@ def level_names(num_levels: int) -> tuple[str, ...]:
     return ("top", *middles, "bottom")
 
 
+def channels_first(maps: torch.Tensor) -> torch.Tensor:
+    """[B, F, T, D] code vectors → contiguous [B, D, F, T] feature maps.
+
+    A bare ``permute`` would hand the convolutions a channels-last strided input; they then compute
+    in channels-last layout and return 1×1 weight gradients with channels-last strides, while the
+    parameters are contiguous (DDP warns "Grad strides do not match bucket view strides" and copies
+    every step). Every tensor entering a conv is kept contiguous, so gradients match the parameters.
+    """
+    return maps.permute(0, 3, 1, 2).contiguous()
+
+
 def stride_product(strides: list[Stride]) -> tuple[int, int]:
     return math.prod(s[0] for s in strides), math.prod(s[1] for s in strides)
 
@@ -212,7 +223,7 @@ class VQVAE2(Quantizer):
 
     def _features(self, spec: torch.Tensor) -> dict[str, torch.Tensor]:
         feats: dict[str, torch.Tensor] = {}
-        x = spec
+        x = spec.contiguous()  # a strided input would give channels-last weight gradients (see channels_first)
         for name in self._levels[::-1]:
             x = self.encoders[name](x)
             feats[name] = x
@@ -241,7 +252,7 @@ class VQVAE2(Quantizer):
             else:
                 idx = codebook.nearest(flat)
                 q = codebook.lookup(idx).to(z.dtype)
-            quants[name] = q.view(b, f, t, d).permute(0, 3, 1, 2)
+            quants[name] = channels_first(q.view(b, f, t, d))
             codes[name] = idx.view(b, f, t)
             coarser = quants[name]
         return quants, codes, commits, metrics
@@ -300,7 +311,7 @@ class VQVAE2(Quantizer):
                 )
             codebook: EMACodebook = self.codebooks[name]  # type: ignore[assignment]
             try:
-                quants[name] = codebook.lookup(codes[name].to(self.channel_weights.device)).permute(0, 3, 1, 2)
+                quants[name] = channels_first(codebook.lookup(codes[name].to(self.channel_weights.device)))
             except ValueError as exc:
                 raise SpecinpaintError(f"codemap '{name}': {exc}") from None
         return self._decode_quantized(quants)
