@@ -73,6 +73,38 @@ class DistContext:
             self.owns_group = False
 
 
+#: Process-group backends torch may be built with, and what specinpaint uses each one for.
+BACKEND_ROLES = {
+    "gloo": "CPU training and code extraction under torchrun",
+    "nccl": "CUDA training and code extraction under torchrun",
+    "mpi": "not used (torchrun sets up gloo or NCCL)",
+}
+
+
+def backend_for(device: torch.device) -> str:
+    """The process-group backend for a training device: NCCL on CUDA, gloo otherwise."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def backend_report() -> list[dict[str, object]]:
+    """Which process-group backends this torch build has (``torch.distributed.is_*_available``) and
+    which one a torchrun launch here would use (NCCL with a CUDA device, else gloo)."""
+    if not dist.is_available():
+        return [{"name": name, "available": False, "used_here": False, "detail": "torch built without distributed"}
+                for name in BACKEND_ROLES]
+    checks = {"gloo": dist.is_gloo_available, "nccl": dist.is_nccl_available, "mpi": dist.is_mpi_available}
+    chosen = backend_for(resolve_device("auto"))
+    report = []
+    for name, role in BACKEND_ROLES.items():
+        available = bool(checks[name]())
+        detail = role
+        if name == "nccl" and available and not torch.cuda.is_available():
+            detail += "; no CUDA device here"
+        report.append({"name": name, "available": available, "used_here": available and name == chosen,
+                       "detail": detail})
+    return report
+
+
 def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
     """``auto`` → this rank's CUDA device when available, else CPU; ``cuda`` → cuda:LOCAL_RANK."""
     if preference == "auto":
@@ -99,7 +131,7 @@ def setup_distributed(device_preference: str = "auto") -> DistContext:
         rank, world = dist.get_rank(), dist.get_world_size()
     elif world > 1:
         device = resolve_device(device_preference, local_rank)
-        backend = "nccl" if device.type == "cuda" else "gloo"
+        backend = backend_for(device)
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend=backend)
