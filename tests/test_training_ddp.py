@@ -5,7 +5,6 @@ about gradient layouts; validation covers each batch once across ranks."""
 
 from __future__ import annotations
 
-import datetime
 import os
 import socket
 import warnings
@@ -52,27 +51,21 @@ def _worker(rank: int, port: int, out: str) -> None:
         state.update({f"normalizer.{k}": v for k, v in pipeline.normalizer.state_dict().items()})
         torch.save({"state": state, "finished": result.finished, "bundle": str(result.bundle),
                     "restarted": restarted, "layout_warnings": layout_warnings,
-                    "control_warnings": _channels_last_ddp_step(rank, out)}, f"{out}/rank{rank}.pt")
+                    "control_warnings": _channels_last_ddp_step()}, f"{out}/rank{rank}.pt")
 
 
-def _channels_last_ddp_step(rank: int, out: str) -> list[str]:
-    """The warning's known cause, reproduced: a contiguous 1×1 conv fed a channels-last input gets
-    channels-last weight gradients. Proves the capture above would see the warning."""
-    import torch.distributed as dist
+def _channels_last_ddp_step() -> list[str]:
+    """The warning's known cause, reproduced (in the process group the engine left for later stages):
+    a contiguous 1×1 conv fed a channels-last input gets channels-last weight gradients. Proves the
+    capture above would see the warning."""
     from torch import nn
     from torch.nn.parallel import DistributedDataParallel
 
-    dist.init_process_group("gloo", init_method=f"file://{out}/control-store", rank=rank, world_size=WORLD,
-                            timeout=datetime.timedelta(seconds=60))
-    try:
-        model = DistributedDataParallel(nn.Conv2d(16, 32, 1))
-        x = torch.randn(16, 4, 4, 16).permute(0, 3, 1, 2)  # [B, C, H, W] view with channels-last strides
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            model(x).sum().backward()
-        del model  # the reducer must go before its process group (its destructor may block otherwise)
-    finally:
-        dist.destroy_process_group()
+    model = DistributedDataParallel(nn.Conv2d(16, 32, 1))
+    x = torch.randn(16, 4, 4, 16).permute(0, 3, 1, 2)  # [B, C, H, W] view with channels-last strides
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model(x).sum().backward()
     return [str(w.message) for w in caught]
 
 
