@@ -2,11 +2,12 @@
 GPU-hours under stated assumptions (an estimate, not a measurement).
 
     .venv/bin/python scripts/paper_budget.py [CONFIG] [--gpu NAME=TFLOPS ...] [--utilization LO HI]
-        [--time-steps K]
+        [--time-steps K [--time-batch STAGE=N ...]] [--stage STAGE ...]
 
 For the VQ-VAE and each prior of CONFIG (default ``paper``) it runs one forward + backward pass at
-batch 2 under ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and convolutions; the Mel-IF
-transform, optimiser and codebook updates are not counted, they are small), scales to the configured
+batch 2 under ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and convolutions, attention
+counted through the ``math`` backend, whose matmuls the counter sees; the Mel-IF transform,
+optimiser and codebook updates are not counted, they are small), scales to the configured
 batch size and number of steps, and prints FLOPs per step, the budget's total FLOPs and, for each
 GPU, GPU-hours = total / (peak × utilization) for the utilization range given (the range is the
 assumption: small convolutions and short sequences keep a GPU far below its peak).
@@ -14,12 +15,16 @@ assumption: small convolutions and short sequences keep a GPU far below its peak
 machine (random normalised spectrograms or random codes: the same arithmetic as real data; the Mel-IF
 transform and data loading are not included) and reports the median wall seconds and process CPU
 seconds (all threads) per step, and the FLOP rate they imply. CPU seconds barely depend on what else
-runs on a shared machine; wall seconds do.
+runs on a shared machine; wall seconds do. ``--time-batch STAGE=N`` times that stage at N notes
+instead and scales the seconds linearly to the configured batch (marked ``*`` in the table), for a
+model whose configured batch does not fit in this machine's memory. ``--stage`` keeps only the named
+stages (``vqvae``, ``prior-top``, ``prior-bottom``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -28,6 +33,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from specinpaint.core import Codemaps, Conditioning, Pipeline, load_config
+from specinpaint.priors.attention import ENV_VAR as ATTENTION_ENV
 
 COUNT_BATCH = 2
 
@@ -59,8 +65,16 @@ def _losses(pipeline: Pipeline, batch: int) -> dict[str, Callable[[], torch.Tens
 def step_flops(pipeline: Pipeline) -> dict[str, int]:
     """FLOPs of one forward + backward pass per note, for ``vqvae`` and ``prior-<level>``."""
     torch.manual_seed(0)
-    return {stage: _flops(lambda f=loss: f().backward()) // COUNT_BATCH
-            for stage, loss in _losses(pipeline, COUNT_BATCH).items()}
+    previous = os.environ.get(ATTENTION_ENV)
+    os.environ[ATTENTION_ENV] = "math"  # fused SDPA kernels are invisible to the FLOP counter
+    try:
+        return {stage: _flops(lambda f=loss: f().backward()) // COUNT_BATCH
+                for stage, loss in _losses(pipeline, COUNT_BATCH).items()}
+    finally:
+        if previous is None:
+            os.environ.pop(ATTENTION_ENV)
+        else:
+            os.environ[ATTENTION_ENV] = previous
 
 
 def time_steps(pipeline: Pipeline, stage: str, batch: int, steps: int) -> tuple[float, float]:
@@ -91,6 +105,9 @@ def main() -> None:
                         help="assumed fraction of the peak reached (default 0.1 0.3)")
     parser.add_argument("--time-steps", type=int, default=0, metavar="K",
                         help="also time K training steps of each model at the configured batch here")
+    parser.add_argument("--stage", action="append", help="only this stage (repeatable; default all)")
+    parser.add_argument("--time-batch", action="append", default=[], metavar="STAGE=N",
+                        help="time STAGE at N notes per step and scale linearly (e.g. prior-bottom=8)")
     args = parser.parse_args()
     config = load_config(args.config)
     pipeline = Pipeline(config)
@@ -98,24 +115,32 @@ def main() -> None:
     low, high = sorted(args.utilization)
     print(f"config {config.name}; assumption: each GPU reaches {low:g}-{high:g} of its dense bf16 peak")
     names = list(gpus)
+    time_batch = {k: int(v) for k, v in (item.split("=", 1) for item in args.time_batch)}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| stage | batch | steps | GFLOP/step | total PFLOP | wall s/step | CPU s/step | GFLOP/wall s | "
           + " | ".join(f"est. {name} GPU-hours" for name in names) + " |")
     print("|---" * (8 + len(names)) + "|")
     totals = dict.fromkeys(names, (0.0, 0.0))
     for stage, per_note in step_flops(pipeline).items():
+        if args.stage and stage not in args.stage:
+            continue
         training = config.training.quantizer if stage == "vqvae" else getattr(config.training,
                                                                               stage.replace("-", "_"))
         per_step = per_note * training.batch_size
         total = per_step * training.steps
         measured = "- | - | -"
         if args.time_steps:
-            wall, cpu = time_steps(pipeline, stage, training.batch_size, args.time_steps)
-            measured = f"{wall:.1f} | {cpu:.1f} | {per_step / wall / 1e9:.1f}"
+            batch = time_batch.get(stage, training.batch_size)
+            wall, cpu = time_steps(pipeline, stage, batch, args.time_steps)
+            scale, mark = training.batch_size / batch, "*" if batch != training.batch_size else ""
+            wall, cpu = wall * scale, cpu * scale
+            measured = f"{wall:.1f}{mark} | {cpu:.1f}{mark} | {per_step / wall / 1e9:.1f}"
         hours = {name: (total / (peak * high) / 3600, total / (peak * low) / 3600) for name, peak in gpus.items()}
         totals = {name: (totals[name][0] + hours[name][0], totals[name][1] + hours[name][1]) for name in names}
         print(f"| {stage} | {training.batch_size} | {training.steps} | {per_step / 1e9:.0f} | {total / 1e15:.0f} | "
               f"{measured} | " + " | ".join(f"{hours[n][0]:.0f}-{hours[n][1]:.0f}" for n in names) + " |")
+    if time_batch:
+        print("* timed at " + ", ".join(f"{k}: {v} notes" for k, v in time_batch.items()) + ", scaled linearly")
     print("total (estimate): " + ", ".join(f"{n} {totals[n][0]:.0f}-{totals[n][1]:.0f} GPU-hours" for n in names))
 
 
