@@ -41,10 +41,11 @@ def level_names(num_levels: int) -> tuple[str, ...]:
 def channels_first(maps: torch.Tensor) -> torch.Tensor:
     """[B, F, T, D] code vectors → contiguous [B, D, F, T] feature maps.
 
-    A bare ``permute`` would hand the convolutions a channels-last strided input; they then compute
-    in channels-last layout and return 1×1 weight gradients with channels-last strides, while the
-    parameters are contiguous (DDP warns "Grad strides do not match bucket view strides" and copies
-    every step). Every tensor entering a conv is kept contiguous, so gradients match the parameters.
+    A bare ``permute`` would hand the convolutions a channels-last strided input; oneDNN then computes
+    in channels-last layout and returns 1×1 weight gradients with channels-last strides, while the
+    parameters are contiguous, so DDP's gradient buckets (laid out like the parameters) get strided
+    copies and DDP warns "Grad strides do not match bucket view strides". Every tensor entering a
+    conv is kept contiguous, so gradients have their parameters' strides.
     """
     return maps.permute(0, 3, 1, 2).contiguous()
 

@@ -51,6 +51,37 @@ def test_shards_are_whole_batches_in_order_covering_every_note_once():
     assert len(shard_range(3, 4, 0, 2)) == 0 and len(shard_range(3, 4, 1, 2)) == 3  # fewer batches than ranks
 
 
+def test_merge_takes_parts_in_rank_order_and_refuses_a_part_with_other_notes(synthetic_one_thread, tmp_path):
+    """Rank 0's merge, run here on parts written in one process: the merged store equals a direct
+    extraction; a part holding other notes than its rank's shard is refused with a one-line error."""
+    from specinpaint.core import load_config
+    from specinpaint.core.errors import DataError
+    from specinpaint.training.data import build_dataset
+    from specinpaint.training.extract import _encode, _merge_parts, extract_codes, part_dir
+    from specinpaint.training.synthetic import synthetic_config
+
+    config = load_config(synthetic_config(count=10))
+    pipeline = Pipeline(config)
+    dataset = build_dataset(config, "train")
+    pipeline.normalizer.fit([pipeline.representation.encode(torch.stack([dataset[i]["audio"] for i in range(4)]))])
+    direct = extract_codes(pipeline, dataset, tmp_path / "direct", "train", batch_size=3, progress=False)
+
+    def write_parts(shards):
+        for rank, shard in enumerate(shards):
+            _encode(pipeline, torch.utils.data.Subset(dataset, shard), part_dir(tmp_path / "merged", rank, 2),
+                    "train", {"shard": [shard.start, shard.stop]}, torch.device("cpu"), 3, 0, False)
+
+    write_parts([shard_range(10, 3, rank, 2) for rank in range(2)])  # 4 batches: notes 0-5 and 6-9
+    _merge_parts(pipeline, tmp_path / "merged", "train", {}, 10, 3, 2)
+    _stores_equal(tmp_path / "merged", direct.root)
+    assert not list(tmp_path.glob(".merged.part-*"))
+
+    write_parts([range(0, 3), range(3, 10)])  # not the shards of 10 notes in batches of 3
+    with pytest.raises(DataError, match=r"part-0-of-2: part of rank 0 holds notes \[0, 3\], expected \[0, 6\]"):
+        _merge_parts(pipeline, tmp_path / "merged", "train", {}, 10, 3, 2)
+    _stores_equal(tmp_path / "merged", direct.root)  # the previous store is untouched
+
+
 def _command(*args: str) -> list[str]:
     bin_dir = Path(sys.executable).parent
     return [str(bin_dir / "torchrun"), "--standalone", "--nproc_per_node", "2", str(bin_dir / "specinpaint"),
