@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from specinpaint.core.errors import SpecinpaintError
@@ -48,8 +49,10 @@ def main(argv: list[str] | None = None) -> int:
         if not isinstance(getattr(args, "overrides", None), list) or not all(is_override(e) for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         args.overrides = [*args.overrides, *extra]
+    main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun, ranks > 0 log warnings only
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+        level=logging.DEBUG if args.verbose else logging.INFO if main_rank else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
     )
     if not getattr(args, "func", None):
         parser.print_help()

@@ -38,6 +38,18 @@ def level_names(num_levels: int) -> tuple[str, ...]:
     return ("top", *middles, "bottom")
 
 
+def channels_first(maps: torch.Tensor) -> torch.Tensor:
+    """[B, F, T, D] code vectors → contiguous [B, D, F, T] feature maps.
+
+    A bare ``permute`` would hand the convolutions a channels-last strided input; oneDNN then computes
+    in channels-last layout and returns 1×1 weight gradients with channels-last strides, while the
+    parameters are contiguous, so DDP's gradient buckets (laid out like the parameters) get strided
+    copies and DDP warns "Grad strides do not match bucket view strides". Every tensor entering a
+    conv is kept contiguous, so gradients have their parameters' strides.
+    """
+    return maps.permute(0, 3, 1, 2).contiguous()
+
+
 def stride_product(strides: list[Stride]) -> tuple[int, int]:
     return math.prod(s[0] for s in strides), math.prod(s[1] for s in strides)
 
@@ -221,7 +233,7 @@ class VQVAE2(Quantizer):
 
     def _features(self, spec: torch.Tensor) -> dict[str, torch.Tensor]:
         feats: dict[str, torch.Tensor] = {}
-        x = spec
+        x = spec.contiguous()  # a strided input would give channels-last weight gradients (see channels_first)
         for name in self._levels[::-1]:
             x = self.encoders[name](x)
             feats[name] = x
@@ -250,7 +262,7 @@ class VQVAE2(Quantizer):
             else:
                 idx = codebook.nearest(flat)
                 q = codebook.lookup(idx).to(z.dtype)
-            quants[name] = q.view(b, f, t, d).permute(0, 3, 1, 2)
+            quants[name] = channels_first(q.view(b, f, t, d))
             codes[name] = idx.view(b, f, t)
             coarser = quants[name]
         return quants, codes, commits, metrics
@@ -309,7 +321,7 @@ class VQVAE2(Quantizer):
                 )
             codebook: EMACodebook = self.codebooks[name]  # type: ignore[assignment]
             try:
-                quants[name] = codebook.lookup(codes[name].to(self.channel_weights.device)).permute(0, 3, 1, 2)
+                quants[name] = channels_first(codebook.lookup(codes[name].to(self.channel_weights.device)))
             except ValueError as exc:
                 raise SpecinpaintError(f"codemap '{name}': {exc}") from None
         return self._decode_quantized(quants)

@@ -29,7 +29,7 @@ if [ -n "${TORCH_INDEX_URL:-}" ]; then
 else
   "${PIP[@]}" "torch==2.13.0"
 fi
-"${PIP[@]}" -e ".[dev,render,app]"
+"${PIP[@]}" -e ".[dev,render,app,tensorboard]"
 "${PIP[@]}" ./plugins/specinpaint-logstft
 # Warm numba's cache once (librosa's first STFT compiles for ~15 s in a fresh venv).
 .venv/bin/python -c "import numpy, librosa; librosa.stft(numpy.zeros(4096, dtype='float32'))" >/dev/null

@@ -1,17 +1,20 @@
 """Two CPU processes with the gloo backend, set up exactly as torchrun does (env:// variables):
 both ranks must end with identical weights and codebook buffers, although they start from
-different random initialisations and see different data (restarts included)."""
+different random initialisations and see different data (restarts included); no DDP step warns
+about gradient layouts; validation covers each batch once across ranks."""
 
 from __future__ import annotations
 
 import os
 import socket
+import warnings
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 
 WORLD = 2
+VALID_BATCHES = 2  # per rank: the 32 validation notes are 2 batches of 16, one for each rank
 
 
 def _free_port() -> int:
@@ -24,6 +27,7 @@ def _worker(rank: int, port: int, out: str) -> None:
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
                        "LOCAL_RANK": str(rank), "WORLD_SIZE": str(WORLD)})
     torch.set_num_threads(1)
+    torch.set_warn_always(True)  # DDP's layout warning is a warn-once: make every occurrence visible
     from specinpaint.core import Pipeline, load_config
     from specinpaint.training.data import build_dataset
     from specinpaint.training.quantizer_task import train_quantizer
@@ -34,14 +38,35 @@ def _worker(rank: int, port: int, out: str) -> None:
         torch.manual_seed(100 + rank)  # different init on each rank: DDP must broadcast rank 0's
         pipeline = Pipeline(config)
         training = config.training.quantizer.model_copy(
-            update={"steps": 6, "batch_size": 4, "log_every": 2, "eval_every": 3, "checkpoint_every": 3})
-        result = train_quantizer(pipeline, training, build_dataset(config, "train"), build_dataset(config, "valid"),
-                                 f"{out}/run", progress=False)
+            # batch 16: 1×1 convs then take oneDNN's path, which follows the input's memory format
+            update={"steps": 6, "batch_size": 16, "log_every": 2, "eval_every": 3, "checkpoint_every": 3,
+                    "eval_batches": VALID_BATCHES})
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = train_quantizer(pipeline, training, build_dataset(config, "train"),
+                                     build_dataset(config, "valid"), f"{out}/run", progress=False)
+        layout_warnings = [str(w.message) for w in caught if "strides" in str(w.message)]
         restarted = sum(v for k, v in result.outcome.train_metrics.items() if k.endswith("/restarted"))
         state = {f"quantizer.{k}": v for k, v in pipeline.quantizer.state_dict().items()}
         state.update({f"normalizer.{k}": v for k, v in pipeline.normalizer.state_dict().items()})
         torch.save({"state": state, "finished": result.finished, "bundle": str(result.bundle),
-                    "restarted": restarted}, f"{out}/rank{rank}.pt")
+                    "restarted": restarted, "layout_warnings": layout_warnings,
+                    "control_warnings": _channels_last_ddp_step()}, f"{out}/rank{rank}.pt")
+
+
+def _channels_last_ddp_step() -> list[str]:
+    """The warning's known cause, reproduced (in the process group the engine left for later stages):
+    a contiguous 1×1 conv fed a channels-last input gets channels-last weight gradients. Proves the
+    capture above would see the warning."""
+    from torch import nn
+    from torch.nn.parallel import DistributedDataParallel
+
+    model = DistributedDataParallel(nn.Conv2d(16, 32, 1))
+    x = torch.randn(16, 4, 4, 16).permute(0, 3, 1, 2)  # [B, C, H, W] view with channels-last strides
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model(x).sum().backward()
+    return [str(w.message) for w in caught]
 
 
 @pytest.mark.slow
@@ -49,6 +74,9 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     mp.spawn(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
     assert all(r["finished"] for r in ranks)
+    for r in ranks:
+        assert r["layout_warnings"] == []  # grads have their parameters' strides: DDP never warns
+        assert any("Grad strides do not match bucket view strides" in m for m in r["control_warnings"]), r["control_warnings"]
     state0, state1 = ranks[0]["state"], ranks[1]["state"]
     assert set(state0) == set(state1)
     for key in state0:
@@ -63,3 +91,27 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
 
     records = read_metrics(tmp_path / "run/metrics.jsonl", "train")
     assert sum(r["top/restarted"] + r["bottom/restarted"] for r in records) > 0  # restarts were synchronised
+    _check_validation_is_split_not_duplicated(tmp_path / "run")
+
+
+def _check_validation_is_split_not_duplicated(run) -> None:
+    """The logged validation loss of the 2-rank run is the mean over both validation batches, as one
+    process computes it: rank 1 evaluated the second batch, not a copy of rank 0's."""
+    from specinpaint.core import Pipeline
+    from specinpaint.training.batches import eval_batches
+    from specinpaint.training.data import build_dataset
+    from specinpaint.training.logger import read_metrics
+    from specinpaint.training.quantizer_task import QuantizerTask
+    from specinpaint.training.synthetic import synthetic_plugins
+
+    with synthetic_plugins():
+        pipeline = Pipeline.load(run / "bundle")
+        task = QuantizerTask(pipeline, build_dataset(pipeline.config, "train"), build_dataset(pipeline.config, "valid"))
+        pipeline.quantizer.eval()
+        with torch.no_grad():
+            losses = [float(task.compute_loss(pipeline.quantizer, task.prepare(batch, torch.device("cpu")))[0])
+                      for batch in eval_batches(task.valid_set, task.collate, batch_size=16, max_batches=WORLD,
+                                                rank=0, world_size=1)]
+    assert len(losses) == WORLD and losses[0] != pytest.approx(losses[1])
+    logged = read_metrics(run / "metrics.jsonl", "valid")[-1]
+    assert logged["step"] == 6 and logged["loss"] == pytest.approx(sum(losses) / len(losses), rel=1e-5)

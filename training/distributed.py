@@ -4,10 +4,16 @@ A single process needs nothing: without ``WORLD_SIZE`` > 1 in the environment tr
 locally. Under ``torchrun`` (or any launcher that sets the standard env:// variables
 ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) the process group is
 created here (NCCL on CUDA, gloo on CPU). A process group created by the caller (tests) is reused.
+
+The group is created once per process and kept until the process exits: `specinpaint train all`
+runs several stages (each calling `setup_distributed`) in one torchrun worker, and a default group
+destroyed and created again under torchrun's shared rendezvous store can read the previous group's
+stale peer addresses (a rank then connects to a closed port: "Connection refused").
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,7 +32,6 @@ class DistContext:
     world_size: int
     local_rank: int
     device: torch.device
-    owns_group: bool = False
 
     @property
     def is_main(self) -> bool:
@@ -68,9 +73,40 @@ class DistContext:
         return self.device if dist.get_backend() == "nccl" else torch.device("cpu")
 
     def close(self) -> None:
-        if self.owns_group and dist.is_initialized():
-            dist.destroy_process_group()
-            self.owns_group = False
+        """End of one stage: the process group stays for the next one (see the module docstring)."""
+        return None
+
+
+#: Process-group backends torch may be built with, and what specinpaint uses each one for.
+BACKEND_ROLES = {
+    "gloo": "CPU training and code extraction under torchrun",
+    "nccl": "CUDA training and code extraction under torchrun",
+    "mpi": "not used (torchrun sets up gloo or NCCL)",
+}
+
+
+def backend_for(device: torch.device) -> str:
+    """The process-group backend for a training device: NCCL on CUDA, gloo otherwise."""
+    return "nccl" if device.type == "cuda" else "gloo"
+
+
+def backend_report() -> list[dict[str, object]]:
+    """Which process-group backends this torch build has (``torch.distributed.is_*_available``) and
+    which one a torchrun launch here would use (NCCL with a CUDA device, else gloo)."""
+    if not dist.is_available():
+        return [{"name": name, "available": False, "used_here": False, "detail": "torch built without distributed"}
+                for name in BACKEND_ROLES]
+    checks = {"gloo": dist.is_gloo_available, "nccl": dist.is_nccl_available, "mpi": dist.is_mpi_available}
+    chosen = backend_for(resolve_device("auto"))
+    report = []
+    for name, role in BACKEND_ROLES.items():
+        available = bool(checks[name]())
+        detail = role
+        if name == "nccl" and available and not torch.cuda.is_available():
+            detail += "; no CUDA device here"
+        report.append({"name": name, "available": available, "used_here": available and name == chosen,
+                       "detail": detail})
+    return report
 
 
 def resolve_device(preference: str, local_rank: int = 0) -> torch.device:
@@ -94,20 +130,24 @@ def setup_distributed(device_preference: str = "auto") -> DistContext:
     """Join (or create from torchrun's env variables) the default process group."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    owns = False
     if dist.is_available() and dist.is_initialized():
         rank, world = dist.get_rank(), dist.get_world_size()
     elif world > 1:
         device = resolve_device(device_preference, local_rank)
-        backend = "nccl" if device.type == "cuda" else "gloo"
+        backend = backend_for(device)
         if device.type == "cuda":
             torch.cuda.set_device(device)
         dist.init_process_group(backend=backend)
-        owns = True
+        atexit.register(_destroy_group)
         rank = dist.get_rank()
     else:
         rank = 0
     device = resolve_device(device_preference, local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    return DistContext(rank, world, local_rank, device, owns)
+    return DistContext(rank, world, local_rank, device)
+
+
+def _destroy_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -417,6 +417,7 @@ def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after,
             if config.sample_every and step % config.sample_every == 0 and ctx.is_main:
                 with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
                     task.write_samples(step, out / SAMPLES_DIR / f"step_{step:07d}")
+                logger.log_samples(step, out / SAMPLES_DIR / f"step_{step:07d}")
             if callback is not None:
                 callback(step, record)
             if stop_after is not None and step >= stop_after:

@@ -1,4 +1,6 @@
-"""Metrics to a JSONL file (one record per line, always) and to TensorBoard when it is installed."""
+"""Metrics to a JSONL file (one record per line, always) and to TensorBoard when it is installed
+(``pip install 'specinpaint[tensorboard]'``): every numeric value of a record as the scalar
+``<split>/<name>``, and the WAVs and PNGs of periodic samples as audio and images."""
 
 from __future__ import annotations
 
@@ -58,6 +60,30 @@ class MetricsLogger:
             for key, value in record.items():
                 if key not in ("step", "split") and isinstance(value, float):
                     self._tb.add_scalar(f"{split}/{key}", value, step)
+
+    def log_samples(self, step: int, directory: str | Path) -> int:
+        """Add the samples a task wrote to ``directory`` to TensorBoard: each ``NAME.wav`` as audio
+        and each ``NAME.png`` as an image, tagged ``samples/NAME``. Returns how many were added
+        (0 without TensorBoard: the files on disk are the samples then)."""
+        directory = Path(directory)
+        if self._tb is None or not directory.is_dir():
+            return 0
+        import soundfile
+        from matplotlib.image import imread
+
+        added = 0
+        for path in sorted(directory.iterdir()):
+            if path.suffix == ".wav":
+                audio, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+                self._tb.add_audio(f"samples/{path.stem}", audio.mean(axis=1), step, sample_rate=rate)
+            elif path.suffix == ".png":
+                image = imread(path)  # [H, W, 3 or 4] floats in [0, 1]
+                self._tb.add_image(f"samples/{path.stem}", image[..., :3], step, dataformats="HWC")
+            else:
+                continue
+            added += 1
+        self._tb.flush()
+        return added
 
     def close(self) -> None:
         if self._tb is not None:

@@ -25,7 +25,7 @@ from specinpaint.data.code_store import CodeStore
 
 from .checkpoint import LAST, first_difference
 from .data import build_dataset
-from .distributed import setup_distributed
+from .distributed import DistContext, setup_distributed
 from .engine import CHECKPOINT_DIR
 from .extract import extract_codes
 from .prior_task import train_prior
@@ -89,21 +89,43 @@ def adopt_config(trained: Pipeline, config: PipelineConfig, source: str = "confi
 
 
 def ensure_codes(pipeline: Pipeline, config: PipelineConfig, codes_dir: Path, split: str,
-                 *, progress: bool = True, dataset_root: str | None = None) -> CodeStore:
-    """The code store of ``split``, extracted now unless a store from this quantizer exists."""
-    stamp = pipeline.extras.get("trained", {}).get("quantizer", {}).get("date")
+                 *, progress: bool = True, dataset_root: str | None = None,
+                 ctx: DistContext | None = None, optional: bool = False) -> CodeStore | None:
+    """The code store of ``split``, extracted now unless a store from this quantizer exists.
+
+    With a distributed ``ctx`` every rank calls this: rank 0 decides whether the store is current,
+    and the extraction is sharded over the ranks (`extract_codes`). ``optional``: a split without
+    data gives None (and a warning) instead of a `DataError`."""
     target = codes_dir / split
-    if (target / "index.json").exists():
-        try:
-            store = CodeStore(target)
-        except DataError as exc:
-            log.warning("re-extracting codes: %s", exc)
-        else:
-            if stamp is not None and store.meta.get("quantizer_date") == stamp:
-                return store
-    dataset = build_dataset(config, split, dataset_root)
+    current = _current_store(pipeline, target) if ctx is None or ctx.is_main else None
+    reuse = current is not None
+    if ctx is not None:
+        reuse = bool(ctx.broadcast_object(reuse))
+    if reuse:
+        return current or CodeStore(target, verify=False)
+    try:
+        dataset = build_dataset(config, split, dataset_root)
+    except DataError as exc:
+        if not optional:
+            raise
+        if ctx is None or ctx.is_main:
+            log.warning("no %s codes (%s): training without evaluation", split, exc)
+        return None
     return extract_codes(pipeline, dataset, target, split, batch_size=config.training.quantizer.batch_size,
-                         device=config.training.quantizer.device, progress=progress)
+                         device=config.training.quantizer.device, progress=progress, ctx=ctx)
+
+
+def _current_store(pipeline: Pipeline, target: Path) -> CodeStore | None:
+    """The store at ``target`` when it is intact and was extracted with this pipeline's quantizer."""
+    stamp = pipeline.extras.get("trained", {}).get("quantizer", {}).get("date")
+    if not (target / "index.json").exists():
+        return None
+    try:
+        store = CodeStore(target)
+    except DataError as exc:
+        log.warning("re-extracting codes: %s", exc)
+        return None
+    return store if stamp is not None and store.meta.get("quantizer_date") == stamp else None
 
 
 def train_stage(
@@ -152,14 +174,7 @@ def train_stage(
     training = getattr(config.training, f"prior_{level}")
     ctx = setup_distributed(training.device)
     try:
-        # rank 0 extracts (once); the other ranks wait, then open the same stores
-        stores: dict[str, CodeStore | None] = {}
-        if ctx.is_main:
-            stores = _extract_splits(pipeline, config, codes, progress)
-        available = ctx.broadcast_object({split: store is not None for split, store in stores.items()})
-        if not ctx.is_main:
-            stores = {split: CodeStore(codes / split, verify=False) if present else None
-                      for split, present in available.items()}  # type: ignore[union-attr]
+        stores = _extract_splits(pipeline, config, codes, progress, ctx)  # sharded over the ranks
         seed_everything(training.seed)
         return train_prior(pipeline, level, training, stores[config.data.train_split],
                            stores[config.data.valid_split], out, resume=resume, progress=progress,
@@ -168,17 +183,13 @@ def train_stage(
         ctx.close()
 
 
-def _extract_splits(pipeline: Pipeline, config: PipelineConfig, codes: Path, progress: bool) -> dict:
-    stores: dict[str, CodeStore | None] = {
-        config.data.train_split: ensure_codes(pipeline, config, codes, config.data.train_split, progress=progress)
+def _extract_splits(pipeline: Pipeline, config: PipelineConfig, codes: Path, progress: bool,
+                    ctx: DistContext) -> dict[str, CodeStore | None]:
+    train, valid = config.data.train_split, config.data.valid_split
+    return {
+        train: ensure_codes(pipeline, config, codes, train, progress=progress, ctx=ctx),
+        valid: ensure_codes(pipeline, config, codes, valid, progress=progress, ctx=ctx, optional=True),
     }
-    try:
-        stores[config.data.valid_split] = ensure_codes(pipeline, config, codes, config.data.valid_split,
-                                                       progress=progress)
-    except DataError as exc:
-        log.warning("no validation codes (%s): training without evaluation", exc)
-        stores[config.data.valid_split] = None
-    return stores
 
 
 def train_all(

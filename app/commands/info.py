@@ -1,4 +1,5 @@
-"""`specinpaint info`: versions, devices and which attention backends work on this machine."""
+"""`specinpaint info`: versions, devices, which attention backends work on this machine and which
+distributed (torchrun) backends this torch build has."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("info", help="show torch version, devices and working attention backends")
+    parser = sub.add_parser("info", help="show torch version, devices, working attention backends and distributed backends")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(func=run)
 
@@ -26,6 +27,8 @@ def collect() -> dict:
         backends = backend_report()
     except ImportError as exc:  # priors not installed in this build
         backends = [{"name": "unknown", "available": False, "detail": f"priors unavailable: {exc}"}]
+    from specinpaint.training.distributed import backend_report as distributed_report
+
     return {
         "specinpaint": specinpaint.__version__,
         "python": platform.python_version(),
@@ -34,6 +37,7 @@ def collect() -> dict:
         "devices": devices,
         "threads": torch.get_num_threads(),
         "attention_backends": backends,
+        "distributed_backends": distributed_report(),
     }
 
 
@@ -49,4 +53,8 @@ def run(args: argparse.Namespace) -> int:
     for backend in info["attention_backends"]:
         state = "works" if backend["available"] else "unavailable"
         print(f"  {backend['name']:10s} {state:12s} {backend.get('detail', '')}")
+    print("distributed backends (torchrun):")
+    for backend in info["distributed_backends"]:
+        state = "used here" if backend["used_here"] else "available" if backend["available"] else "unavailable"
+        print(f"  {backend['name']:10s} {state:12s} {backend['detail']}")
     return 0

@@ -1,7 +1,8 @@
 """`specinpaint train vqvae|prior-top|prior-bottom|all CONFIG [dotted.key=value ...] --out RUN_DIR`.
 
-Single process by default; for several GPUs or nodes launch the same command under torchrun, e.g.
-``torchrun --nproc_per_node 4 -m specinpaint.app.cli train vqvae configs/paper.yaml --out runs/paper``.
+Single process by default; for several GPUs or machines launch the same command under torchrun, e.g.
+``torchrun --standalone --nproc_per_node 4 .venv/bin/specinpaint train all configs/paper.yaml --out runs/paper``
+(README, "Training at scale": batch_size is per process, checkpoints and logs come from rank 0).
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train the VQ-VAE (vqvae), a prior (prior-top, prior-bottom) or everything (all)",
         description="Train one stage of a pipeline into RUN_DIR (RUN_DIR/bundle is updated after each "
-        "finished stage; prior stages extract codes into RUN_DIR/codes first when needed).",
+        "finished stage; prior stages extract codes into RUN_DIR/codes first when needed). Several GPUs or "
+        "machines: run the same command under torchrun, e.g. torchrun --standalone --nproc_per_node 4 "
+        ".venv/bin/specinpaint train all CONFIG --out RUN_DIR; training.*.batch_size is per process (global "
+        "batch = batch_size x processes), only rank 0 writes checkpoints, logs and the bundle.",
     )
     parser.add_argument("stage", choices=("vqvae", "prior-top", "prior-bottom", "all"))
     parser.add_argument("config", help="pipeline YAML (a path or a built-in name such as 'tiny')")
