@@ -1,6 +1,6 @@
 """Per-kind plugin registries fed by `importlib.metadata` entry points.
 
-Why this shape (see docs/architecture in README): built-in and third-party plugins are found the
+Why this shape (see the architecture section of the README): built-in and third-party plugins are found the
 same way (entry points), discovery is cached and lazy (names and `module:attr` only; a plugin
 module is imported on first use), duplicate names are errors naming both sources, and unknown
 names list close matches. `register` adds in-process plugins for notebooks and tests and returns

@@ -1,6 +1,6 @@
 """One-level vector quantizer: EMA codebook, k-means initialisation, synchronised dead-code restarts.
 
-Why these pieces (see docs/anchors §2.3): the paper's EMA codebook (decay 0.99, Laplace smoothing,
+Why these pieces: the paper's EMA codebook (decay 0.99, Laplace smoothing,
 straight-through gradients, commitment loss only) collapses easily; k-means initialisation from the
 first batch and restarts of codes unused for ``dead_code_steps`` training steps keep the codebook
 alive. Under DistributedDataParallel the counts and sums are all-reduced, and every random choice

@@ -2,7 +2,7 @@
 
 Same encoders, decoders, levels and codemap interface as `vqvae2` (the priors need no change: codes
 are still integers in [0, num_codes)); each level's codebook is implicit, ``prod(fsq_levels)``
-codes, with no codebook collapse and no commitment loss (docs/anchors §2.3).
+codes, with no codebook collapse and no commitment loss.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""`vqvae2`: the paper's hierarchical VQ-VAE-2 (docs/original §2) as a `Quantizer` plugin.
+"""`vqvae2`: the paper's hierarchical VQ-VAE-2 as a `Quantizer` plugin (docs/paper.md).
 
 Defaults are the paper's model: [B, 2, 1024, 128] → bottom encoder ×16 (four stride-2 4×4 convs)
 → 64×8, top encoder ×2 → 32×4; 128 hidden channels, 2 residual blocks of 32 channels, codebooks of

@@ -1,7 +1,7 @@
 """GANSynth's mel filterbank with a configurable break frequency (built once, in float64, with NumPy).
 
-The recipe is magenta's ``linear_to_mel_weight_matrix`` as described in the shared docs
-(anchors §1.2, original §1.1):
+The recipe is magenta's ``linear_to_mel_weight_matrix`` (GANSynth's recipe, and the paper's
+variant of it):
 
 * mel(f) = Q·ln(1 + f/f_b); Q = 1127 at f_b = 700 Hz (GANSynth), otherwise Q = 1000/ln(1 + 1000/f_b)
   so that 1000 mel = 1000 Hz (the paper's PyTorch port).

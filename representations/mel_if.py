@@ -1,6 +1,6 @@
 """``mel-if``, ``gansynth-mel-if`` and ``paper-mel-if``: GANSynth's Mel-IF with the paper's options.
 
-Encode (magenta's recipe, anchors §1.2): STFT in the chosen layout → ``|X|``, IF → log-mel **power**
+Encode (magenta's recipe): STFT in the chosen layout → ``|X|``, IF → log-mel **power**
 ``log((|X| + eps)² @ M + eps)`` and mel IF ``IF(cumsum(IF·π) @ M)`` (computed from the mapped phase
 increments, the same value without float32 drift) → optional phase threshold (``clean``).
 Channels: 0 = log-mel power, 1 = mel IF in [-1, 1] (frame 0: raw phase / π, as magenta).

@@ -2,7 +2,7 @@
 
 Modes:
 
-* ``prespecified``: GANSynth's constants (anchors §1.2): channel 0 (log-mel power) a=0.0661371661726,
+* ``prespecified``: GANSynth's constants: channel 0 (log-mel power) a=0.0661371661726,
   b=0.113718730221; channel 1 (IF) a=0.8, b=0. They map the mel log-power range [-13.8, ≈10.4] onto
   ≈[-0.8, 0.8]. Override with ``scale``/``offset``.
 * ``fitted``: per-channel min/max from ONE streaming pass over a dataset (``fit``), mapped onto

@@ -38,7 +38,7 @@ def test_paper_configuration_shapes_and_parameter_count():
     codebook_floats = sum(cb.embed.numel() for cb in model.codebooks.values())
     print(f"paper VQ-VAE-2: {params} parameters ({params * 4 / 1e6:.2f} MB fp32) + "
           f"{codebook_floats} codebook floats ({codebook_floats * 4 / 1e6:.2f} MB)")
-    assert params == 1_778_242  # the count derived from the architecture in docs/original §2.1
+    assert params == 1_778_242  # the count derived from the paper's architecture (docs/paper.md)
     assert codebook_floats == 2 * 512 * 64
     spec = torch.randn(1, 2, 1024, 128)
     out = model(spec)

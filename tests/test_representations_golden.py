@@ -1,5 +1,5 @@
 """Golden values: an independent NumPy (float64) implementation of magenta's GANSynth recipe, written
-here from the formulas in shared/docs/anchors.md §1.2, against the torch representations."""
+here from GANSynth's published formulas, against the torch representations."""
 
 from __future__ import annotations
 
