@@ -16,7 +16,8 @@ from editing_fakes import edit_plugins, make_pipeline
 
 from specinpaint.app.dataset_codes import DatasetCodes
 from specinpaint.app.server import ServerSettings, create_app
-from specinpaint.core import Codemaps
+from specinpaint.core import NSYNTH_FAMILIES, Codemaps
+from specinpaint.editing import Editor
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -26,7 +27,7 @@ LOCAL = "http://127.0.0.1:8000"  # the Host a browser sends to the default bind 
 
 
 def _dataset(pipe) -> DatasetCodes:
-    notes = pipe.generate([40, 52, 64, 64], ["bass", "brass", "brass", "organ"], n=4, sampling={"seed": 0},
+    notes = Editor(pipe).generate([40, 52, 64, 64], ["bass", "brass", "brass", "organ"], n=4, sampling={"seed": 0},
                           decode=False)
     return DatasetCodes(notes.codes, torch.tensor([40, 52, 64, 64]), torch.tensor([0, 1, 1, 6]))
 
@@ -64,7 +65,7 @@ def test_generate_is_seeded_and_matches_the_python_api(served):
     body = {"pitch": 60, "family": "brass", "temperature": 0.9, "seed": 17}
     a, b = client.post("/api/generate", json=body).json(), client.post("/api/generate", json=body).json()
     assert a["codes"] == b["codes"] and a["seed"] == 17
-    expected = pipe.generate(60, "brass", sampling={"seed": 17, "temperature": 0.9}, decode=False).codes
+    expected = Editor(pipe).generate(60, "brass", sampling={"seed": 17, "temperature": 0.9}, decode=False).codes
     assert a["codes"]["top"] == expected["top"][0].tolist()
     drawn = client.post("/api/generate", json={"pitch": 60}).json()
     assert isinstance(drawn["seed"], int)  # the server picks and reports a seed
@@ -161,13 +162,18 @@ def test_malformed_edit_requests(served):
     for body in ({"codes": codes, "region": {}},
                  {"codes": codes, "region": {"time_s": [0, 1], "masks": {"top": [[1]]}}},
                  {"codes": codes, "region": {"time_s": [0, 1]}, "pitch": 200},
-                 {"codes": codes, "region": {"time_s": [0, 1]}, "family": "kazoo"},
                  {"codes": codes, "region": {"time_s": [0, 1]}, "temperature": 0},
                  {"codes": codes, "region": {"time_s": [0, 1]}, "surprise": 1}):
         res = client.post("/api/inpaint", json=body)
         assert res.status_code == 422 and isinstance(res.json()["detail"], list)
     pack = client.post("/api/sample-pack", json={"codes": codes, "min_pitch": 70, "max_pitch": 60})
     assert pack.status_code == 422
+    # labels the bundle does not offer: one line naming the allowed ones, never repeating the request
+    kazoo = client.post("/api/inpaint", json={"codes": codes, "region": {"time_s": [0, 1]}, "family": "kazoo"})
+    assert kazoo.status_code == 422 and "kazoo" not in kazoo.text
+    assert kazoo.json()["detail"] == "family: not one of this bundle's families: " + ", ".join(NSYNTH_FAMILIES)
+    low = client.post("/api/generate", json={"pitch": 12})
+    assert low.status_code == 422 and low.json()["detail"] == "pitch: outside this bundle's pitch range 24..84"
 
 
 def test_sample_from_dataset_honours_constraints_and_terminates(served):
