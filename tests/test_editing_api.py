@@ -202,3 +202,53 @@ def test_editing_restores_training_mode(editor):
     editor.generate(60, "brass", sampling={"seed": 0})
     assert editor.pipeline.training and editor.pipeline.quantizer.training
     editor.pipeline.eval()
+
+
+def test_codes_are_checked_once_per_operation(editor, monkeypatch):
+    from specinpaint.editing.geometry import Geometry
+
+    codes = _note(editor)
+    calls = []
+    original = Geometry.check_codes
+    monkeypatch.setattr(Geometry, "check_codes", lambda self, c: calls.append(1) or original(self, c))
+    region = Region(time_s=(0.0, 0.06))
+    operations = {
+        "inpaint": lambda: editor.inpaint(codes, region, seed=1),
+        "inpaint-bottom": lambda: editor.inpaint(codes, region, layer="bottom", seed=1),
+        "attenuate": lambda: editor.attenuate(codes, region, amount_db=10),
+        "noise": lambda: editor.noise(codes, region, seed=1),
+        "sample_pack": lambda: editor.sample_pack(codes, [60, 62], sampling={"seed": 1}),
+        "decode_long": lambda: editor.decode_long(codes),
+    }
+    for name, run in operations.items():
+        calls.clear()
+        run()
+        assert len(calls) == 1, f"{name} checked the codes {len(calls)} times"
+    calls.clear()
+    editor.inpaint(editor.pipeline.decode(codes)[0], region, seed=1)  # audio: encoded, nothing to check
+    editor.generate(60, "brass", sampling={"seed": 0})
+    assert calls == []
+
+
+def test_noise_fills_the_region_with_seeded_uniform_codes(editor):
+    codes = _note(editor)
+    region = Region(time_s=(0.0, 0.06), freq_hz=(0.0, 1900.0))
+    out = editor.noise(codes, region, seed=4)
+    again = editor.noise(codes, region, seed=4)
+    other = editor.noise(codes, region, seed=5)
+    assert out.codes.equal(again.codes) and not out.codes.equal(other.codes)
+    assert out.masks["top"].any() and torch.equal(out.masks["bottom"], upsample_mask(out.masks["top"], (8, 8)))
+    for level in ("top", "bottom"):
+        keep = ~out.masks[level]
+        assert torch.equal(out.codes[level][keep], codes[level][keep])
+    assert out.audio.shape == (1, 1024)
+    calls = len(editor.pipeline.priors["top"].calls) + len(editor.pipeline.priors["bottom"].calls)
+    # many draws: every code value appears, none outside the codebook (uniform over 0..15)
+    big = Codemaps({"top": codes["top"].repeat(64, 1, 1), "bottom": codes["bottom"].repeat(64, 1, 1)})
+    drawn = editor.noise(big, Region(), seed=0, decode=False).codes["bottom"]
+    assert set(drawn.unique().tolist()) == set(range(16))
+    assert len(editor.pipeline.priors["top"].calls) + len(editor.pipeline.priors["bottom"].calls) == calls  # no prior
+    bottom_only = editor.noise(codes, region, layer="bottom", seed=4)
+    assert torch.equal(bottom_only.codes["top"], codes["top"]) and not bottom_only.masks["top"].any()
+    with pytest.raises(EditError, match="seed must be in 0..4294967295"):
+        editor.noise(codes, region, seed=-1)
