@@ -59,6 +59,26 @@ def test_inpaint_from_codes_changes_only_the_region(bundle, tmp_path, capsys):
     assert sf.read(tmp_path / "c.wav")[0].shape == (1024,)
 
 
+def test_inpaint_noise_brush_is_seeded_and_stays_in_the_region(bundle, tmp_path, capsys):
+    main(["generate", "-b", str(bundle), "--seed", "1", "-o", str(tmp_path / "a.wav"), "--codes", str(tmp_path / "a.json")])
+    runs = []
+    for name in ("n1", "n2"):
+        assert main(["inpaint", str(tmp_path / "a.json"), "-b", str(bundle), "--time", "0.0:0.06", "--noise",
+                     "--layer", "bottom", "--seed", "5", "-o", str(tmp_path / f"{name}.wav"),
+                     "--codes", str(tmp_path / f"{name}.json")]) == 0
+        runs.append(_codes(tmp_path / f"{name}.json"))
+    before = _codes(tmp_path / "a.json")
+    with edit_plugins():
+        masks = Editor(make_pipeline()).region_masks(Region(time_s=(0.0, 0.06)), 4, layer="bottom")
+    assert runs[0].equal(runs[1]) and torch.equal(runs[0]["top"], before["top"])
+    assert torch.equal(runs[0]["bottom"][~masks["bottom"]], before["bottom"][~masks["bottom"]])
+    assert not torch.equal(runs[0]["bottom"], before["bottom"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:  # one brush at a time (argparse's own usage error)
+        main(["inpaint", str(tmp_path / "a.json"), "-b", str(bundle), "--time", "0:0.06", "--noise", "--attenuate", "10"])
+    assert stop.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
+
+
 def test_cli_errors_are_one_line(bundle, tmp_path, capsys):
     wav = tmp_path / "x.wav"
     sf.write(wav, torch.zeros(1024).numpy(), 8000)
