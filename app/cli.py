@@ -12,7 +12,7 @@ from specinpaint.core.errors import SpecinpaintError
 # Order = order in --help. Each module defines register(subparsers).
 COMMAND_MODULES = (
     "run", "plugins", "info", "data", "train", "extract_codes",
-    "generate", "inpaint", "show", "serve", "evaluate", "ablate",
+    "generate", "inpaint", "show", "reproduce", "serve", "evaluate", "ablate",
 )
 
 
