@@ -16,6 +16,7 @@ from specinpaint.core.linearize import Linearizer
 from specinpaint.core.prior import Prior, PriorLoss, SamplingOptions
 
 from .class_embedding import ClassEmbedding
+from .params import TransformerParams
 
 
 class TokenInput(nn.Module):
@@ -58,13 +59,16 @@ def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[t
 class TransformerPrior(Prior):
     """Common plumbing; subclasses build the networks and implement `loss` and `inpaint`."""
 
+    params: TransformerParams
+
     @property
     def level(self) -> str:
-        return self.params.level  # type: ignore[attr-defined]
+        return self.params.level
 
     @property
     def codemap_shape(self) -> tuple[int, int]:
-        return tuple(self.params.codemap_shape)  # type: ignore[attr-defined,return-value]
+        rows, columns = self.params.codemap_shape
+        return rows, columns
 
     @property
     def device(self) -> torch.device:
