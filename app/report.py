@@ -48,7 +48,8 @@ figure { margin: 0; } figure img { max-height: 260px; border: 1px solid #eee; }
 figcaption { font-size: .85rem; color: #555; }
 code, pre { background: #f5f5f5; padding: .1rem .3rem; border-radius: 3px; }
 table { border-collapse: collapse; } td, th { padding: .15rem .6rem; border-bottom: 1px solid #eee; text-align: left; }
-.grid td { vertical-align: top; } .grid img { width: 150px; display: block; } .grid audio { width: 150px; }
+.scroll { overflow-x: auto; } .grid td { vertical-align: top; padding: .15rem .25rem; }
+.grid img { width: 112px; height: 84px; display: block; } .grid audio { width: 112px; height: 2rem; }
 """
 
 
@@ -93,7 +94,7 @@ def _grid(grid: ReportGrid) -> str:
                          f'<audio controls preload="none" src="{audio}"></audio></td>')
         rows.append(f"<tr><th>{html.escape(row)}</th>{''.join(cells)}</tr>")
     return (f'<section class="card"><h2>{html.escape(grid.title)}</h2><p class="muted">{html.escape(grid.description)}'
-            f'</p><table class="grid"><tr><th></th>{head}</tr>{"".join(rows)}</table></section>')
+            f'</p><div class="scroll"><table class="grid"><tr><th></th>{head}</tr>{"".join(rows)}</table></div></section>')
 
 
 def render_report(

@@ -113,10 +113,6 @@ class Editor:
         """The bundle's sampling defaults updated by ``sampling``, then by non-None ``changes``."""
         return sampling_options(self.pipeline.config.sampling, sampling, **changes)
 
-    def conditioning(self, pitch: Any, family: Any, batch: int) -> Conditioning:
-        """Labels checked against the bundle's vocabulary."""
-        return self.labels.conditioning(pitch, family, batch)
-
     def resample(
         self, codes: Codemaps, columns: int, masks: Mapping[str, torch.Tensor], layer: str,
         conditioning: Conditioning, options: SamplingOptions, *, decode: bool = True, progress: bool = False,
