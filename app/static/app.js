@@ -168,12 +168,14 @@
         }
       }
     }
-    ctx.strokeStyle = "rgba(255, 255, 255, 0.35)";
     ctx.lineWidth = 1;
-    ctx.beginPath();
-    for (const x of grid.xs) { ctx.moveTo(Math.round(x * W) + 0.5, 0); ctx.lineTo(Math.round(x * W) + 0.5, H); }
-    for (const y of grid.ys) { ctx.moveTo(0, Math.round(y * H) + 0.5); ctx.lineTo(W, Math.round(y * H) + 0.5); }
-    ctx.stroke();
+    for (const [colour, shift] of [["rgba(0, 0, 0, 0.45)", -0.5], ["rgba(255, 255, 255, 0.5)", 0.5]]) {
+      ctx.strokeStyle = colour;   // a dark and a light line side by side: visible on dark and light images
+      ctx.beginPath();
+      for (const x of grid.xs) { ctx.moveTo(Math.round(x * W) + shift, 0); ctx.lineTo(Math.round(x * W) + shift, H); }
+      for (const y of grid.ys) { ctx.moveTo(0, Math.round(y * H) + shift); ctx.lineTo(W, Math.round(y * H) + shift); }
+      ctx.stroke();
+    }
     const sel = app.selection;
     if (sel) {
       const x = sel.x0 * W, y = sel.y0 * H;
