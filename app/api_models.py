@@ -2,6 +2,10 @@
 
 Codemaps travel as JSON 2-D lists per level, rows = frequency (low → high), columns = time,
 e.g. ``{"top": [[...32 rows of 4...]], "bottom": [[...64 rows of 8...]]}`` (one note).
+
+Families and pitches are checked here only for their form (a short name, a MIDI number); which ones
+a bundle offers comes from its saved labels (``GET /api/info``), checked by the service (a 422
+naming the allowed ones).
 """
 
 from __future__ import annotations
@@ -10,9 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from specinpaint.core.conditioning import NSYNTH_FAMILIES, PITCH_MAX, PITCH_MIN
+from specinpaint.core.conditioning import MIDI_MAX, MIDI_MIN
 
-Family = Literal[NSYNTH_FAMILIES]  # type: ignore[valid-type]
 CodesJson = dict[str, list[list[int]]]
 MAX_SEED = 2**31 - 1
 
@@ -26,8 +29,9 @@ class Strict(BaseModel):
 class Labels(Strict):
     """Class conditioning; ``None`` = unconditioned (the priors' null class)."""
 
-    pitch: int | None = Field(None, ge=PITCH_MIN, le=PITCH_MAX, description="MIDI pitch")
-    family: Family | None = Field(None, description="NSynth instrument family")
+    pitch: int | None = Field(None, ge=MIDI_MIN, le=MIDI_MAX, description="MIDI pitch, in the bundle's pitch_range")
+    family: str | None = Field(None, min_length=1, max_length=64,
+                               description="instrument family, one of the bundle's families (GET /api/info)")
 
 
 class Sampling(Strict):
@@ -87,11 +91,31 @@ class AttenuateRequest(Strict):
     amount_db: float = Field(20.0, ge=0, le=120)
 
 
+class NoiseRequest(Strict):
+    """The noise brush: uniformly random codes inside the region (``layer`` and the finer cells
+    under it); ``seed`` None = the server draws one and returns it."""
+
+    codes: CodesJson
+    region: RegionModel
+    layer: str = Field("top", description="codemap level whose cells the region selects (finer levels follow)")
+    dilate: int = Field(0, ge=0, le=4)
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
+
+
+class RegionMasksRequest(Strict):
+    """Which cells a region selects, without editing anything (the web app's preview)."""
+
+    region: RegionModel
+    layer: str = "top"
+    dilate: int = Field(0, ge=0, le=4)
+    columns: int | None = Field(None, ge=1, description="top columns of the note (default: one model window)")
+
+
 class SamplePackRequest(Sampling):
     codes: CodesJson
-    family: Family | None = None
-    min_pitch: int = Field(..., ge=PITCH_MIN, le=PITCH_MAX)
-    max_pitch: int = Field(..., ge=PITCH_MIN, le=PITCH_MAX, description="inclusive")
+    family: str | None = Field(None, min_length=1, max_length=64)
+    min_pitch: int = Field(..., ge=MIDI_MIN, le=MIDI_MAX)
+    max_pitch: int = Field(..., ge=MIDI_MIN, le=MIDI_MAX, description="inclusive")
 
     @model_validator(mode="after")
     def _ordered(self) -> SamplePackRequest:
@@ -106,7 +130,7 @@ class DatasetSampleRequest(Strict):
     pitch: int | None = Field(None, ge=0, le=127)
     pitch_class: int | None = Field(None, ge=0, le=11)
     octave: int | None = Field(None, ge=-1, le=9)
-    family: Family | None = None
+    family: str | None = Field(None, min_length=1, max_length=64)
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
 
 
@@ -117,6 +141,10 @@ class CodesResponse(BaseModel):
     seed: int | None = None
     masks: dict[str, list[list[int]]] | None = Field(None, description="cells the edit was allowed to change")
     labels: dict[str, Any] = Field(default_factory=dict)
+
+
+class MasksResponse(BaseModel):
+    masks: dict[str, list[list[int]]] = Field(description="0/1 cells per level (rows low → high × columns)")
 
 
 class LevelInfo(BaseModel):
@@ -132,8 +160,9 @@ class InfoResponse(BaseModel):
     window_columns: int
     column_seconds: float
     levels: dict[str, LevelInfo]
-    families: list[str]
-    pitch_range: tuple[int, int]
+    families: list[str] = Field(description="the families the bundle offers (from its saved labels)")
+    pitch_range: tuple[int, int] = Field(description="MIDI pitches the bundle offers, inclusive")
+    labels_from_bundle: bool = Field(description="False: the bundle saved no labels; NSynth's are offered")
     bin_frequencies_hz: list[float]
     frame_times_s: list[float]
     dataset_notes: int

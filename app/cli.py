@@ -13,7 +13,7 @@ from specinpaint.core.errors import SpecinpaintError
 # Order = order in --help. Each module defines register(subparsers).
 COMMAND_MODULES = (
     "run", "plugins", "info", "data", "train", "extract_codes",
-    "generate", "inpaint", "show", "serve", "evaluate", "ablate",
+    "generate", "inpaint", "show", "reproduce", "serve", "evaluate", "ablate",
 )
 
 
@@ -43,8 +43,15 @@ def is_override(arg: str) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .cli_common import COMMAND_LINE
+
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
+    token = COMMAND_LINE.set(tuple(argv))  # --help of the editing commands reads the bundle it names
+    try:
+        args, extra = parser.parse_known_args(argv)
+    finally:
+        COMMAND_LINE.reset(token)
     if extra:  # dotted KEY=VALUE overrides may also follow the options (train ... --out DIR a.b=1)
         if not isinstance(getattr(args, "overrides", None), list) or not all(is_override(e) for e in extra):
             parser.error(f"unrecognized arguments: {' '.join(extra)}")

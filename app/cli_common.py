@@ -1,15 +1,15 @@
-"""Helpers shared by the editing subcommands (generate, inpaint, show, serve): bundle loading,
-sampling flags, codes files and ``start:end`` ranges."""
+"""Helpers shared by the editing subcommands (generate, inpaint, show, serve, reproduce): bundle
+loading, label and sampling flags, codes files and ``start:end`` ranges."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from specinpaint.core.codemaps import Codemaps
-from specinpaint.core.conditioning import NSYNTH_FAMILIES
 from specinpaint.core.errors import BundleError, SpecinpaintError
 
 DEFAULT_OUTPUT = Path("outputs/default")
@@ -26,15 +26,81 @@ def load_bundle(path: Path, device: str = "cpu"):
     """The pipeline saved at ``path`` (eval mode), with a hint when it does not exist yet."""
     from specinpaint.core.pipeline import Pipeline
 
-    if not Path(path).exists():
-        hint = " (run `specinpaint run` first to train the default one)" if Path(path) == DEFAULT_BUNDLE else ""
-        raise BundleError(f"{path}: no pipeline bundle here{hint}")
+    _check_exists(path)
     return Pipeline.load(path, map_location=device).eval()
 
 
+def load_editor(path: Path, device: str = "cpu"):
+    """An `Editor` on the pipeline saved at ``path``."""
+    from specinpaint.editing import Editor
+
+    return Editor(load_bundle(path, device))
+
+
+def _check_exists(path: Path) -> None:
+    if not Path(path).exists():
+        hint = " (run `specinpaint run` first to train the default one)" if Path(path) == DEFAULT_BUNDLE else ""
+        raise BundleError(f"{path}: no pipeline bundle here{hint}")
+
+
+#: The command line being parsed (set by `cli.main`): ``--help`` reads the bundle it names.
+COMMAND_LINE: ContextVar[tuple[str, ...]] = ContextVar("specinpaint_command_line", default=())
+LABEL_HELP = {
+    "pitch": "MIDI pitch (default: unconditioned); the bundle's range: {pitches}",
+    "family": "instrument family (default: unconditioned); the bundle's: {families}",
+}
+
+
 def add_label_args(parser: argparse.ArgumentParser, required: bool = False) -> None:
-    parser.add_argument("--pitch", type=int, required=required, help="MIDI pitch 24..84 (default: unconditioned)")
-    parser.add_argument("--family", choices=NSYNTH_FAMILIES, help="instrument family (default: unconditioned)")
+    """``--pitch`` and ``--family``, checked against the bundle's labels once it is loaded (argparse
+    builds its choices before that); ``-h`` lists the labels of the bundle named by ``-b``."""
+    unknown = "see -b BUNDLE --help"
+    parser.add_argument("--pitch", type=int, required=required, help=LABEL_HELP["pitch"].format(pitches=unknown))
+    parser.add_argument("--family", metavar="FAMILY", help=LABEL_HELP["family"].format(families=unknown))
+    parser.add_argument("-h", "--help", action=BundleLabelsHelp, help="show this help message (with the labels "
+                        "of the bundle given by -b) and exit")
+
+
+class BundleLabelsHelp(argparse.Action):
+    """``-h``: fill the ``--pitch``/``--family`` help with the labels saved in the bundle that
+    ``-b`` names (read from its extras only, without loading weights), then print the help."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: Any = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        families, pitches = bundle_labels_text(bundle_on_command_line(namespace))
+        for action in parser._actions:
+            if action.dest in LABEL_HELP:
+                action.help = LABEL_HELP[action.dest].format(families=families, pitches=pitches)
+        parser.print_help()
+        parser.exit()
+
+
+def bundle_on_command_line(namespace: argparse.Namespace) -> Path:
+    """The ``-b/--bundle`` of the command line being parsed (wherever it stands), else the
+    namespace's (its default)."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("-b", "--bundle", type=Path)
+    found, _ = pre.parse_known_args(list(COMMAND_LINE.get()))
+    return found.bundle or Path(getattr(namespace, "bundle", DEFAULT_BUNDLE))
+
+
+def bundle_labels_text(bundle: Path) -> tuple[str, str]:
+    """(families, pitch range) the bundle offers, as help text; a note when it cannot be read."""
+    from specinpaint.core.bundle import read_extras
+    from specinpaint.editing import LabelVocabulary
+
+    try:
+        labels = LabelVocabulary.from_extras(read_extras(bundle))
+    except SpecinpaintError as exc:
+        note = f"unknown: {exc}"
+        return note, note
+    source = f"{bundle}" if labels.from_bundle else f"NSynth's, {bundle} saved no labels"
+    return (f"{', '.join(labels.offered)} ({source})",
+            f"{labels.pitch_range[0]}..{labels.pitch_range[1]} ({source})")
 
 
 def add_sampling_args(parser: argparse.ArgumentParser) -> None:
@@ -91,18 +157,21 @@ def write_codes_json(path: Path, codes: Codemaps, index: int = 0) -> None:
     atomic_write_text(path, json.dumps({level: codes[level][index].tolist() for level in codes.levels}))
 
 
-def read_source(path: Path, pipeline) -> Codemaps:
-    """Codes from a ``.json`` codes file, or from audio (encoded by the pipeline, any length)."""
+def read_source(path: Path, editor) -> Codemaps:
+    """Codes from a ``.json`` codes file (checked), or from audio (encoded, any length)."""
     path = Path(path)
     if not path.is_file():
         raise SpecinpaintError(f"{path}: no such file")
     if path.suffix.lower() == ".json":
         codes = read_codes_json(path)
-        pipeline.check_codes(codes)
+        try:
+            editor.check_codes(codes)
+        except SpecinpaintError as exc:
+            raise SpecinpaintError(f"{path}: {exc}") from None
         return codes
     from specinpaint.core.audio import load_audio
 
-    return pipeline.encode_long(load_audio(path, pipeline.sample_rate))
+    return editor.encode_long(load_audio(path, editor.geometry.sample_rate))
 
 
 def numbered(path: Path, index: int, count: int) -> Path:

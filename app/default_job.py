@@ -154,10 +154,10 @@ def _first_store_note(out: Path) -> Codemaps | None:
         return None
 
 
-def demo_regions(pipeline) -> dict[str, Region]:
+def demo_regions(editor) -> dict[str, Region]:
     """Boxes that make sense for any pipeline: fractions of its window and frequency range."""
-    seconds = pipeline.window_seconds
-    top_hz = float(pipeline.bin_frequencies()[-1])
+    seconds = editor.geometry.window_seconds
+    top_hz = float(editor.geometry.bin_frequencies()[-1])
     return {
         "middle": Region(time_s=(0.25 * seconds, 0.5 * seconds), freq_hz=(0.0, 0.25 * top_hz)),
         "low band": Region(freq_hz=(0.0, 0.12 * top_hz)),
@@ -178,58 +178,75 @@ def make_demo(
     from tqdm import tqdm
 
     from specinpaint.core.audio import write_wav
+    from specinpaint.editing import Editor
 
     from .commands.show import write_note_pngs
 
     out = Path(out_dir)
     demo = out / DEMO_DIR
     demo.mkdir(parents=True, exist_ok=True)
-    regions = demo_regions(pipeline)
+    editor = Editor(pipeline)
+    regions = demo_regions(editor)
     items: list[ReportItem] = []
     bar = tqdm(total=7 if dataset_codes is not None else 6, desc="demo notes", unit="note", disable=not progress)
 
     def add(name: str, title: str, description: str, audio: torch.Tensor, codes: Codemaps,
             masks: Mapping[str, torch.Tensor] | None = None, **details: Any) -> None:
         wav = demo / f"{name}.wav"
-        write_wav(wav, audio, pipeline.sample_rate)
-        pngs = write_note_pngs(pipeline, codes, demo, stem=f"{name}-", masks=masks, channels=1,
+        write_wav(wav, audio, editor.geometry.sample_rate)
+        pngs = write_note_pngs(editor, codes, demo, stem=f"{name}-", masks=masks, channels=1,
                                fast_codemaps=True)
         images = [(p.stem.removeprefix(f"{name}-"), str(p.relative_to(out))) for p in pngs]
         items.append(ReportItem(title, description, str(wav.relative_to(out)), images, details))
         bar.update()
 
-    base = pipeline.generate([60, 48], ["brass", "string"], n=2, sampling={"seed": seed})
-    for i, (pitch, family) in enumerate([(60, "brass"), (48, "string")]):
+    brass, string, flute, organ = (_family(editor, name, i) for i, name in
+                                   enumerate(("brass", "string", "flute", "organ")))
+    p60, p48, p55, p67 = (_pitch(editor, p) for p in (60, 48, 55, 67))
+    base = editor.generate([p60, p48], [brass, string], n=2, sampling={"seed": seed})
+    for i, (pitch, family) in enumerate([(p60, brass), (p48, string)]):
         add(f"generated-{i}", f"Generated note {i + 1}: {family}, MIDI {pitch}",
             "Sampled from scratch (one batch): top codes from the top prior, bottom codes from the bottom prior.",
             base.audio[i], base.codes.select(i), pitch=pitch, family=family, seed=seed)
     note = base.codes.select(0)
 
-    edit = pipeline.inpaint(note, regions["middle"], pitch=60, family="flute", layer="top", seed=seed + 1)
-    add("inpaint-top", "Inpainted (top layer): a box re-drawn as flute",
+    edit = editor.inpaint(note, regions["middle"], pitch=p60, family=flute, layer="top", seed=seed + 1)
+    add("inpaint-top", f"Inpainted (top layer): a box re-drawn as {flute}",
         f"Region {_box(regions['middle'])}: top codes resampled, then the bottom codes under them.",
         edit.audio[0], edit.codes, edit.masks, changed=_changed(note, edit.codes))
 
-    edit = pipeline.inpaint(note, regions["low band"], pitch=60, family="organ", layer="bottom", seed=seed + 2)
-    add("inpaint-bottom", "Inpainted (bottom layer): low band re-detailed as organ",
+    edit = editor.inpaint(note, regions["low band"], pitch=p60, family=organ, layer="bottom", seed=seed + 2)
+    add("inpaint-bottom", f"Inpainted (bottom layer): low band re-detailed as {organ}",
         f"Region {_box(regions['low band'])}: only bottom (detail) codes resampled; the top codes are kept.",
         edit.audio[0], edit.codes, edit.masks, changed=_changed(note, edit.codes))
 
-    edit = pipeline.attenuate(note, regions["tail"], amount_db=30.0)
+    edit = editor.attenuate(note, regions["tail"], amount_db=30.0)
     add("attenuated", "Attenuated: the second half lowered by 30 dB",
         f"Region {_box(regions['tail'])}: decoded, lowered in the spectrogram, re-encoded.",
         edit.audio[0], edit.codes, edit.masks, changed=_changed(note, edit.codes))
 
-    pack = pipeline.sample_pack(note, [48, 55, 67], family="brass", sampling={"seed": seed + 3})
-    add("pack-67", "Sample pack: same top codes, bottom codes resampled for MIDI 67",
-        "One bottom map per pitch, all pitches in one batch (the pack also holds 48 and 55).",
+    pack = editor.sample_pack(note, [p48, p55, p67], family=brass, sampling={"seed": seed + 3})
+    add("pack-67", f"Sample pack: same top codes, bottom codes resampled for MIDI {p67}",
+        f"One bottom map per pitch, all pitches in one batch (the pack also holds {p48} and {p55}).",
         pack.audio[2], pack.codes.select(2), pitches=pack.pitches)
     if dataset_codes is not None:
-        audio = pipeline.decode_long(dataset_codes)[0]
+        audio = editor.decode_long(dataset_codes)[0]
         add("dataset-note", "A training note, reconstructed from its codes",
             "Codes extracted by the trained quantizer, decoded back to audio.", audio, dataset_codes)
     bar.close()
     return items
+
+
+def _family(editor, name: str, index: int) -> str:
+    """``name`` when the bundle offers it, else one of the bundle's own families."""
+    offered = editor.labels.offered
+    return name if name in offered else offered[index % len(offered)]
+
+
+def _pitch(editor, pitch: int) -> int:
+    """``pitch`` clipped to the bundle's pitch range."""
+    lo, hi = editor.labels.pitch_range
+    return min(max(pitch, lo), hi)
 
 
 def _box(region: Region) -> str:

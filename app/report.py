@@ -1,5 +1,6 @@
 """A small self-contained HTML report: one card per demo note with an <audio> player, its
-spectrogram and codemap images, and what produced it. Files are linked relatively, so the output
+spectrogram and codemap images, and what produced it, and optionally grids of notes (e.g. family ×
+pitch) with a player and a spectrogram per cell. Files are linked relatively, so the output
 directory can be moved or zipped as a whole."""
 
 from __future__ import annotations
@@ -25,6 +26,18 @@ class ReportItem:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass
+class ReportGrid:
+    """A table of notes: ``cells[(row, column)] = (audio path, image path)``, relative paths;
+    missing cells stay empty."""
+
+    title: str
+    description: str
+    rows: list[str]
+    columns: list[str]
+    cells: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+
 STYLE = """
 body { font: 15px/1.45 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; padding: 0 1rem; }
 h1 { margin-bottom: .2rem; } .muted { color: #666; }
@@ -35,6 +48,8 @@ figure { margin: 0; } figure img { max-height: 260px; border: 1px solid #eee; }
 figcaption { font-size: .85rem; color: #555; }
 code, pre { background: #f5f5f5; padding: .1rem .3rem; border-radius: 3px; }
 table { border-collapse: collapse; } td, th { padding: .15rem .6rem; border-bottom: 1px solid #eee; text-align: left; }
+.scroll { overflow-x: auto; } .grid td { vertical-align: top; padding: .15rem .25rem; }
+.grid img { width: 112px; height: 84px; display: block; } .grid audio { width: 112px; height: 2rem; }
 """
 
 
@@ -65,12 +80,30 @@ def _evaluation(evaluation: tuple[Sequence[Sequence[str]], str] | None) -> str:
             f'<p><a href="{html.escape(href)}">full evaluation report</a></p></section>')
 
 
+def _grid(grid: ReportGrid) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in grid.columns)
+    rows = []
+    for row in grid.rows:
+        cells = []
+        for column in grid.columns:
+            if (row, column) not in grid.cells:
+                cells.append("<td></td>")
+                continue
+            audio, image = (html.escape(p) for p in grid.cells[(row, column)])
+            cells.append(f'<td><img src="{image}" alt="{html.escape(f"{row} {column}")}">'
+                         f'<audio controls preload="none" src="{audio}"></audio></td>')
+        rows.append(f"<tr><th>{html.escape(row)}</th>{''.join(cells)}</tr>")
+    return (f'<section class="card"><h2>{html.escape(grid.title)}</h2><p class="muted">{html.escape(grid.description)}'
+            f'</p><div class="scroll"><table class="grid"><tr><th></th>{head}</tr>{"".join(rows)}</table></div></section>')
+
+
 def render_report(
     title: str,
     items: Sequence[ReportItem],
     summary: Mapping[str, Any] | None = None,
     footer: str = "",
     evaluation: tuple[Sequence[Sequence[str]], str] | None = None,
+    grids: Sequence[ReportGrid] = (),
 ) -> str:
     """The report's HTML text."""
     cards = []
@@ -97,14 +130,16 @@ def render_report(
     return (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1>{summary_html}{_evaluation(evaluation)}{''.join(cards)}"
+        f"<h1>{html.escape(title)}</h1>{summary_html}{_evaluation(evaluation)}{''.join(map(_grid, grids))}"
+        f"{''.join(cards)}"
         f'<p class="muted">{footer}</p></body></html>'
     )
 
 
 def write_report(path: str | Path, title: str, items: Sequence[ReportItem], summary: Mapping[str, Any] | None = None,
-                 footer: str = "", evaluation: tuple[Sequence[Sequence[str]], str] | None = None) -> Path:
+                 footer: str = "", evaluation: tuple[Sequence[Sequence[str]], str] | None = None,
+                 grids: Sequence[ReportGrid] = ()) -> Path:
     """Write the report atomically and return its path."""
     path = Path(path)
-    atomic_write_text(path, render_report(title, items, summary, footer, evaluation))
+    atomic_write_text(path, render_report(title, items, summary, footer, evaluation, grids))
     return path

@@ -25,6 +25,7 @@ import torch
 
 from specinpaint.core import build_pipeline
 from specinpaint.core.region import Region
+from specinpaint.editing import Editor
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -41,8 +42,8 @@ def _pipeline(name: str, device: torch.device):
     return pipe
 
 
-def _region(pipe) -> Region:
-    seconds, top_hz = pipe.window_seconds, float(pipe.bin_frequencies()[-1])
+def _region(editor: Editor) -> Region:
+    seconds, top_hz = editor.geometry.window_seconds, float(editor.geometry.bin_frequencies()[-1])
     return Region(time_s=(0.25 * seconds, 0.5 * seconds), freq_hz=(0.0, 0.12 * top_hz))
 
 
@@ -51,15 +52,16 @@ def test_edit_latency(benchmark, config, bench_full, pick_size, bench_device):
     if config == "paper" and not bench_full:
         pytest.skip("paper-size edit latency runs with SPECINPAINT_BENCH_FULL=1")
     pipe = _pipeline(config, bench_device)
-    codes = pipe.generate(60, "brass", sampling={"seed": 0}, decode=False).codes
-    region = _region(pipe)
+    editor = Editor(pipe)
+    codes = editor.generate(60, "brass", sampling={"seed": 0}, decode=False).codes
+    region = _region(editor)
     rounds = pick_size(tiny=1, small=8, full=20)
     seeds = iter(range(10_000))
     edit_times: list[float] = []
 
     def edit():
         start = time.perf_counter()
-        out = pipe.inpaint(codes, region, pitch=62, family="organ", seed=next(seeds))
+        out = editor.inpaint(codes, region, pitch=62, family="organ", seed=next(seeds))
         if bench_device.type == "cuda":
             torch.cuda.synchronize()
         edit_times.append(time.perf_counter() - start)
@@ -75,7 +77,7 @@ def test_edit_latency(benchmark, config, bench_full, pick_size, bench_device):
     codes_times, decode_times = [], []
     for _ in range(rounds):
         start = time.perf_counter()
-        pipe.inpaint(codes, region, pitch=62, family="organ", seed=next(seeds), decode=False)
+        editor.inpaint(codes, region, pitch=62, family="organ", seed=next(seeds), decode=False)
         codes_times.append(time.perf_counter() - start)
         start = time.perf_counter()
         pipe.decode(codes)
@@ -90,7 +92,7 @@ def test_edit_latency(benchmark, config, bench_full, pick_size, bench_device):
         try:
             for _ in range(rounds):
                 start = time.perf_counter()
-                pipe.inpaint(codes, region, pitch=62, family="organ", seed=next(seeds))
+                editor.inpaint(codes, region, pitch=62, family="organ", seed=next(seeds))
                 single.append(time.perf_counter() - start)
         finally:
             torch.set_num_threads(threads)
@@ -110,9 +112,9 @@ def test_server_throughput(benchmark, pick_size, bench_device):
 
     from specinpaint.app.server import BackgroundServer, ServerSettings, create_app
 
-    pipe = _pipeline("tiny", bench_device)
-    codes = pipe.generate(60, "brass", sampling={"seed": 0}, decode=False).codes
-    region = _region(pipe)
+    editor = Editor(_pipeline("tiny", bench_device))
+    codes = editor.generate(60, "brass", sampling={"seed": 0}, decode=False).codes
+    region = _region(editor)
     clients, per_client = pick_size(tiny=2, small=4, full=8), pick_size(tiny=1, small=4, full=8)
     body = {"codes": {k: v[0].tolist() for k, v in codes.items()}, "pitch": 62, "family": "organ",
             "region": {"time_s": list(region.time_s), "freq_hz": list(region.freq_hz)}}
@@ -121,7 +123,7 @@ def test_server_throughput(benchmark, pick_size, bench_device):
     def direct() -> float:
         start = time.perf_counter()
         for i in range(clients * per_client):
-            pipe.inpaint(codes, region, pitch=62, family="organ", seed=i, decode=False)
+            editor.inpaint(codes, region, pitch=62, family="organ", seed=i, decode=False)
         return time.perf_counter() - start
 
     def over_http(url: str) -> float:
@@ -140,7 +142,7 @@ def test_server_throughput(benchmark, pick_size, bench_device):
             thread.join()
         return time.perf_counter() - start
 
-    app = create_app(pipe, ServerSettings(rate_limit_per_minute=0))
+    app = create_app(editor, ServerSettings(rate_limit_per_minute=0))
     with BackgroundServer(app) as url:
         http_s = benchmark.pedantic(over_http, args=(url,), rounds=1, iterations=1)
     direct_s = direct()

@@ -1,11 +1,11 @@
 """`Pipeline`: representation + normaliser + quantizer + priors composed from registry plugins,
-saved to and loaded from a directory bundle (resolved YAML + safetensors weights + metadata)."""
+and the audio ↔ spectrogram ↔ codes path through them.
+
+Editing (regions, long notes, sampling plans, generate/inpaint/...) lives in `specinpaint.editing`
+(`Editor(pipeline)`); bundle files in `core/bundle.py`."""
 
 from __future__ import annotations
 
-import json
-import platform
-import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -13,41 +13,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from .atomic import atomic_directory, set_default_mode, sha256_file
 from .codemaps import Codemaps
 from .config import PipelineConfig
-from .editing import EditingMixin
-from .errors import BundleError, ConfigError, SpecinpaintError
-from .finite import nonfinite_tensors
+from .errors import ConfigError
 from .model_size import build_checked
 from .normalizer import Normalizer
 from .prior import Prior
 from .quantizer import Quantizer
 from .registry import normalizers, priors, quantizers, representations
 from .representation import Representation
-from .yaml_config import dump_config, load_config, read_yaml, validate_config
-
-BUNDLE_FORMAT = 1
-CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, EXTRAS_FILE = (
-    "pipeline.yaml", "weights.safetensors", "metadata.json", "extras.json",
-)
-CHECKED_FILES = (CONFIG_FILE, WEIGHTS_FILE, EXTRAS_FILE)  # listed with size and SHA-256 in metadata.json
+from .yaml_config import load_config
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"python": platform.python_version()}
-    for name in ("specinpaint", "torch", "numpy", "librosa", "pydantic"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-class Pipeline(EditingMixin, nn.Module):
-    """Everything needed to go audio → codes → audio, plus the priors that edit codes.
+class Pipeline(nn.Module):
+    """Everything needed to go audio → codes → audio, plus the priors that edit codes
+    (``Editor(pipeline)`` uses them).
 
     ``extras`` holds JSON-serialisable state saved with the bundle (label encoders, the data
     split, which parts are trained, ...)."""
@@ -144,117 +124,20 @@ class Pipeline(EditingMixin, nn.Module):
         """Codemaps → audio [B, length]."""
         return self.audio_from_spectrogram(self.quantizer.decode(codes.to(self.device)), length)
 
-    # -- bundle ------------------------------------------------------------------------------
+    # -- bundle (core/bundle.py) --------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
-        """Write the bundle atomically: an existing bundle at ``path`` is replaced only once the
-        new one is complete."""
-        from safetensors.torch import save_file
+        """Write the bundle atomically (`core.bundle.save_bundle`)."""
+        from .bundle import save_bundle
 
-        target = Path(path)
-        state = {k: v.detach().cpu().contiguous().clone() for k, v in self.state_dict().items()}
-        with atomic_directory(target) as tmp:
-            (tmp / CONFIG_FILE).write_text(dump_config(self.config))
-            save_file(state, str(tmp / WEIGHTS_FILE))
-            (tmp / EXTRAS_FILE).write_text(json.dumps(self.extras, indent=1, sort_keys=True))
-            metadata = {
-                "format": BUNDLE_FORMAT,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                "versions": _versions(),
-                "files": {
-                    name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size}
-                    for name in CHECKED_FILES
-                },
-            }
-            (tmp / METADATA_FILE).write_text(json.dumps(metadata, indent=1))
-            for name in (*CHECKED_FILES, METADATA_FILE):
-                set_default_mode(tmp / name)  # safetensors writes 0600: all bundle files alike
-        return target
+        return save_bundle(self, path)
 
     @classmethod
     def load(cls, path: str | Path, map_location: str | torch.device = "cpu") -> Pipeline:
-        """Load a bundle, refusing missing, truncated, corrupted or mismatched files."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        """Load a bundle, refusing missing, truncated, corrupted or mismatched files
+        (`core.bundle.load_bundle`)."""
+        from .bundle import load_bundle
 
-        root = Path(path)
-        if not root.is_dir():
-            leftovers = sorted(root.parent.glob(f".{root.name}.old-*")) if root.parent.is_dir() else []
-            if leftovers:  # a save was interrupted between moving the old bundle aside and the swap
-                raise BundleError(
-                    f"{root}: missing, but an interrupted save left the previous bundle at {leftovers[-1]}; "
-                    f"rename it back to {root.name}"
-                )
-            raise BundleError(f"{root}: not a pipeline bundle directory")
-        for name in (CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, EXTRAS_FILE):
-            if not (root / name).is_file():
-                raise BundleError(f"{root}: bundle is incomplete, {name} is missing")
-        _verify_files(root)
-        try:
-            config = validate_config(read_yaml(root / CONFIG_FILE), str(root / CONFIG_FILE))
-            extras = json.loads((root / EXTRAS_FILE).read_text())
-        except SpecinpaintError:
-            raise
-        except Exception as exc:
-            raise BundleError(f"{root}: cannot read bundle config or extras ({type(exc).__name__})") from exc
-        pipeline = cls(config, extras)
-        try:
-            state = load_file(str(root / WEIGHTS_FILE), device=str(map_location))
-        except (SafetensorError, OSError) as exc:
-            raise BundleError(f"{root / WEIGHTS_FILE}: unreadable weights ({exc})") from exc
-        pipeline.load_weights(state, str(root / WEIGHTS_FILE))
-        return pipeline.to(map_location)
-
-    def load_weights(self, state: Mapping[str, torch.Tensor], source: str) -> None:
-        """Strict load: any missing, unexpected or mis-shaped tensor, or NaN/inf where the freshly
-        built model is finite, is a one-line BundleError."""
-        own = self.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        if missing or unexpected:
-            parts = []
-            if missing:
-                parts.append(f"missing {len(missing)} tensors (e.g. {missing[0]})")
-            if unexpected:
-                parts.append(f"unexpected {len(unexpected)} tensors (e.g. {unexpected[0]})")
-            raise BundleError(f"{source}: weights do not match the config: {'; '.join(parts)}")
-        for key, value in state.items():
-            if tuple(own[key].shape) != tuple(value.shape):
-                raise BundleError(
-                    f"{source}: weights do not match the config: {key} has shape {tuple(value.shape)}, "
-                    f"the model expects {tuple(own[key].shape)}"
-                )
-        bad = nonfinite_tensors(state, reference=own)
-        if bad:
-            raise BundleError(
-                f"{source}: {len(bad)} tensor(s) hold NaN or infinite values (e.g. {bad[0]}); "
-                "the weights come from a diverged or damaged run"
-            )
-        self.load_state_dict(state, strict=True)
-
-
-def _verify_files(root: Path) -> None:
-    """metadata.json must list every checked bundle file; each must match its size and SHA-256."""
-    where = root / METADATA_FILE
-    try:
-        metadata = json.loads(where.read_text())
-    except (ValueError, OSError) as exc:
-        raise BundleError(f"{where}: unreadable bundle metadata ({type(exc).__name__})") from exc
-    if not isinstance(metadata, dict):
-        raise BundleError(f"{where}: bundle metadata must be a JSON object")
-    if metadata.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"{root}: bundle format {metadata.get('format')} is not supported ({BUNDLE_FORMAT})")
-    files = metadata.get("files")
-    if not isinstance(files, dict):
-        raise BundleError(f"{where}: 'files' must map each bundle file to its size and sha256")
-    for name in CHECKED_FILES:
-        expected = files.get(name)
-        if not isinstance(expected, dict):
-            raise BundleError(f"{where}: {name} is not listed with its size and sha256 (metadata edited?)")
-        size = (root / name).stat().st_size
-        if size != expected.get("bytes"):
-            raise BundleError(f"{root / name}: truncated or modified ({size} bytes, expected {expected.get('bytes')})")
-        if sha256_file(root / name) != expected.get("sha256"):
-            raise BundleError(f"{root / name}: checksum mismatch (file corrupted or edited)")
+        return load_bundle(path, map_location)
 
 
 def build_pipeline(

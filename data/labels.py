@@ -4,7 +4,14 @@ The original fitted one sklearn ``LabelEncoder`` per field *per split*, so train
 agreed only by luck. Here they are fitted over every split of the dataset (after filters), stored
 as plain JSON (a class list per field) and reused unchanged for every split and at inference.
 ``instrument_family`` and ``instrument_source`` use NSynth's fixed vocabularies, so their codes are
-NSynth's own indices (the ones `Conditioning` uses) whatever subset is loaded.
+NSynth's own indices (the ones `Conditioning` uses) whatever subset is loaded; which of their
+values the data actually held is saved beside them (``present``), so a bundle trained on three
+families offers those three (`specinpaint.editing.LabelVocabulary`).
+
+JSON: ``{"format_version": 1, "classes": {field: [...]}, "present": {field: [...]}}``; ``present``
+lists only the fixed-vocabulary fields, in vocabulary order, and may be absent (older bundles: every
+class counts as present). A third-party dataset writes its own ``classes`` (e.g. its family names,
+whose positions are the family indices it yields).
 """
 
 from __future__ import annotations
@@ -30,16 +37,25 @@ class LabelEncoder:
 
     name: str
     classes: list[Any]
+    present: list[Any] | None = None  # the classes the data held (None: all of them)
     _index: dict[Hashable, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._index = {value: i for i, value in enumerate(self.classes)}
         if len(self._index) != len(self.classes):
             raise DataError(f"label encoder '{self.name}': duplicate classes")
+        if self.present is not None and not set(self.present) <= set(self._index):
+            raise DataError(f"label encoder '{self.name}': present values outside its classes")
 
     @classmethod
     def fit(cls, name: str, values: Iterable[Hashable]) -> LabelEncoder:
         return cls(name, sorted(set(values)))
+
+    @classmethod
+    def fixed(cls, name: str, vocabulary: Sequence[Hashable], values: Iterable[Hashable]) -> LabelEncoder:
+        """Codes from a fixed ``vocabulary``; ``values`` (what the data held) are recorded as present."""
+        seen = set(values)
+        return cls(name, list(vocabulary), [v for v in vocabulary if v in seen])
 
     def __len__(self) -> int:
         return len(self.classes)
@@ -76,8 +92,10 @@ class LabelEncoders:
         return cls({
             "pitch": LabelEncoder.fit("pitch", (r.pitch for r in records)),
             "velocity": LabelEncoder.fit("velocity", (r.velocity for r in records)),
-            "instrument_family": LabelEncoder("instrument_family", list(NSYNTH_FAMILIES)),
-            "instrument_source": LabelEncoder("instrument_source", list(NSYNTH_SOURCES)),
+            "instrument_family": LabelEncoder.fixed(
+                "instrument_family", NSYNTH_FAMILIES, (NSYNTH_FAMILIES[r.family] for r in records)),
+            "instrument_source": LabelEncoder.fixed(
+                "instrument_source", NSYNTH_SOURCES, (NSYNTH_SOURCES[r.source] for r in records)),
             "instrument_str": LabelEncoder.fit("instrument_str", (r.instrument_str for r in records)),
         })
 
@@ -99,10 +117,14 @@ class LabelEncoders:
 
     def to_json(self) -> dict[str, Any]:
         """JSON-serialisable dict (store it in ``Pipeline.extras["labels"]``)."""
-        return {
+        out: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
             "classes": {name: list(enc.classes) for name, enc in self.encoders.items()},
         }
+        present = {name: list(enc.present) for name, enc in self.encoders.items() if enc.present is not None}
+        if present:
+            out["present"] = present
+        return out
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | str) -> LabelEncoders:
@@ -115,7 +137,11 @@ class LabelEncoders:
             raise DataError("label encoders: expected {'format_version': 1, 'classes': {field: [...]}}")
         if data.get("format_version") != FORMAT_VERSION:
             raise DataError(f"label encoders: unsupported format_version {data.get('format_version')!r}")
-        return cls({name: LabelEncoder(name, list(classes)) for name, classes in data["classes"].items()})
+        present = data.get("present") or {}
+        if not isinstance(present, dict):
+            raise DataError("label encoders: 'present' must map fields to the values the data held")
+        return cls({name: LabelEncoder(name, list(classes), None if name not in present else list(present[name]))
+                    for name, classes in data["classes"].items()})
 
     def save(self, path: str | Path) -> None:
         from specinpaint.core.atomic import atomic_write_text

@@ -87,13 +87,16 @@ def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[t
 class TransformerPrior(Prior):
     """Common plumbing; subclasses build the networks and implement `loss` and `inpaint`."""
 
+    params: TransformerParams
+
     @property
     def level(self) -> str:
-        return self.params.level  # type: ignore[attr-defined]
+        return self.params.level
 
     @property
     def codemap_shape(self) -> tuple[int, int]:
-        return tuple(self.params.codemap_shape)  # type: ignore[attr-defined,return-value]
+        rows, columns = self.params.codemap_shape
+        return rows, columns
 
     @property
     def device(self) -> torch.device:

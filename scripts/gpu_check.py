@@ -235,16 +235,19 @@ def edit_latency(config: str, overrides: list[str], device: torch.device, rounds
     """Region edits (top prior on the box, bottom prior under it, decode to audio): p50/p95 seconds."""
     from specinpaint.core.region import Region
 
-    pipe = _pipeline(config, overrides, device).eval()
-    codes = pipe.generate(60, "brass", sampling={"seed": 0}, decode=False).codes
-    seconds, top_hz = pipe.window_seconds, float(pipe.bin_frequencies()[-1])
+    from specinpaint.editing import Editor
+
+    editor = Editor(_pipeline(config, overrides, device).eval())
+    pipe = editor.pipeline
+    codes = editor.generate(60, "brass", sampling={"seed": 0}, decode=False).codes
+    seconds, top_hz = editor.geometry.window_seconds, float(editor.geometry.bin_frequencies()[-1])
     region = Region(time_s=(0.25 * seconds, 0.5 * seconds), freq_hz=(0.0, 0.12 * top_hz))
-    pipe.inpaint(codes, region, pitch=62, family="organ", seed=0)  # warm-up
+    editor.inpaint(codes, region, pitch=62, family="organ", seed=0)  # warm-up
     edits, decodes = [], []
     for i in range(rounds):
         _sync(device)
         start = time.perf_counter()
-        out = pipe.inpaint(codes, region, pitch=62, family="organ", seed=i + 1)
+        out = editor.inpaint(codes, region, pitch=62, family="organ", seed=i + 1)
         _sync(device)
         edits.append(time.perf_counter() - start)
         start = time.perf_counter()

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from specinpaint.core.conditioning import NSYNTH_FAMILIES
+from specinpaint.editing import Editor
 
 from . import notes
 from .context import EvaluationContext, resolve_device
@@ -46,6 +47,7 @@ def _rate(values: list[bool]) -> float:
 def evaluate_generation(ctx: EvaluationContext) -> dict[str, Any]:
     pipeline, spec = ctx.pipeline, ctx.spec
     pipeline.to(resolve_device(spec.device)).eval()
+    editor = Editor(pipeline)
     source = ctx.train_dataset if ctx.train_dataset is not None else ctx.dataset
     grid = generation_grid(family_pitches(source), spec.pitches_per_family, spec.seeds)
     audio_parts = []
@@ -53,8 +55,8 @@ def evaluate_generation(ctx: EvaluationContext) -> dict[str, Any]:
         cells = [cell for cell in grid if cell[2] == seed]
         for start in range(0, len(cells), spec.batch_size):
             chunk = cells[start:start + spec.batch_size]
-            result = pipeline.generate([c[1] for c in chunk], [c[0] for c in chunk], n=len(chunk),
-                                       sampling={**spec.sampling, "seed": spec.seed + 1000 * seed + start})
+            result = editor.generate([c[1] for c in chunk], [c[0] for c in chunk], n=len(chunk),
+                                     sampling={**spec.sampling, "seed": spec.seed + 1000 * seed + start})
             audio_parts.append(result.audio.float().cpu())
     ordered = [cell for seed in range(spec.seeds) for cell in grid if cell[2] == seed]
     audio = torch.cat(audio_parts)

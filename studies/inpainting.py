@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from specinpaint.core.region import Region
+from specinpaint.editing import Editor
 from specinpaint.metrics.silence import block_edges
 from specinpaint.metrics.stft import magnitude
 
@@ -30,10 +31,10 @@ from .reconstruction import finite_mean
 N_FFT, HOP = 2048, 512
 
 
-def evaluation_regions(pipeline) -> dict[str, Region]:
+def evaluation_regions(editor: Editor) -> dict[str, Region]:
     """The three regions in seconds × Hz (row fractions turned into Hz with the representation)."""
-    seconds = pipeline.window_seconds
-    freqs = pipeline.bin_frequencies()
+    seconds = editor.geometry.window_seconds
+    freqs = editor.geometry.bin_frequencies()
     rows = freqs.numel()
 
     def hz(fraction: float) -> float:
@@ -46,10 +47,11 @@ def evaluation_regions(pipeline) -> dict[str, Region]:
     }
 
 
-def stft_cell_mask(mask: torch.Tensor, pipeline, num_samples: int) -> torch.Tensor:
+def stft_cell_mask(mask: torch.Tensor, editor: Editor, num_samples: int) -> torch.Tensor:
     """A codemap mask ``[B, F, T]`` → linear-STFT bins ``[B, K, frames]`` inside masked cells."""
+    pipeline = editor.pipeline
     _, rows, frames = pipeline.representation.output_shape(num_samples)
-    row_edges = block_edges(pipeline.bin_frequencies(), mask.shape[-2])
+    row_edges = block_edges(editor.geometry.bin_frequencies(), mask.shape[-2])
     col_edges = block_edges(pipeline.representation.frame_times_s(frames).detach().double().cpu(), mask.shape[-1])
     sr = pipeline.sample_rate
     bin_hz = torch.arange(N_FFT // 2 + 1, dtype=torch.float64) * sr / N_FFT
@@ -73,20 +75,21 @@ def masked_lsd_db(reference: torch.Tensor, estimate: torch.Tensor, where: torch.
 def evaluate_inpainting(ctx: EvaluationContext) -> dict[str, Any]:
     pipeline, spec = ctx.pipeline, ctx.spec
     pipeline.to(resolve_device(spec.device)).eval()
+    editor = Editor(pipeline)
     batch = ctx.heldout(spec.inpainting_notes)
-    codes = pipeline.encode_long(batch.audio)
-    original = pipeline.decode_long(codes).float()
+    codes = editor.encode_long(batch.audio)
+    original = editor.decode_long(codes).float()
     per_region: dict[str, dict[str, float]] = {}
     overall: dict[str, list[float]] = defaultdict(list)
-    for index, (name, region) in enumerate(evaluation_regions(pipeline).items()):
-        result = pipeline.inpaint(codes, region, pitch=batch.pitch.tolist(), family=batch.family.tolist(),
+    for index, (name, region) in enumerate(evaluation_regions(editor).items()):
+        result = editor.inpaint(codes, region, pitch=batch.pitch.tolist(), family=batch.family.tolist(),
                                   sampling={**spec.sampling, "seed": spec.seed + 17 * index})
         unchanged = torch.ones(codes.batch_size, dtype=torch.bool)
         for level in codes.levels:
             outside = ~result.masks[level]
             same = (result.codes[level] == codes[level]) | ~outside
             unchanged &= same.flatten(1).all(dim=1)
-        inside = stft_cell_mask(result.masks[codes.levels[0]], pipeline, ctx.num_samples)
+        inside = stft_cell_mask(result.masks[codes.levels[0]], editor, ctx.num_samples)
         audio = result.audio.float()
         outside_lsd = masked_lsd_db(original, audio, ~inside)
         inside_lsd = masked_lsd_db(original, audio, inside)

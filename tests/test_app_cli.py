@@ -14,6 +14,7 @@ from editing_fakes import edit_plugins, make_pipeline
 from specinpaint.app.cli import main
 from specinpaint.core import Codemaps
 from specinpaint.core.region import Region
+from specinpaint.editing import Editor
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def test_inpaint_from_codes_changes_only_the_region(bundle, tmp_path, capsys):
                  "--codes", str(tmp_path / "b.json")]) == 0
     before, after = _codes(tmp_path / "a.json"), _codes(tmp_path / "b.json")
     with edit_plugins():
-        masks = make_pipeline().region_masks(Region(time_s=(0.0, 0.06), freq_hz=(0.0, 1500.0)), 4)
+        masks = Editor(make_pipeline()).region_masks(Region(time_s=(0.0, 0.06), freq_hz=(0.0, 1500.0)), 4)
     for level in ("top", "bottom"):
         assert torch.equal(after[level][~masks[level]], before[level][~masks[level]])
     assert not after.equal(before)
@@ -56,6 +57,26 @@ def test_inpaint_from_codes_changes_only_the_region(bundle, tmp_path, capsys):
     assert main(["inpaint", str(tmp_path / "a.wav"), "-b", str(bundle), "--freq", "0:800", "--attenuate", "20",
                  "-o", str(tmp_path / "c.wav")]) == 0
     assert sf.read(tmp_path / "c.wav")[0].shape == (1024,)
+
+
+def test_inpaint_noise_brush_is_seeded_and_stays_in_the_region(bundle, tmp_path, capsys):
+    main(["generate", "-b", str(bundle), "--seed", "1", "-o", str(tmp_path / "a.wav"), "--codes", str(tmp_path / "a.json")])
+    runs = []
+    for name in ("n1", "n2"):
+        assert main(["inpaint", str(tmp_path / "a.json"), "-b", str(bundle), "--time", "0.0:0.06", "--noise",
+                     "--layer", "bottom", "--seed", "5", "-o", str(tmp_path / f"{name}.wav"),
+                     "--codes", str(tmp_path / f"{name}.json")]) == 0
+        runs.append(_codes(tmp_path / f"{name}.json"))
+    before = _codes(tmp_path / "a.json")
+    with edit_plugins():
+        masks = Editor(make_pipeline()).region_masks(Region(time_s=(0.0, 0.06)), 4, layer="bottom")
+    assert runs[0].equal(runs[1]) and torch.equal(runs[0]["top"], before["top"])
+    assert torch.equal(runs[0]["bottom"][~masks["bottom"]], before["bottom"][~masks["bottom"]])
+    assert not torch.equal(runs[0]["bottom"], before["bottom"])
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stop:  # one brush at a time (argparse's own usage error)
+        main(["inpaint", str(tmp_path / "a.json"), "-b", str(bundle), "--time", "0:0.06", "--noise", "--attenuate", "10"])
+    assert stop.value.code == 2 and "not allowed with argument" in capsys.readouterr().err
 
 
 def test_cli_errors_are_one_line(bundle, tmp_path, capsys):
@@ -67,7 +88,8 @@ def test_cli_errors_are_one_line(bundle, tmp_path, capsys):
         (["inpaint", str(wav), "-b", str(bundle), "--time", "5:6"], "outside the spectrogram"),
         (["inpaint", str(tmp_path / "missing.wav"), "-b", str(bundle), "--time", "0:1"], "no such file"),
         (["generate", "-b", str(tmp_path / "nowhere")], "no pipeline bundle here"),
-        (["generate", "-b", str(bundle), "--pitch", "100"], "pitch outside MIDI 24..84"),
+        (["generate", "-b", str(bundle), "--pitch", "100"], "pitch 100 is outside this bundle's pitch range 24..84"),
+        (["generate", "-b", str(bundle), "--family", "kazoo"], "family 'kazoo' is not one of this bundle's families: bass,"),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
@@ -95,7 +117,7 @@ def test_serve_builds_settings_and_binds_loopback(bundle, monkeypatch):
     settings = seen["settings"]
     assert settings.host == "127.0.0.1" and settings.port == 8123
     assert settings.max_duration_s == 10 and settings.rate_limit_per_minute == 30
-    assert seen["app"].state.dataset is None  # no code store next to this bundle
+    assert seen["app"].state.service.dataset is None  # no code store next to this bundle
 
 
 def _one_error_line(capsys) -> str:

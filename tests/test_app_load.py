@@ -14,13 +14,14 @@ from editing_fakes import edit_plugins, make_pipeline
 
 from specinpaint.app.server import BackgroundServer, ServerSettings, create_app
 from specinpaint.core.region import Region
+from specinpaint.editing import Editor
 
 CLIENTS, ROUNDS = 6, 4
 
 
 def test_concurrent_clients_get_their_own_answers():
     with edit_plugins():
-        pipe = make_pipeline()
+        pipe = Editor(make_pipeline())
         region = Region(time_s=(0.03, 0.09), freq_hz=(0.0, 2000.0))
         expected = {}
         for client in range(CLIENTS):
@@ -28,7 +29,7 @@ def test_concurrent_clients_get_their_own_answers():
                 seed = 1000 * client + step
                 note = pipe.generate(24 + client, "brass", sampling={"seed": seed}, decode=False).codes
                 edited = pipe.inpaint(note, region, pitch=60 + step, family="organ", seed=seed + 1, decode=False).codes
-                expected[seed] = (note, edited, pipe.decode(edited)[0].numpy())
+                expected[seed] = (note, edited, pipe.pipeline.decode(edited)[0].numpy())
 
         errors: list[str] = []
         counts = {"requests": 0}

@@ -16,7 +16,8 @@ from editing_fakes import edit_plugins, make_pipeline
 
 from specinpaint.app.dataset_codes import DatasetCodes
 from specinpaint.app.server import ServerSettings, create_app
-from specinpaint.core import Codemaps
+from specinpaint.core import NSYNTH_FAMILIES, Codemaps
+from specinpaint.editing import Editor
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -26,7 +27,7 @@ LOCAL = "http://127.0.0.1:8000"  # the Host a browser sends to the default bind 
 
 
 def _dataset(pipe) -> DatasetCodes:
-    notes = pipe.generate([40, 52, 64, 64], ["bass", "brass", "brass", "organ"], n=4, sampling={"seed": 0},
+    notes = Editor(pipe).generate([40, 52, 64, 64], ["bass", "brass", "brass", "organ"], n=4, sampling={"seed": 0},
                           decode=False)
     return DatasetCodes(notes.codes, torch.tensor([40, 52, 64, 64]), torch.tensor([0, 1, 1, 6]))
 
@@ -64,7 +65,7 @@ def test_generate_is_seeded_and_matches_the_python_api(served):
     body = {"pitch": 60, "family": "brass", "temperature": 0.9, "seed": 17}
     a, b = client.post("/api/generate", json=body).json(), client.post("/api/generate", json=body).json()
     assert a["codes"] == b["codes"] and a["seed"] == 17
-    expected = pipe.generate(60, "brass", sampling={"seed": 17, "temperature": 0.9}, decode=False).codes
+    expected = Editor(pipe).generate(60, "brass", sampling={"seed": 17, "temperature": 0.9}, decode=False).codes
     assert a["codes"]["top"] == expected["top"][0].tolist()
     drawn = client.post("/api/generate", json={"pitch": 60}).json()
     assert isinstance(drawn["seed"], int)  # the server picks and reports a seed
@@ -161,13 +162,18 @@ def test_malformed_edit_requests(served):
     for body in ({"codes": codes, "region": {}},
                  {"codes": codes, "region": {"time_s": [0, 1], "masks": {"top": [[1]]}}},
                  {"codes": codes, "region": {"time_s": [0, 1]}, "pitch": 200},
-                 {"codes": codes, "region": {"time_s": [0, 1]}, "family": "kazoo"},
                  {"codes": codes, "region": {"time_s": [0, 1]}, "temperature": 0},
                  {"codes": codes, "region": {"time_s": [0, 1]}, "surprise": 1}):
         res = client.post("/api/inpaint", json=body)
         assert res.status_code == 422 and isinstance(res.json()["detail"], list)
     pack = client.post("/api/sample-pack", json={"codes": codes, "min_pitch": 70, "max_pitch": 60})
     assert pack.status_code == 422
+    # labels the bundle does not offer: one line naming the allowed ones, never repeating the request
+    kazoo = client.post("/api/inpaint", json={"codes": codes, "region": {"time_s": [0, 1]}, "family": "kazoo"})
+    assert kazoo.status_code == 422 and "kazoo" not in kazoo.text
+    assert kazoo.json()["detail"] == "family: not one of this bundle's families: " + ", ".join(NSYNTH_FAMILIES)
+    low = client.post("/api/generate", json={"pitch": 12})
+    assert low.status_code == 422 and low.json()["detail"] == "pitch: outside this bundle's pitch range 24..84"
 
 
 def test_sample_from_dataset_honours_constraints_and_terminates(served):
@@ -202,7 +208,7 @@ def test_pages_docs_and_no_files_written(served, tmp_path, monkeypatch):
     assert "api/inpaint" in client.get("/static/app.js").text
     spec = client.get("/openapi.json").json()
     assert {"/api/generate", "/api/inpaint", "/api/attenuate", "/api/audio", "/api/spectrogram", "/api/sample-pack",
-            "/api/analyze", "/api/sample-from-dataset", "/api/info"} <= set(spec["paths"])
+            "/api/analyze", "/api/sample-from-dataset", "/api/info", "/api/noise", "/api/region-masks"} <= set(spec["paths"])
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/docs-assets/swagger-ui-bundle.js" in docs.text
     assert "cdn" not in docs.text.lower() and "https://" not in docs.text  # nothing fetched from outside
@@ -374,3 +380,41 @@ def test_over_http_chunked_bodies_stop_early_and_forwarded_headers_are_not_trust
             statuses = [httpx.post(f"{url}/api/generate", json={"seed": 1},
                                    headers={"x-forwarded-for": f"10.0.0.{i}"}).status_code for i in range(3)]
             assert statuses == [200, 200, 200]  # behind a trusted proxy each forwarded client has its bucket
+
+
+def test_noise_route_fills_the_region_with_seeded_codes(served):
+    _, client = served
+    codes = client.post("/api/generate", json={"seed": 6}).json()["codes"]
+    body = {"codes": codes, "region": {"time_s": [0.0, 0.06], "freq_hz": [0, 1900]}, "seed": 9}
+    first, again = client.post("/api/noise", json=body).json(), client.post("/api/noise", json=body).json()
+    assert first["codes"] == again["codes"] and first["seed"] == 9
+    changed = 0
+    for level in ("top", "bottom"):
+        old, new = np.array(codes[level]), np.array(first["codes"][level])
+        mask = np.array(first["masks"][level], dtype=bool)
+        assert mask.any() and (old[~mask] == new[~mask]).all()
+        changed += int((old[mask] != new[mask]).sum())
+    assert changed > 0
+    bottom = client.post("/api/noise", json={**body, "layer": "bottom"}).json()
+    assert bottom["codes"]["top"] == codes["top"] and not np.array(bottom["masks"]["top"]).any()
+    assert isinstance(client.post("/api/noise", json={"codes": codes, "region": {"time_s": [0, 0.05]}}).json()["seed"], int)
+    bad = client.post("/api/noise", json={**body, "layer": "middle"})
+    assert bad.status_code == 422 and "unknown layer 'middle'" in bad.json()["detail"]
+
+
+def test_region_masks_preview_is_the_edits_own_selection(served):
+    _, client = served
+    codes = client.post("/api/generate", json={"seed": 7}).json()["codes"]
+    region = {"time_s": [0.0, 0.07], "freq_hz": [0, 1500]}
+    preview = client.post("/api/region-masks", json={"region": region, "layer": "top"}).json()["masks"]
+    edit = client.post("/api/inpaint", json={"codes": codes, "region": region, "seed": 1}).json()["masks"]
+    assert preview == edit and sum(map(sum, preview["top"])) > 0
+    painted = [[0] * 8 for _ in range(8)]
+    painted[5][6] = 1
+    pooled = client.post("/api/region-masks", json={"region": {"masks": {"bottom": painted}}, "layer": "top"}).json()
+    assert [(r, c) for r, row in enumerate(pooled["masks"]["top"]) for c, v in enumerate(row) if v] == [(2, 3)]
+    long = client.post("/api/region-masks", json={"region": {"time_s": [0.2, 0.3]}, "columns": 12}).json()["masks"]
+    assert len(long["top"][0]) == 12 and sum(long["top"][0][:6]) == 0 and sum(long["top"][0][6:10]) > 0
+    outside = client.post("/api/region-masks", json={"region": {"time_s": [5, 6]}})
+    assert outside.status_code == 422 and "outside the spectrogram" in outside.json()["detail"]
+    assert client.post("/api/region-masks", json={"region": region, "columns": 99}).status_code == 422

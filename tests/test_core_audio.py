@@ -77,7 +77,7 @@ def test_wav_writers_clip_and_round_trip(tmp_path):
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
 def test_non_finite_audio_is_never_written(tmp_path, bad):
-    from specinpaint.core.editing import EditResult, SamplePack
+    from specinpaint.editing import EditResult, SamplePack
 
     audio = torch.tensor([0.1, bad, 0.2])
     with pytest.raises(AudioInputError, match=r"out\.wav: audio to write contains NaN or infinite samples; nothing "

@@ -9,7 +9,7 @@ import torch
 
 from _fakes import fake_config
 from specinpaint.core import BundleError, Codemaps, ConfigError, Pipeline, build_pipeline
-from specinpaint.core.pipeline import METADATA_FILE, WEIGHTS_FILE
+from specinpaint.core.bundle import METADATA_FILE, WEIGHTS_FILE, load_weights
 
 
 @pytest.fixture
@@ -72,10 +72,10 @@ def test_missing_file_and_not_a_bundle(tmp_path, pipeline):
 def test_weights_from_another_config_are_refused(pipeline, fake_plugins):
     other = build_pipeline(fake_config(quantizer={"name": "test-pool", "params": {"num_codes": 32}}))
     with pytest.raises(BundleError, match=r"quantizer\.codebook has shape \(32,\), the model expects \(16,\)"):
-        pipeline.load_weights(other.state_dict(), "other")
+        load_weights(pipeline, other.state_dict(), "other")
     partial = {k: v for k, v in pipeline.state_dict().items() if "scale" not in k}
     with pytest.raises(BundleError, match="missing 2 tensors"):
-        pipeline.load_weights(partial, "partial")
+        load_weights(pipeline, partial, "partial")
 
 
 def test_failed_save_keeps_the_previous_bundle(tmp_path, pipeline, monkeypatch):

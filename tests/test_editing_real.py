@@ -10,28 +10,29 @@ from editing_fakes import edit_plugins
 
 from specinpaint.core import Codemaps, build_pipeline, load_config
 from specinpaint.core.region import Region, upsample_mask
+from specinpaint.editing import Editor
 
 
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
-    return build_pipeline("tiny").eval()
+    return Editor(build_pipeline("tiny").eval())
 
 
 def test_tiny_pipeline_inpaints_only_the_region(tiny):
     gen = torch.Generator().manual_seed(0)
-    notes = Codemaps({level: torch.randint(0, tiny.quantizer.num_codes[level], (2, *shape), generator=gen)
-                      for level, shape in tiny.codemap_shapes.items()})
+    notes = Codemaps({level: torch.randint(0, tiny.geometry.num_codes[level], (2, *shape), generator=gen)
+                      for level, shape in tiny.geometry.window_shapes.items()})
     region = Region(time_s=(1.0, 2.0), freq_hz=(0.0, 1000.0))
     out = tiny.inpaint(notes, region, pitch=62, family="organ", seed=1, decode=False)
     top, bottom = out.masks["top"], out.masks["bottom"]
     assert top[0].any(0).nonzero().flatten().tolist() == [1]  # 1–2 s is the second of 4 top columns
-    assert torch.equal(bottom, upsample_mask(top, tiny.codemap_shapes["bottom"]))
+    assert torch.equal(bottom, upsample_mask(top, tiny.geometry.window_shapes["bottom"]))
     for level in ("top", "bottom"):
         assert torch.equal(out.codes[level][~out.masks[level]], notes[level][~out.masks[level]])
     detail = tiny.inpaint(notes.select(0), region, layer="bottom", seed=2)
     assert torch.equal(detail.codes["top"], notes["top"][:1])
-    assert detail.audio.shape == (1, tiny.config.num_samples) and torch.isfinite(detail.audio).all()
+    assert detail.audio.shape == (1, tiny.geometry.num_samples) and torch.isfinite(detail.audio).all()
 
 
 def test_tiny_pipeline_long_note_and_attenuate(tiny):
@@ -63,16 +64,17 @@ def test_paper_geometry_maps_regions_to_the_right_cells():
         paper = Pipeline(config).eval()
         paper.fit_normalizer([0.1 * torch.randn(2, 64000)])  # the paper's normaliser is fitted on data
         assert paper.spectrogram_shape == (2, 1024, 128)
-        assert paper.codemap_shapes == {"top": (32, 4), "bottom": (64, 8)} and paper.window_seconds == 4.0
-        masks = paper.region_masks(Region(time_s=(1.0, 2.0), freq_hz=(0.0, 500.0)), 4)
+        editor = Editor(paper)
+        assert paper.codemap_shapes == {"top": (32, 4), "bottom": (64, 8)} and editor.geometry.window_seconds == 4.0
+        masks = editor.region_masks(Region(time_s=(1.0, 2.0), freq_hz=(0.0, 500.0)), 4)
         top = masks["top"][0]
         assert top.any(0).nonzero().flatten().tolist() == [1]
         rows = top.any(1).nonzero().flatten().tolist()
-        freqs = paper.bin_frequencies()
+        freqs = editor.geometry.bin_frequencies()
         assert rows == list(range(len(rows))) and 1 <= len(rows) < 32
         assert float(freqs[(rows[-1] + 1) * 32 - 1]) > 400 and float(freqs[rows[-1] * 32]) < 500
         codes = paper.encode(torch.zeros(1, 64000))
-        out = paper.inpaint(codes, Region(time_s=(1.0, 2.0), freq_hz=(0.0, 500.0)), pitch=60, seed=0, decode=False)
+        out = editor.inpaint(codes, Region(time_s=(1.0, 2.0), freq_hz=(0.0, 500.0)), pitch=60, seed=0, decode=False)
         for level in ("top", "bottom"):
             assert torch.equal(out.codes[level][~out.masks[level]], codes[level][~out.masks[level]])
         assert paper.priors["bottom"].calls[-1]["mask"].shape == (1, 64, 8)

@@ -11,14 +11,14 @@ import torch
 from editing_fakes import edit_plugins, make_pipeline
 
 from specinpaint.core import Codemaps, build_pipeline
-from specinpaint.core.editing import EditError
 from specinpaint.core.region import Region
+from specinpaint.editing import EditError, Editor
 
 
-def _spy(monkeypatch, pipe) -> dict[str, list[str]]:
+def _spy(monkeypatch, editor) -> dict[str, list[str]]:
     """Record the sampler each level's prior is called with."""
     seen: dict[str, list[str]] = {}
-    for level, prior in pipe.priors.items():
+    for level, prior in editor.pipeline.priors.items():
         def wrapped(codes, mask, conditioning, options, _inner=prior.inpaint, _level=level):
             seen.setdefault(_level, []).append(options.sampler)
             return _inner(codes, mask, conditioning, options)
@@ -27,29 +27,29 @@ def _spy(monkeypatch, pipe) -> dict[str, list[str]]:
     return seen
 
 
-def _notes(pipe, batch: int = 1, columns: int = 4) -> Codemaps:
+def _notes(editor, batch: int = 1, columns: int = 4) -> Codemaps:
     gen = torch.Generator().manual_seed(0)
-    shapes = pipe.level_shapes(columns)
-    return Codemaps({lvl: torch.randint(0, pipe.quantizer.num_codes[lvl], (batch, *shape), generator=gen)
+    shapes = editor.geometry.level_shapes(columns)
+    return Codemaps({lvl: torch.randint(0, editor.geometry.num_codes[lvl], (batch, *shape), generator=gen)
                      for lvl, shape in shapes.items()})
 
 
 @pytest.fixture(scope="module")
 def tiny():
     torch.manual_seed(0)
-    return build_pipeline("tiny").eval()
+    return Editor(build_pipeline("tiny").eval())
 
 
 @pytest.fixture(scope="module")
 def tiny_masked():
     torch.manual_seed(0)
-    return build_pipeline("tiny-masked").eval()
+    return Editor(build_pipeline("tiny-masked").eval())
 
 
 def test_tiny_parallel_runs_on_top_and_falls_back_on_bottom(tiny, monkeypatch, caplog):
     seen = _spy(monkeypatch, tiny)
     notes = _notes(tiny, columns=6)
-    with caplog.at_level(logging.INFO, logger="specinpaint.core.editing"):
+    with caplog.at_level(logging.INFO, logger="specinpaint.editing.plan"):
         out = tiny.inpaint(notes, Region(time_s=(1.0, 4.5), freq_hz=(0.0, 1500.0)), pitch=60, family="brass",
                            sampler="parallel", seed=3, decode=False)
     assert set(seen["top"]) == {"parallel"} and set(seen["bottom"]) == {"autoregressive"}
@@ -64,7 +64,7 @@ def test_tiny_parallel_runs_on_top_and_falls_back_on_bottom(tiny, monkeypatch, c
 
 def test_tiny_masked_runs_parallel_on_both_levels(tiny_masked, monkeypatch, caplog):
     seen = _spy(monkeypatch, tiny_masked)
-    with caplog.at_level(logging.INFO, logger="specinpaint.core.editing"):
+    with caplog.at_level(logging.INFO, logger="specinpaint.editing.plan"):
         gen = tiny_masked.generate(60, "organ", n=2, sampling={"sampler": "parallel", "num_steps": 2, "seed": 1},
                                    decode=False)
     assert seen == {"top": ["parallel"], "bottom": ["parallel"]}
@@ -82,7 +82,7 @@ def test_unsupported_sampler_is_refused_before_any_level_is_sampled():
         pipe = make_pipeline()
     pipe.priors["bottom"].supports_sampler = lambda sampler: False  # a prior that can run nothing
     with pytest.raises(EditError, match="'bottom' prior .* supports neither 'parallel' nor 'autoregressive'"):
-        pipe.generate(sampling={"sampler": "parallel", "seed": 0}, decode=False)
+        Editor(pipe).generate(sampling={"sampler": "parallel", "seed": 0}, decode=False)
     assert pipe.priors["top"].calls == []
 
 
@@ -93,7 +93,7 @@ def test_zero_columns_is_an_error_not_a_default(tiny):
 
 def test_progress_bar_is_opt_in_and_does_not_change_results(capsys):
     with edit_plugins():
-        pipe = make_pipeline()
+        pipe = Editor(make_pipeline())
     quiet = pipe.generate(60, "brass", n=2, sampling={"seed": 5}, columns=9, decode=False)
     assert capsys.readouterr().err == ""
     shown = pipe.generate(60, "brass", n=2, sampling={"seed": 5}, columns=9, decode=False, progress=True)

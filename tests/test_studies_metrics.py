@@ -25,8 +25,8 @@ N = 16000 * 2  # 2 s notes: enough for the pitch window (0.1–1.1 s)
 
 
 class ToneGenerator(torch.nn.Module):
-    """Stands in for a pipeline: 'generates' a tone at the requested pitch + ``offset`` semitones
-    (or silence), so the generation section's scores are known in advance."""
+    """Stands in for a pipeline and its editor: 'generates' a tone at the requested pitch +
+    ``offset`` semitones (or silence), so the generation section's scores are known in advance."""
 
     def __init__(self, offset: int | None) -> None:
         super().__init__()
@@ -55,10 +55,13 @@ class Labels:
 
 
 def _generation(offset: int | None) -> dict:
+    from unittest import mock
+
     data = Labels([0, 0, 0, 1, 1], [36, 48, 60, 55, 67])
     spec = EvaluationSpec(pitches_per_family=2, seeds=2, batch_size=3)
     ctx = EvaluationContext(ToneGenerator(offset), data, spec, train_dataset=None)  # type: ignore[arg-type]
-    return evaluate_generation(ctx)
+    with mock.patch("specinpaint.studies.generation.Editor", lambda pipeline: pipeline):  # it edits itself
+        return evaluate_generation(ctx)
 
 
 def test_notes_at_the_asked_pitch_score_100_percent():

@@ -5,15 +5,22 @@ the prior stages."""
 from __future__ import annotations
 
 import json
+import warnings
 
 import pytest
 
+from specinpaint.app.cli import main
+from specinpaint.app.server import create_app
 from specinpaint.core import Pipeline, load_config
 from specinpaint.data.fake_nsynth import write_fake_nsynth
 from specinpaint.data.labels import LabelEncoders
 from specinpaint.training import train_all, train_quantizer
 from specinpaint.training.data import build_dataset
 from specinpaint.training.synthetic import synthetic_config
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 NUM_SAMPLES = 2048  # the synthetic representation's note length
 
@@ -34,7 +41,7 @@ def _nsynth_config(root, splits_file):
     return load_config(config)
 
 
-def test_trained_bundle_carries_the_datasets_label_encoders_and_split(tmp_path):
+def test_trained_bundle_carries_the_datasets_label_encoders_and_split(tmp_path, capsys):
     root = write_fake_nsynth(tmp_path / "nsynth", num_samples=NUM_SAMPLES)
     config = _nsynth_config(root, tmp_path / "split.json")
     train_set, valid_set = build_dataset(config, "train"), build_dataset(config, "valid")
@@ -61,6 +68,15 @@ def test_trained_bundle_carries_the_datasets_label_encoders_and_split(tmp_path):
         assert data["split_train_fraction"] == pytest.approx(0.8)
         assert data["filters"]["families"] == ["bass", "guitar", "keyboard"]
         assert data["filters"]["pitch"] == [24, 84]
+        assert labels.instrument_family.present == ["bass", "guitar", "keyboard"]
+    # the bundle offers exactly the three families it was trained on: CLI help and /api/info
+    with pytest.raises(SystemExit):
+        main(["generate", "-b", str(tmp_path / "run/bundle"), "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    offered = help_text[help_text.index("--family FAMILY"):help_text.index("-h, --help")]
+    assert "bass, guitar, keyboard (" in offered and "brass" not in offered and "organ" not in offered
+    info = TestClient(create_app(pipeline), base_url="http://127.0.0.1:8000").get("/api/info").json()
+    assert info["families"] == ["bass", "guitar", "keyboard"] and info["pitch_range"] == [24, 84]
 
 
 def test_datasets_without_label_encoders_record_the_split_only(tmp_path):

@@ -225,7 +225,9 @@ def finish_run(
 ) -> Path | None:
     """Load the chosen weights, record the training in the pipeline's extras and save the bundle
     (rank 0; only for a finished run). Returns the bundle path (None for an unfinished run)."""
-    pipeline: Pipeline = task.pipeline  # type: ignore[attr-defined]
+    pipeline = getattr(task, "pipeline", None)  # the quantizer and prior tasks hold the pipeline they train
+    if not isinstance(pipeline, Pipeline):
+        raise TypeError(f"task '{task.name}' holds no pipeline to save")
     if not outcome.finished:
         return None
     bundle = Path(bundle_dir) if bundle_dir is not None else out_dir / BUNDLE_DIR

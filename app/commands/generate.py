@@ -10,7 +10,7 @@ from specinpaint.app.cli_common import (
     add_label_args,
     add_progress_arg,
     add_sampling_args,
-    load_bundle,
+    load_editor,
     numbered,
     sampling_from_args,
     write_codes_json,
@@ -18,8 +18,9 @@ from specinpaint.app.cli_common import (
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("generate", help="sample new notes from the priors and write WAVs",
-                            description="Sample notes from scratch with the pipeline's priors.")
+    parser = sub.add_parser("generate", help="sample new notes from the priors and write WAVs", add_help=False,
+                            description="Sample notes from scratch with the pipeline's priors. --pitch and --family "
+                            "must be labels the bundle was trained on (-b BUNDLE --help lists them).")
     add_bundle_arg(parser)
     add_label_args(parser)
     parser.add_argument("-n", "--count", type=int, default=1, help="notes to sample (one batch; default 1)")
@@ -35,16 +36,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from specinpaint.core.audio import write_wav
-    from specinpaint.core.editing import EditError
+    from specinpaint.editing import EditError
 
     if args.count < 1:
         raise EditError(f"--count must be >= 1, got {args.count}")
-    pipeline = load_bundle(args.bundle, args.device)
-    result = pipeline.generate(args.pitch, args.family, args.count, sampling_from_args(args), columns=args.columns,
-                               progress=not args.no_progress)
+    editor = load_editor(args.bundle, args.device)
+    result = editor.generate(args.pitch, args.family, args.count, sampling_from_args(args), columns=args.columns,
+                             progress=not args.no_progress)
     for i in range(args.count):
         path = numbered(args.output, i, args.count)
-        write_wav(path, result.audio[i], pipeline.sample_rate)
+        write_wav(path, result.audio[i], editor.geometry.sample_rate)
         print(path)
         if args.codes:
             write_codes_json(numbered(args.codes, i, args.count), result.codes, i)

@@ -1,4 +1,5 @@
-"""`specinpaint inpaint IN.wav --time 1.0:2.0 --freq 0:500 --pitch 60 --family brass -o OUT.wav`."""
+"""`specinpaint inpaint IN.wav --time 1.0:2.0 --freq 0:500 --pitch 60 --family brass -o OUT.wav`
+(or, instead of resampling, ``--attenuate DB`` or ``--noise``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from specinpaint.app.cli_common import (
     add_label_args,
     add_progress_arg,
     add_sampling_args,
-    load_bundle,
+    load_editor,
     parse_range,
     read_source,
     sampling_from_args,
@@ -20,9 +21,10 @@ from specinpaint.app.cli_common import (
 
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
-        "inpaint", help="resample a time × frequency region of a note under new labels",
+        "inpaint", help="resample a time × frequency region of a note under new labels", add_help=False,
         description="Resample the codes inside a region (seconds × Hz) of a WAV or codes JSON; codes "
-        "outside the region never change.",
+        "outside the region never change. --pitch and --family must be labels the bundle was trained on "
+        "(-b BUNDLE --help lists them).",
     )
     parser.add_argument("input", type=Path, help="a WAV (any length; encoded first) or a codes .json")
     parser.add_argument("--time", help="START:END in seconds (give --time, --freq or both; "
@@ -31,8 +33,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--layer", default="top", help="top: structure + detail; bottom: detail only (default top)")
     parser.add_argument("--dilate", type=int, default=0, help="grow the region by this many codemap cells")
     add_label_args(parser)
-    parser.add_argument("--attenuate", type=float, metavar="DB",
-                        help="instead of resampling, lower the region by DB decibels (the 'erase' brush)")
+    brush = parser.add_mutually_exclusive_group()
+    brush.add_argument("--attenuate", type=float, metavar="DB",
+                       help="instead of resampling, lower the region by DB decibels (the 'erase' brush)")
+    brush.add_argument("--noise", action="store_true",
+                       help="instead of resampling, fill the region with uniformly random codes (the noise brush; "
+                       "--layer and --seed apply)")
     parser.add_argument("-o", "--output", type=Path, default=Path("inpainted.wav"),
                         help="WAV path; missing parent directories are created (default: inpainted.wav)")
     parser.add_argument("--codes", type=Path, help="also write the edited codes as JSON")
@@ -51,15 +57,17 @@ def run(args: argparse.Namespace) -> int:
     if time_s is None and freq_hz is None:
         raise SpecinpaintError("give a region: --time START:END and/or --freq LOW:HIGH")
     region = Region(time_s=time_s, freq_hz=freq_hz)
-    pipeline = load_bundle(args.bundle, args.device)
-    codes = read_source(args.input, pipeline)
+    editor = load_editor(args.bundle, args.device)
+    codes = read_source(args.input, editor)
     if args.attenuate is not None:
-        result = pipeline.attenuate(codes, region, args.attenuate)
+        result = editor.attenuate(codes, region, args.attenuate)
+    elif args.noise:
+        result = editor.noise(codes, region, layer=args.layer, seed=args.seed, dilate=args.dilate)
     else:
-        result = pipeline.inpaint(codes, region, args.pitch, args.family, layer=args.layer,
-                                  sampling=sampling_from_args(args), dilate=args.dilate,
-                                  progress=not args.no_progress)
-    write_wav(args.output, result.audio[0], pipeline.sample_rate)
+        result = editor.inpaint(codes, region, args.pitch, args.family, layer=args.layer,
+                                sampling=sampling_from_args(args), dilate=args.dilate,
+                                progress=not args.no_progress)
+    write_wav(args.output, result.audio[0], editor.geometry.sample_rate)
     if args.codes:
         write_codes_json(args.codes, result.codes)
     changed = {lvl: int((result.codes[lvl] != codes[lvl]).sum()) for lvl in codes.levels}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from specinpaint.app.cli_common import add_bundle_arg, load_bundle, read_source
+from specinpaint.app.cli_common import add_bundle_arg, load_editor, read_source
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,15 +19,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    pipeline = load_bundle(args.bundle, args.device)
-    codes = read_source(args.input, pipeline)
-    for path in write_note_pngs(pipeline, codes, args.output, audio_path=args.input):
+    editor = load_editor(args.bundle, args.device)
+    codes = read_source(args.input, editor)
+    for path in write_note_pngs(editor, codes, args.output, audio_path=args.input):
         print(path)
     return 0
 
 
 def write_note_pngs(
-    pipeline, codes, directory: Path, audio_path: Path | None = None, stem: str = "", masks=None,
+    editor, codes, directory: Path, audio_path: Path | None = None, stem: str = "", masks=None,
     channels: int | None = None, fast_codemaps: bool = False,
 ) -> list[Path]:
     """PNG files for one note: ``{stem}spectrogram.png`` (decoded from the codes; the first
@@ -42,16 +42,17 @@ def write_note_pngs(
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    freqs = pipeline.bin_frequencies()
-    columns = codes[pipeline.levels[0]].shape[-1]
+    geometry, pipeline = editor.geometry, editor.pipeline
+    freqs = geometry.bin_frequencies()
+    columns = codes[geometry.levels[0]].shape[-1]
     written = []
-    spec = pipeline.decode_spectrogram(codes)[0, :channels]
+    spec = editor.decode_spectrogram(codes)[0, :channels]
     path = directory / f"{stem}spectrogram.png"
-    render_spectrogram(spec, freqs, pipeline.frame_times(columns)[: spec.shape[-1]], path=path,
+    render_spectrogram(spec, freqs, geometry.frame_times(columns)[: spec.shape[-1]], path=path,
                        titles=("decoded level", "decoded phase/IF"))
     written.append(path)
-    num_codes = pipeline.quantizer.num_codes
-    for level in pipeline.levels:
+    num_codes = geometry.num_codes
+    for level in geometry.levels:
         path = directory / f"{stem}codes-{level}.png"
         mask = masks[level][0] if masks is not None else None
         if fast_codemaps:
@@ -64,13 +65,13 @@ def write_note_pngs(
     if audio_path is not None and Path(audio_path).suffix.lower() != ".json":
         from specinpaint.core.audio import fit_length, load_audio
 
-        audio = load_audio(audio_path, pipeline.sample_rate)
-        audio = fit_length(audio, pipeline._column_samples(columns))
+        audio = load_audio(audio_path, geometry.sample_rate)
+        audio = fit_length(audio, geometry.column_samples(columns))
         with torch.no_grad():
-            first = pipeline.spectrogram(fit_length(audio, pipeline.config.num_samples)[None].to(pipeline.device))
+            first = pipeline.spectrogram(fit_length(audio, geometry.num_samples)[None].to(pipeline.device))
             raw = pipeline.representation.clean(pipeline.normalizer.denormalize(first))[0].cpu()
         path = directory / f"{stem}input-spectrogram.png"
-        render_spectrogram(raw, freqs, pipeline.frame_times(pipeline.window_columns), path=path,
+        render_spectrogram(raw, freqs, geometry.frame_times(geometry.window_columns), path=path,
                            titles=("input level (first window)", "input phase/IF"))
         written.append(path)
     return written

@@ -8,7 +8,12 @@
     codes: null,         // {top: [[...]], bottom: [[...]]}
     history: [],         // previous codes (undo stack)
     selection: null,     // box in canvas fractions {x0, x1, y0, y1} (y from the top)
-    region: null,        // {time_s: [a, b], freq_hz: [lo, hi]} sent to the server
+    paint: null,         // cells painted on a codemap: {level, mask: rows (low → high) × columns of 0/1}
+    region: null,        // sent to the server: {time_s: [a, b], freq_hz: [lo, hi]} or {masks: {level: mask}}
+    preview: null,       // cells the region selects on every level (from /api/region-masks)
+    previewToken: 0,
+    grid: null,          // the codemap grid drawn on the spectrogram: {level, rows, cols, xs, ys} (fractions)
+    axes: null,          // tick labels drawn beside the spectrogram: {x: [[label, fraction]], y: [...]}
     lastMasks: null,     // cells the last edit could change (per level)
     lastSeed: null,
     busy: 0,
@@ -52,6 +57,8 @@
     $("btn-dataset").disabled = !idle || !(app.info && app.info.dataset_notes > 0);
     $("btn-resample").disabled = !idle || !app.codes || !app.region;
     $("btn-attenuate").disabled = !idle || !app.codes || !app.region;
+    $("btn-noise").disabled = !idle || !app.codes || !app.region;
+    $("btn-clear").disabled = !app.region;
     $("btn-pack").disabled = !idle || !app.codes;
     $("btn-undo").disabled = !idle || app.history.length === 0;
   }
@@ -121,23 +128,113 @@
     return { time_s: time, freq_hz: freq };
   }
 
-  // -- drawing -------------------------------------------------------------------------------
+  // -- the codemap grid on the spectrogram ---------------------------------------------------
+  function levelSize(level) {
+    const rows = app.codes ? app.codes[level] : null;
+    return rows ? [rows.length, rows[0].length] : [app.info.levels[level].rows, app.info.levels[level].columns];
+  }
+
+  // Cell c of n covers rows/frames ⌊c·N/n⌋ … ⌊(c+1)·N/n⌋ − 1 of the N the image shows (as the server
+  // maps regions), so lines sit at ⌊c·N/n⌋ / N.
+  function gridOf(level) {
+    const [rows, cols] = levelSize(level);
+    const F = app.info.bin_frequencies_hz.length, T = frameTimes().length;
+    const x = (c) => Math.floor(c * T / cols) / T;
+    const y = (r) => 1 - Math.floor(r * F / rows) / F;   // fraction from the top; row 0 = lowest
+    const xs = [], ys = [];
+    for (let c = 1; c < cols; c++) xs.push(x(c));
+    for (let r = 1; r < rows; r++) ys.push(y(r));
+    return { level, rows, cols, xs, ys, cell: (r, c) => ({ x0: x(c), x1: x(c + 1), y0: y(r + 1), y1: y(r) }) };
+  }
+
   function drawSpectrogram() {
     const canvas = $("spectrogram");
     const ctx = canvas.getContext("2d");
+    const W = canvas.width, H = canvas.height;
     ctx.imageSmoothingEnabled = false;
     ctx.fillStyle = "#000";
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    if (app.specImage) ctx.drawImage(app.specImage, 0, 0, canvas.width, canvas.height);
+    ctx.fillRect(0, 0, W, H);
+    if (app.specImage) ctx.drawImage(app.specImage, 0, 0, W, H);
+    if (!app.info) return;
+    const grid = app.grid = gridOf($("layer").value);
+    const covered = app.preview ? app.preview[grid.level] : null;
+    if (covered) {   // the cells an edit of this layer may change
+      ctx.fillStyle = "rgba(76, 194, 255, 0.28)";
+      for (let r = 0; r < grid.rows; r++) {
+        for (let c = 0; c < grid.cols; c++) {
+          if (!covered[r][c]) continue;
+          const b = grid.cell(r, c);
+          ctx.fillRect(b.x0 * W, b.y0 * H, (b.x1 - b.x0) * W, (b.y1 - b.y0) * H);
+        }
+      }
+    }
+    ctx.lineWidth = 1;
+    for (const [colour, shift] of [["rgba(0, 0, 0, 0.45)", -0.5], ["rgba(255, 255, 255, 0.5)", 0.5]]) {
+      ctx.strokeStyle = colour;   // a dark and a light line side by side: visible on dark and light images
+      ctx.beginPath();
+      for (const x of grid.xs) { ctx.moveTo(Math.round(x * W) + shift, 0); ctx.lineTo(Math.round(x * W) + shift, H); }
+      for (const y of grid.ys) { ctx.moveTo(0, Math.round(y * H) + shift); ctx.lineTo(W, Math.round(y * H) + shift); }
+      ctx.stroke();
+    }
     const sel = app.selection;
     if (sel) {
-      const x = sel.x0 * canvas.width, y = sel.y0 * canvas.height;
-      const w = (sel.x1 - sel.x0) * canvas.width, h = (sel.y1 - sel.y0) * canvas.height;
-      ctx.fillStyle = "rgba(76, 194, 255, 0.18)";
-      ctx.fillRect(x, y, w, h);
+      const x = sel.x0 * W, y = sel.y0 * H;
+      const w = (sel.x1 - sel.x0) * W, h = (sel.y1 - sel.y0) * H;
       ctx.strokeStyle = "#4cc2ff";
       ctx.lineWidth = 2;
       ctx.strokeRect(x, y, w, h);
+    }
+  }
+
+  // -- axes in seconds and Hz ---------------------------------------------------------------------
+  function fractionOf(edgeList, value) {   // inverse of at(): where a value lies along the axis
+    const n = edgeList.length - 1;
+    if (value <= edgeList[0]) return 0;
+    if (value >= edgeList[n]) return 1;
+    let i = 0;
+    while (edgeList[i + 1] < value) i++;
+    return (i + (value - edgeList[i]) / (edgeList[i + 1] - edgeList[i])) / n;
+  }
+
+  function niceStep(span, most) {
+    const raw = span / most, power = 10 ** Math.floor(Math.log10(raw));
+    return [1, 2, 5, 10].map((m) => m * power).find((step) => span / step <= most);
+  }
+
+  const decimals = (step) => Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+
+  function axisTicks() {
+    const t = edges(frameTimes());
+    const duration = columns() * app.info.column_seconds;
+    const step = niceStep(duration, 6);
+    const x = [];
+    for (let k = 0; k * step < duration - step / 2; k++) x.push([(k * step).toFixed(decimals(step)), fractionOf(t, k * step)]);
+    x.push([`${+duration.toFixed(3)} s`, fractionOf(t, duration)]);
+    const bins = app.info.bin_frequencies_hz, f = edges(bins);
+    const top = bins[bins.length - 1];
+    const y = [];
+    for (let k = 0; k < 5; k++) {   // evenly spaced rows (mel rows are not evenly spaced in Hz), rounded
+      const hz = bins[Math.round(k * (bins.length - 1) / 5)];
+      const round = hz < 100 ? Math.round(hz) : +hz.toPrecision(2);
+      if (!y.some(([label]) => +label === round)) y.push([String(round), 1 - fractionOf(f, round)]);
+    }
+    y.push([`${Math.round(top)} Hz`, 1 - fractionOf(f, top)]);
+    return { x, y };
+  }
+
+  function drawAxes() {
+    if (!app.info) return;
+    const axes = app.axes = axisTicks();
+    for (const [id, ticks, side] of [["axis-x", axes.x, "left"], ["axis-y", axes.y, "top"]]) {
+      const axis = $(id);
+      axis.replaceChildren();
+      ticks.forEach(([label, fraction], i) => {
+        const tick = document.createElement("span");
+        tick.className = "tick" + (i === ticks.length - 1 ? " end" : i === 0 ? " start" : "");
+        tick.style[side] = `${(100 * fraction).toFixed(3)}%`;
+        tick.textContent = label;
+        axis.append(tick);
+      });
     }
   }
 
@@ -158,7 +255,6 @@
     const nRows = rows.length, nCols = rows[0].length;
     const cw = canvas.width / nCols, ch = canvas.height / nRows;
     const numCodes = app.info.levels[level].num_codes;
-    const mask = app.lastMasks ? app.lastMasks[level] : null;
     for (let r = 0; r < nRows; r++) {
       const y = (nRows - 1 - r) * ch;   // low frequencies at the bottom
       for (let c = 0; c < nCols; c++) {
@@ -166,14 +262,27 @@
         ctx.fillRect(Math.floor(c * cw), Math.floor(y), Math.ceil(cw), Math.ceil(ch));
       }
     }
+    const each = (mask, fn) => {
+      for (let r = 0; r < nRows; r++) for (let c = 0; c < nCols; c++) if (mask[r][c]) fn((nRows - 1 - r) * ch, c * cw);
+    };
+    const selected = app.paint && app.paint.level === level ? app.paint.mask : app.preview ? app.preview[level] : null;
+    if (selected) {   // the selection (painted cells, or the cells the region covers)
+      ctx.fillStyle = "rgba(76, 194, 255, 0.45)";
+      ctx.strokeStyle = "#4cc2ff";
+      ctx.lineWidth = 2;
+      each(selected, (y, x) => { ctx.fillRect(x, y, cw, ch); ctx.strokeRect(x + 2, y + 2, cw - 4, ch - 4); });
+    }
+    const mask = app.lastMasks ? app.lastMasks[level] : null;
     if (!mask) return;
     ctx.strokeStyle = "rgba(255,255,255,0.95)";
     ctx.lineWidth = Math.max(1, Math.min(2, Math.min(cw, ch) / 4));
-    for (let r = 0; r < nRows; r++) {
-      for (let c = 0; c < nCols; c++) {
-        if (mask[r][c]) ctx.strokeRect(c * cw + 1, (nRows - 1 - r) * ch + 1, cw - 2, ch - 2);
-      }
-    }
+    each(mask, (y, x) => ctx.strokeRect(x + 1, y + 1, cw - 2, ch - 2));
+  }
+
+  function drawAll() {
+    drawSpectrogram();
+    drawCodemap("top");
+    drawCodemap("bottom");
   }
 
   // -- state changes -------------------------------------------------------------------------
@@ -199,10 +308,11 @@
       app.history.push(app.codes);
       if (app.history.length > MAX_HISTORY) app.history.shift();
     }
+    const resized = !app.codes || app.codes.top[0].length !== codes.top[0].length;
     app.codes = codes;
     app.lastMasks = masks || null;
-    drawCodemap("top");
-    drawCodemap("bottom");
+    if (resized) { clearSelection(); drawAxes(); }
+    drawAll();
     await refreshMedia();
     app.edits += 1;
   }
@@ -212,7 +322,7 @@
     generate: () => task("generating", async () => {
       const res = await postJson("/api/generate", { ...labels(), ...sampling() });
       app.lastSeed = res.seed;
-      app.selection = null; app.region = null; updateRegionText();
+      clearSelection();
       await setCodes(res.codes, null);
     }),
     dataset: () => task("picking a dataset note", async () => {
@@ -227,7 +337,7 @@
       const form = new FormData();
       form.append("audio", file, file.name);
       const res = await request("/api/analyze", { method: "POST", body: form }, "json");
-      app.selection = null; app.region = null; updateRegionText();
+      clearSelection();
       await setCodes(res.codes, null);
     }),
     resample: () => task("resampling region", async () => {
@@ -241,6 +351,14 @@
       const res = await postJson("/api/attenuate", {
         codes: app.codes, region: app.region, amount_db: parseFloat($("amount-db").value) || 0,
       });
+      await setCodes(res.codes, res.masks);
+    }),
+    noise: () => task("filling region with noise", async () => {
+      const seed = sampling().seed;
+      const res = await postJson("/api/noise", {
+        codes: app.codes, region: app.region, layer: $("layer").value, ...(seed !== undefined ? { seed } : {}),
+      });
+      app.lastSeed = res.seed;
       await setCodes(res.codes, res.masks);
     }),
     undo: () => task("undo", async () => {
@@ -265,59 +383,145 @@
 
   function updateRegionText() {
     const r = app.region;
-    $("region-text").textContent = r
-      ? `region ${r.time_s[0].toFixed(3)}–${r.time_s[1].toFixed(3)} s × ${Math.round(r.freq_hz[0])}–${Math.round(r.freq_hz[1])} Hz`
-      : "no region selected";
-    drawSpectrogram();
+    let text = "no region selected";
+    if (r && r.masks) {
+      const count = app.paint.mask.flat().filter(Boolean).length;
+      text = `${count} ${app.paint.level} cell${count === 1 ? "" : "s"} painted`;
+    } else if (r) {
+      text = `region ${r.time_s[0].toFixed(3)}–${r.time_s[1].toFixed(3)} s × ${Math.round(r.freq_hz[0])}–${Math.round(r.freq_hz[1])} Hz`;
+    }
+    $("region-text").textContent = text;
+    drawAll();
     refreshButtons();
   }
+
+  function clearSelection() {
+    app.selection = null; app.paint = null; app.region = null; app.preview = null;
+    updateRegionText();
+  }
+
+  // The cells the current region selects at the chosen layer, from the server (one rule for boxes,
+  // painted cells and the edits themselves).
+  async function refreshPreview() {
+    const token = ++app.previewToken;
+    if (!app.region || !app.info) { app.preview = null; drawAll(); return; }
+    try {
+      const res = await postJson("/api/region-masks", { region: app.region, layer: $("layer").value, columns: columns() });
+      if (token === app.previewToken) app.preview = res.masks;
+    } catch (err) {
+      if (token === app.previewToken) { app.preview = null; setStatus(`selection: ${err.message}`, true); }
+    }
+    if (token === app.previewToken) drawAll();
+  }
+
+  function setRegion(region) {
+    app.region = region;
+    app.preview = null;
+    updateRegionText();
+    refreshPreview();
+  }
+
+  const fractionsOf = (canvas, ev) => {
+    const rect = canvas.getBoundingClientRect();
+    return [Math.min(1, Math.max(0, (ev.clientX - rect.left) / rect.width)),
+            Math.min(1, Math.max(0, (ev.clientY - rect.top) / rect.height))];
+  };
 
   // -- box selection on the spectrogram ----------------------------------------------------------
   function installSelection() {
     const canvas = $("spectrogram");
     let start = null;
-    const frac = (ev) => {
-      const rect = canvas.getBoundingClientRect();
-      return [Math.min(1, Math.max(0, (ev.clientX - rect.left) / rect.width)),
-              Math.min(1, Math.max(0, (ev.clientY - rect.top) / rect.height))];
-    };
     const boxOf = (a, b) => ({ x0: Math.min(a[0], b[0]), x1: Math.max(a[0], b[0]),
                                y0: Math.min(a[1], b[1]), y1: Math.max(a[1], b[1]) });
     canvas.addEventListener("pointerdown", (ev) => {
       if (!app.info) return;
-      start = frac(ev);
+      start = fractionsOf(canvas, ev);
       canvas.setPointerCapture?.(ev.pointerId);
+      app.paint = null;
       app.selection = boxOf(start, start);
-      drawSpectrogram();
+      drawAll();
     });
     canvas.addEventListener("pointermove", (ev) => {
       if (!start) return;
-      app.selection = boxOf(start, frac(ev));
+      app.selection = boxOf(start, fractionsOf(canvas, ev));
       drawSpectrogram();
     });
     const finish = (ev) => {
       if (!start) return;
-      const sel = boxOf(start, frac(ev));
+      const sel = boxOf(start, fractionsOf(canvas, ev));
       start = null;
       const minW = 3 / canvas.getBoundingClientRect().width, minH = 3 / canvas.getBoundingClientRect().height;
       if (sel.x1 - sel.x0 < minW || sel.y1 - sel.y0 < minH) {
-        app.selection = null; app.region = null;
+        clearSelection();
       } else {
-        app.selection = sel; app.region = regionOf(sel);
+        app.selection = sel;
+        setRegion(regionOf(sel));
       }
-      updateRegionText();
     };
     canvas.addEventListener("pointerup", finish);
     canvas.addEventListener("pointercancel", () => { start = null; });
   }
 
+  // -- cell painting on the codemaps ---------------------------------------------------------------
+  // Press on a cell to paint (or, on a painted cell, to erase) and drag over others; the painted
+  // cells are sent as explicit masks of that level, and the layer follows the painted level.
+  function installPainting(level) {
+    const canvas = $(`codemap-${level}`);
+    let erase = null, last = null;
+    const cellAt = (ev) => {
+      const [fx, fy] = fractionsOf(canvas, ev);
+      const [rows, cols] = levelSize(level);
+      return [rows - 1 - Math.min(rows - 1, Math.floor(fy * rows)), Math.min(cols - 1, Math.floor(fx * cols))];
+    };
+    const apply = (ev) => {   // every cell on the way from the last one (a fast drag skips cells)
+      const [r, c] = cellAt(ev);
+      const [r0, c0] = last || [r, c];
+      const steps = Math.max(Math.abs(r - r0), Math.abs(c - c0), 1);
+      for (let i = 1; i <= steps; i++) {
+        app.paint.mask[Math.round(r0 + (r - r0) * i / steps)][Math.round(c0 + (c - c0) * i / steps)] = erase ? 0 : 1;
+      }
+      last = [r, c];
+      drawCodemap(level);
+    };
+    canvas.addEventListener("pointerdown", (ev) => {
+      if (!app.codes) return;
+      if (!app.paint || app.paint.level !== level) {
+        const [rows, cols] = levelSize(level);
+        app.paint = { level, mask: Array.from({ length: rows }, () => new Array(cols).fill(0)) };
+        app.selection = null;
+        app.preview = null;
+      }
+      $("layer").value = level;
+      const [r, c] = cellAt(ev);
+      erase = app.paint.mask[r][c] === 1;
+      last = null;
+      canvas.setPointerCapture?.(ev.pointerId);
+      apply(ev);
+    });
+    canvas.addEventListener("pointermove", (ev) => { if (erase !== null) apply(ev); });
+    const finish = () => {
+      if (erase === null) return;
+      erase = null;
+      const any = app.paint.mask.some((row) => row.some(Boolean));
+      if (!any) { clearSelection(); return; }
+      setRegion({ masks: { [level]: app.paint.mask.map((row) => row.slice()) } });
+    };
+    canvas.addEventListener("pointerup", finish);
+    canvas.addEventListener("pointercancel", finish);
+  }
+
   // -- start-up -----------------------------------------------------------------------------------
   async function init() {
     installSelection();
+    installPainting("top");
+    installPainting("bottom");
     $("btn-generate").addEventListener("click", actions.generate);
     $("btn-dataset").addEventListener("click", actions.dataset);
     $("btn-resample").addEventListener("click", actions.resample);
     $("btn-attenuate").addEventListener("click", actions.attenuate);
+    $("btn-noise").addEventListener("click", actions.noise);
+    $("btn-clear").addEventListener("click", clearSelection);
+    $("layer").addEventListener("change", () => { drawAll(); refreshPreview(); });
     $("btn-undo").addEventListener("click", actions.undo);
     $("btn-pack").addEventListener("click", actions.pack);
     $("file-upload").addEventListener("change", (ev) => {
@@ -342,8 +546,14 @@
     family.append(new Option("(any)", ""));
     for (const name of app.info.families) family.append(new Option(name, name));
     family.value = app.info.families.includes("brass") ? "brass" : "";
-    $("pitch").min = app.info.pitch_range[0];
-    $("pitch").max = app.info.pitch_range[1];
+    const [low, high] = app.info.pitch_range;
+    const clamp = (v) => Math.min(high, Math.max(low, v));
+    for (const id of ["pitch", "pack-min", "pack-max"]) {
+      const input = $(id);
+      input.min = low; input.max = high;
+      input.value = clamp(parseInt(input.value, 10));
+    }
+    drawAxes();
     drawSpectrogram();
     await actions.generate();
   }
