@@ -234,7 +234,6 @@ def training_steps(config: str, overrides: list[str], device: torch.device, amp:
 def edit_latency(config: str, overrides: list[str], device: torch.device, rounds: int) -> tuple[bool, dict[str, Any]]:
     """Region edits (top prior on the box, bottom prior under it, decode to audio): p50/p95 seconds."""
     from specinpaint.core.region import Region
-
     from specinpaint.editing import Editor
 
     editor = Editor(_pipeline(config, overrides, device).eval())
