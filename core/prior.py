@@ -17,9 +17,24 @@ from .conditioning import Conditioning
 MAX_SEED = 2**32 - 1
 
 
+class LevelSampling(BaseModel):
+    """Per-level overrides of the drawing filters (unset fields keep the request's own)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float | None = Field(None, gt=0)
+    top_k: int | None = Field(None, ge=0)
+    top_p: float | None = Field(None, ge=0, le=1)
+    guidance_scale: float | None = Field(None, ge=0)
+
+
 class SamplingOptions(BaseModel):
     """How to draw codes. ``top_k=0`` and ``top_p=0`` disable those filters; ``guidance_scale=1``
-    disables classifier-free guidance; ``seed=None`` draws from the global generator."""
+    disables classifier-free guidance; ``seed=None`` draws from the global generator.
+
+    ``levels`` overrides the filters per codemap level, e.g. ``{bottom: {temperature: 0.5}}``: why
+    — the fine level's codes place the harmonics, and a wrong fine code moves a harmonic (the pitch
+    drifts), while the coarse level carries the variety worth sampling broadly."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -32,6 +47,12 @@ class SamplingOptions(BaseModel):
     use_kv_cache: bool = True
     num_steps: int = Field(8, ge=1, description="passes of the parallel (MaskGIT) sampler")
     choice_temperature: float = Field(4.5, ge=0, description="parallel sampler: Gumbel noise on confidences")
+    levels: dict[str, LevelSampling] = Field(default_factory=dict, description="per-level filter overrides")
+
+    def for_level(self, level: str) -> SamplingOptions:
+        """These options with ``levels[level]``'s overrides applied (and no per-level table)."""
+        changes = self.levels[level].model_dump(exclude_none=True) if level in self.levels else {}
+        return self.model_copy(update={**changes, "levels": {}})
 
 
 @dataclass

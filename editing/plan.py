@@ -64,17 +64,20 @@ def level_options(
     """Sampling options per level: the requested sampler where the level's prior supports it,
     else autoregressive (one log line per such level)."""
     out = {}
+    unknown = sorted(set(options.levels) - set(priors))
+    if unknown:
+        raise EditError(f"sampling.levels: no level '{unknown[0]}' (levels: {', '.join(priors)})")
     for level in levels:
         prior = prior_of(priors, level)
         if prior.supports_sampler(options.sampler):
-            out[level] = options
+            out[level] = options.for_level(level)
             continue
         if not prior.supports_sampler("autoregressive"):
             raise EditError(f"the '{level}' prior ({type(prior).__name__}) supports neither "
                             f"'{options.sampler}' nor 'autoregressive' sampling")
         log.info("level '%s': %s has no '%s' sampler; sampling it autoregressively", level,
                  type(prior).__name__, options.sampler)
-        out[level] = options.model_copy(update={"sampler": "autoregressive"})
+        out[level] = options.for_level(level).model_copy(update={"sampler": "autoregressive"})
     return out
 
 

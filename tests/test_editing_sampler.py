@@ -100,3 +100,23 @@ def test_progress_bar_is_opt_in_and_does_not_change_results(capsys):
     err = capsys.readouterr().err
     assert "window" in err and "sampling bottom" in err
     assert quiet.codes.equal(shown.codes)
+
+
+def test_per_level_filters_reach_only_their_level(tiny, monkeypatch):
+    seen: dict[str, list[tuple[float, int]]] = {}
+    for level, prior in tiny.pipeline.priors.items():
+        def wrapped(codes, mask, conditioning, options, _inner=prior.inpaint, _level=level):
+            seen.setdefault(_level, []).append((options.temperature, options.top_k))
+            return _inner(codes, mask, conditioning, options)
+
+        monkeypatch.setattr(prior, "inpaint", wrapped)
+    sampling = {"temperature": 0.9, "top_k": 5, "levels": {"bottom": {"temperature": 0.25}}, "seed": 1}
+    tiny.generate(60, "brass", sampling=sampling, decode=False)
+    assert seen == {"top": [(0.9, 5)], "bottom": [(0.25, 5)]}
+    with pytest.raises(EditError, match="sampling.levels: no level 'middle'"):
+        tiny.generate(60, "brass", sampling={"levels": {"middle": {"temperature": 0.5}}}, decode=False)
+    greedy = tiny.generate(60, "brass", sampling={"seed": 1, "levels": {"bottom": {"top_k": 1}}}, decode=False)
+    again = tiny.generate(60, "brass", sampling={"seed": 2, "levels": {"bottom": {"top_k": 1}}}, decode=False)
+    fresh = tiny.generate(60, "brass", sampling={"seed": 2}, decode=False)
+    assert not torch.equal(greedy.codes["top"], again.codes["top"])  # the top level still samples
+    assert not torch.equal(again.codes["bottom"], fresh.codes["bottom"])  # the override changed the bottom
