@@ -1,8 +1,9 @@
 """`fsq`: the VQ-VAE-2 hierarchy with finite scalar quantization instead of EMA codebooks.
 
-Same encoders, decoders, levels and codemap interface as `vqvae2` (the priors need no change: codes
-are still integers in [0, num_codes)); each level's codebook is implicit, ``prod(fsq_levels)``
-codes, with no codebook collapse and no commitment loss.
+Same encoders, decoders, levels and codemap interface as `vqvae2` (both are
+`quantizers.hierarchy.HierarchicalVAE`; the priors need no change: codes are still integers in
+[0, num_codes)); each level's codebook is implicit, ``prod(fsq_levels)`` codes, with no codebook
+collapse and no commitment loss.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from pydantic import Field, field_validator, model_validator
 from torch import nn
 
 from .fsq import FSQCodebook
-from .vqvae2 import VQVAE2, HierarchyParams
+from .hierarchy import HierarchicalVAE, HierarchyParams
 
 
-class FSQVAE(VQVAE2):
+class FSQVAE(HierarchicalVAE):
     """Hierarchical VQ-VAE with finite scalar quantization at every level."""
 
     description = "hierarchical VQ-VAE with finite scalar quantization (implicit codebooks, no collapse)"
@@ -45,15 +46,11 @@ class FSQVAE(VQVAE2):
                     raise ValueError(f"fsq levels {levels} give more than 2^31 codes")
             return self
 
-    def _fsq_levels(self, name: str) -> list[int]:
-        return self.params.level_fsq_levels.get(name, self.params.fsq_levels)
+    params: Params
 
-    def _level_num_codes(self, name: str) -> int:
-        return math.prod(self._fsq_levels(name))
+    def __init__(self, params: Params) -> None:
+        super().__init__(params, self._fsq_codebook, commitment_cost=0.0)  # FSQ has nothing to commit to
 
-    def _make_codebook(self, name: str) -> nn.Module:
-        return FSQCodebook(self._fsq_levels(name), self.params.embed_dim, dead_code_steps=self.params.dead_code_steps)
-
-    @property
-    def commitment_cost(self) -> float:
-        return 0.0
+    def _fsq_codebook(self, level: str) -> nn.Module:
+        p = self.params
+        return FSQCodebook(p.level_fsq_levels.get(level, p.fsq_levels), p.embed_dim, dead_code_steps=p.dead_code_steps)

@@ -9,121 +9,20 @@ decoder upsamples the top, concatenates it with the bottom and decodes ×16.
 Generalisations: any number of levels (``num_levels``; names ``top``, ``middle``…, ``bottom``),
 anisotropic strides, per-level codebook sizes, and the codebook remedies of
 `quantizers.codebook.EMACodebook`. The reconstruction loss is in normalised units with per-channel
-weights (the original used raw units, so the magnitude channel dominated).
+weights (the original used raw units, so the magnitude channel dominated). The hierarchy itself is
+`quantizers.hierarchy.HierarchicalVAE`; this plugin gives it EMA codebooks.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Literal
-
-import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 from torch import nn
 
-from specinpaint.core.codemaps import Codemaps
-from specinpaint.core.errors import ConfigError, SpecinpaintError
-from specinpaint.core.quantizer import Quantizer, QuantizerOutput
-
-from .blocks import Decoder, Encoder, Stride, Upsampler
 from .codebook import EMACodebook
+from .hierarchy import HierarchicalVAE, HierarchyParams
 
 
-def level_names(num_levels: int) -> tuple[str, ...]:
-    """Coarsest first: 1 → (top,), 2 → (top, bottom), 3 → (top, middle, bottom),
-    4 → (top, middle2, middle1, bottom)."""
-    if num_levels == 1:
-        return ("top",)
-    middles = ["middle"] if num_levels == 3 else [f"middle{i}" for i in range(num_levels - 2, 0, -1)]
-    return ("top", *middles, "bottom")
-
-
-def channels_first(maps: torch.Tensor) -> torch.Tensor:
-    """[B, F, T, D] code vectors → contiguous [B, D, F, T] feature maps.
-
-    A bare ``permute`` would hand the convolutions a channels-last strided input; oneDNN then computes
-    in channels-last layout and returns 1×1 weight gradients with channels-last strides, while the
-    parameters are contiguous, so DDP's gradient buckets (laid out like the parameters) get strided
-    copies and DDP warns "Grad strides do not match bucket view strides". Every tensor entering a
-    conv is kept contiguous, so gradients have their parameters' strides.
-    """
-    return maps.permute(0, 3, 1, 2).contiguous()
-
-
-def stride_product(strides: list[Stride]) -> tuple[int, int]:
-    return math.prod(s[0] for s in strides), math.prod(s[1] for s in strides)
-
-
-class HierarchyParams(BaseModel):
-    """Architecture and loss fields shared by the hierarchical quantizers (vqvae2, fsq)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    in_channels: int = Field(2, ge=1, description="spectrogram channels (e.g. log-magnitude + IF)")
-    hidden_channels: int = Field(128, ge=2)
-    residual_channels: int = Field(32, ge=1)
-    num_residual_blocks: int = Field(2, ge=0)
-    num_levels: int = Field(2, ge=1, le=4, description="codemap levels, coarsest is 'top'")
-    bottom_strides: list[tuple[int, int]] = Field(
-        default_factory=lambda: [(2, 2)] * 4,
-        description="(freq, time) stride of each strided conv of the finest encoder",
-    )
-    top_strides: list[tuple[int, int]] = Field(
-        default_factory=lambda: [(2, 2)],
-        description="(freq, time) strides from one level to the next coarser one",
-    )
-    embed_dim: int = Field(64, ge=1, description="channels of the quantized maps")
-    dead_code_steps: int = Field(
-        50, ge=0, description="a code unused for this many training steps is dead (0: never)"
-    )
-    recon_loss: Literal["mse", "l1"] = "mse"
-    channel_weights: list[float] | None = Field(
-        None, description="weight of each channel in the reconstruction loss (normalised units)"
-    )
-    stft_loss_weight: float = Field(
-        0.0, ge=0, description="multi-resolution STFT loss on decoded audio (applied by the trainer)"
-    )
-    stft_loss_fft_sizes: list[int] = Field(default_factory=lambda: [512, 1024, 2048])
-    level_loss_weight: float = Field(
-        0.0, ge=0, description="spectral convergence of the level channel in linear magnitude (keeps harmonic "
-        "peaks and loudness; applied by the trainer)",
-    )
-    recon_after_clean: bool = Field(
-        False, description="the reconstruction losses see the decoder output after the representation's clean() "
-        "(the paper's phase-threshold mask), re-normalised: masked bins cost nothing once the output is below "
-        "the threshold (applied by the trainer)",
-    )
-
-    @field_validator("bottom_strides", "top_strides")
-    @classmethod
-    def _positive(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
-        if any(f < 1 or t < 1 for f, t in value):
-            raise ValueError("strides must be >= 1")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> HierarchyParams:
-        if not self.bottom_strides:
-            raise ValueError("bottom_strides must not be empty")
-        if self.num_levels > 1 and not self.top_strides:
-            raise ValueError("top_strides must not be empty with more than one level")
-        if self.channel_weights is not None:
-            if len(self.channel_weights) != self.in_channels:
-                raise ValueError(
-                    f"channel_weights has {len(self.channel_weights)} entries, in_channels is {self.in_channels}"
-                )
-            if any(w < 0 for w in self.channel_weights) or sum(self.channel_weights) <= 0:
-                raise ValueError("channel_weights must be >= 0 with a positive sum")
-        return self
-
-    def check_level_keys(self, mapping: dict, field: str) -> None:
-        names = level_names(self.num_levels)
-        unknown = sorted(set(mapping) - set(names))
-        if unknown:
-            raise ValueError(f"{field}: unknown level {unknown[0]} (levels: {', '.join(names)})")
-
-
-class VQVAE2(Quantizer):
+class VQVAE2(HierarchicalVAE):
     """Hierarchical VQ-VAE-2 with EMA codebooks (k-means init, synchronised dead-code restarts)."""
 
     description = "hierarchical VQ-VAE-2 (top/bottom codemaps, EMA codebooks with k-means init and restarts)"
@@ -145,183 +44,15 @@ class VQVAE2(Quantizer):
                 raise ValueError("level_num_codes: every codebook needs at least 2 codes")
             return self
 
-    # -- codebook hooks (overridden by other bottlenecks, e.g. FSQ) ------------------------------
-    def _level_num_codes(self, name: str) -> int:
-        return self.params.level_num_codes.get(name, self.params.num_codes)
-
-    def _make_codebook(self, name: str) -> nn.Module:
-        p = self.params
-        return EMACodebook(
-            self._num_codes[name], p.embed_dim, decay=p.decay, epsilon=p.epsilon, kmeans_init=p.kmeans_init,
-            kmeans_iters=p.kmeans_iters, dead_code_steps=p.dead_code_steps, restart_dead_codes=p.restart_dead_codes,
-        )
-
-    @property
-    def commitment_cost(self) -> float:
-        return self.params.commitment_cost
+    params: Params
 
     def __init__(self, params: Params) -> None:
-        super().__init__(params)
-        p = params
-        self._levels = level_names(p.num_levels)
-        self._num_codes = {name: self._level_num_codes(name) for name in self._levels}
-        finest_first = self._levels[::-1]
-        c, d = p.hidden_channels, p.embed_dim
-        block = (p.residual_channels, p.num_residual_blocks)
-        self.encoders = nn.ModuleDict()
-        self.quantize_convs = nn.ModuleDict()
-        self.codebooks = nn.ModuleDict()
-        self.cond_decoders = nn.ModuleDict()  # decodes the next coarser quantized map for this level
-        self.upsamplers = nn.ModuleDict()  # brings a coarser quantized map to the finest resolution
-        for depth, name in enumerate(finest_first):
-            if depth == 0:
-                self.encoders[name] = Encoder(p.in_channels, c, *block, p.bottom_strides)
-            else:
-                self.encoders[name] = Encoder(c, c, *block, p.top_strides)
-                self.upsamplers[name] = Upsampler(d, list(p.top_strides) * depth)
-            coarsest = depth == len(finest_first) - 1
-            if not coarsest:
-                self.cond_decoders[name] = Decoder(d, d, c, *block, p.top_strides)
-            self.quantize_convs[name] = nn.Conv2d(c if coarsest else c + d, d, 1)
-            self.codebooks[name] = self._make_codebook(name)
-        self.decoder = Decoder(d * len(self._levels), p.in_channels, c, *block, p.bottom_strides)
-        weights = torch.tensor(p.channel_weights or [1.0] * p.in_channels, dtype=torch.float32)
-        self.register_buffer("channel_weights", weights / weights.sum(), persistent=False)
+        super().__init__(params, self._ema_codebook, params.commitment_cost)
 
-    # -- contract --------------------------------------------------------------------------------
-    @property
-    def levels(self) -> tuple[str, ...]:
-        return self._levels
-
-    @property
-    def num_codes(self) -> dict[str, int]:
-        return dict(self._num_codes)
-
-    def level_factors(self) -> dict[str, tuple[int, int]]:
-        """Total (freq, time) downsampling of each level relative to the input."""
-        bf, bt = stride_product(self.params.bottom_strides)
-        tf, tt = stride_product(self.params.top_strides)
-        depth = {name: len(self._levels) - 1 - i for i, name in enumerate(self._levels)}
-        return {name: (bf * tf ** depth[name], bt * tt ** depth[name]) for name in self._levels}
-
-    def codemap_shapes(self, input_shape: tuple[int, int, int]) -> dict[str, tuple[int, int]]:
-        channels, freq, time = input_shape
-        if channels != self.params.in_channels:
-            raise ConfigError(
-                f"quantizer.params.in_channels is {self.params.in_channels} but the representation gives "
-                f"{channels} channels"
-            )
-        shapes = {}
-        for name, (ff, ft) in self.level_factors().items():
-            if freq % ff or time % ft:
-                raise ConfigError(
-                    f"spectrogram {freq}×{time} is not divisible by the '{name}' level's downsampling "
-                    f"{ff}×{ft} (quantizer strides)"
-                )
-            shapes[name] = (freq // ff, time // ft)
-        return shapes
-
-    def parameter_count(self) -> int:
-        """Trainable parameters (the codebooks are EMA buffers and are not counted)."""
-        return sum(p.numel() for p in self.parameters())
-
-    # -- internals -------------------------------------------------------------------------------
-    def _check_input(self, spec: torch.Tensor) -> None:
-        if spec.dim() != 4:
-            raise SpecinpaintError(f"quantizer input must be [B, C, F, T], got {tuple(spec.shape)}")
-        self.codemap_shapes(tuple(spec.shape[1:]))
-
-    def _features(self, spec: torch.Tensor) -> dict[str, torch.Tensor]:
-        feats: dict[str, torch.Tensor] = {}
-        x = spec.contiguous()  # a strided input would give channels-last weight gradients (see channels_first)
-        for name in self._levels[::-1]:
-            x = self.encoders[name](x)
-            feats[name] = x
-        return feats
-
-    def _quantize(self, feats: dict[str, torch.Tensor], train: bool):
-        """Top-down quantization. Returns (quantized maps, codes, commitment losses, metrics)."""
-        quants: dict[str, torch.Tensor] = {}
-        codes: dict[str, torch.Tensor] = {}
-        commits: dict[str, torch.Tensor] = {}
-        metrics: dict[str, float] = {}
-        coarser = None
-        for name in self._levels:
-            x = feats[name]
-            if coarser is not None:
-                x = torch.cat([self.cond_decoders[name](coarser), x], 1)
-            z = self.quantize_convs[name](x)
-            b, d, f, t = z.shape
-            flat = z.permute(0, 2, 3, 1).reshape(-1, d)
-            codebook: EMACodebook = self.codebooks[name]  # type: ignore[assignment]
-            if train:
-                q, idx, commit, stats = codebook(flat)
-                if commit is not None:
-                    commits[name] = commit
-                metrics.update(stats.as_metrics(name))
-            else:
-                idx = codebook.nearest(flat)
-                q = codebook.lookup(idx).to(z.dtype)
-            quants[name] = channels_first(q.view(b, f, t, d))
-            codes[name] = idx.view(b, f, t)
-            coarser = quants[name]
-        return quants, codes, commits, metrics
-
-    def _decode_quantized(self, quants: dict[str, torch.Tensor]) -> torch.Tensor:
-        finest = self._levels[-1]
-        parts = [self.upsamplers[name](quants[name]) for name in self._levels[:-1]]
-        return self.decoder(torch.cat([*parts, quants[finest]], 1))
-
-    def recon_loss(self, recon: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Channel-weighted reconstruction loss and the per-channel errors [C]."""
-        diff = (recon.float() - target.float())
-        err = diff.abs() if self.params.recon_loss == "l1" else diff.pow(2)
-        per_channel = err.mean(dim=(0, 2, 3))
-        return (per_channel * self.channel_weights).sum(), per_channel
-
-    # -- public API ------------------------------------------------------------------------------
-    def forward(self, spec: torch.Tensor) -> QuantizerOutput:
-        """Training/evaluation pass: reconstruction, codes, weighted losses and usage metrics.
-        Codebooks are updated only in training mode."""
-        self._check_input(spec)
-        quants, codes, commits, metrics = self._quantize(self._features(spec), train=True)
-        recon = self._decode_quantized(quants)
-        recon_loss, per_channel = self.recon_loss(recon, spec)
-        losses = {"recon": recon_loss}
-        for name, commit in commits.items():
-            losses[f"commit/{name}"] = self.commitment_cost * commit
-        for i, value in enumerate(per_channel.detach().tolist()):
-            metrics[f"recon/{self.params.recon_loss}_c{i}"] = value
-        return QuantizerOutput(recon, Codemaps(codes), losses, metrics)
-
-    @torch.no_grad()
-    def encode(self, spec: torch.Tensor) -> Codemaps:
-        """[B, C, F, T] → Codemaps (nearest codes; never updates the codebooks)."""
-        self._check_input(spec)
-        _, codes, _, _ = self._quantize(self._features(spec), train=False)
-        return Codemaps(codes)
-
-    def decode(self, codes: Codemaps) -> torch.Tensor:
-        """Codemaps → reconstructed normalised spectrogram [B, C, F, T]."""
-        missing = [name for name in self._levels if name not in codes]
-        if missing:
-            raise SpecinpaintError(f"codemaps lack level '{missing[0]}' (quantizer levels: {', '.join(self._levels)})")
-        factors = self.level_factors()
-        finest = self._levels[-1]
-        base_f, base_t = codes.shapes[finest]
-        ff0, ft0 = factors[finest]
-        quants = {}
-        for name in self._levels:
-            ff, ft = factors[name]
-            expected = (base_f * ff0 // ff, base_t * ft0 // ft)
-            if codes.shapes[name] != expected:
-                raise SpecinpaintError(
-                    f"codemap '{name}' has shape {codes.shapes[name]}, expected {expected} to match "
-                    f"'{finest}' {codes.shapes[finest]}"
-                )
-            codebook: EMACodebook = self.codebooks[name]  # type: ignore[assignment]
-            try:
-                quants[name] = channels_first(codebook.lookup(codes[name].to(self.channel_weights.device)))
-            except ValueError as exc:
-                raise SpecinpaintError(f"codemap '{name}': {exc}") from None
-        return self._decode_quantized(quants)
+    def _ema_codebook(self, level: str) -> nn.Module:
+        p = self.params
+        return EMACodebook(
+            p.level_num_codes.get(level, p.num_codes), p.embed_dim, decay=p.decay, epsilon=p.epsilon,
+            kmeans_init=p.kmeans_init, kmeans_iters=p.kmeans_iters, dead_code_steps=p.dead_code_steps,
+            restart_dead_codes=p.restart_dead_codes,
+        )
