@@ -46,14 +46,15 @@ def _warm_up(study, budget) -> None:
     timed alike (the first one would otherwise pay for both)."""
     import torch
 
-    from specinpaint.metrics.pitch import estimate_midi
+    from specinpaint.core.registry import registry
     from specinpaint.studies.study import expand_study
     from specinpaint.training.data import build_dataset
 
     config = expand_study(study, budget)[0].config
     build_dataset(config, config.data.train_split)
     build_dataset(config, config.data.valid_split)
-    estimate_midi(torch.sin(torch.arange(8000) * 0.1)[None], 16000, start_seconds=0.0, max_seconds=0.5)
+    pitch = registry("metrics").build("pitch-accuracy", {"sample_rate": 16000, "start_seconds": 0.0, "max_seconds": 0.5})
+    pitch.estimate(torch.sin(torch.arange(8000) * 0.1)[None])
 
 
 def expected_columns(sections, levels=("top", "bottom")) -> list[str]:

@@ -28,21 +28,6 @@ def usage_histogram(codes: torch.Tensor, codebook_size: int) -> torch.Tensor:
     return torch.bincount(flat, minlength=codebook_size)
 
 
-def perplexity(codes: torch.Tensor, codebook_size: int) -> float:
-    counts = usage_histogram(codes, codebook_size).double()
-    total = counts.sum()
-    if total == 0:
-        return 0.0
-    p = counts / total
-    entropy = -(p[p > 0] * p[p > 0].log()).sum()
-    return float(entropy.exp())
-
-
-def dead_fraction(codes: torch.Tensor, codebook_size: int, dead_threshold: int = 0) -> float:
-    counts = usage_histogram(codes, codebook_size)
-    return float((counts <= dead_threshold).double().mean())
-
-
 @dataclass(frozen=True)
 class CodebookStats:
     histogram: torch.Tensor  # [K] counts
@@ -60,14 +45,9 @@ class CodebookStats:
     def entropy_bits(self) -> float:
         return math.log2(self.perplexity) if self.perplexity > 0 else 0.0
 
-    def as_dict(self) -> dict[str, float]:
-        return {
-            "perplexity": self.perplexity, "dead_fraction": self.dead_fraction, "used": self.used,
-            "codebook_size": self.codebook_size,
-        }
-
 
 def codebook_stats(codes: torch.Tensor, codebook_size: int, dead_threshold: int = 0) -> CodebookStats:
+    """Usage histogram, perplexity, dead fraction and used codes of ``codes`` (any shape) in one pass."""
     counts = usage_histogram(codes, codebook_size)
     total = counts.sum()
     if total > 0:

@@ -12,14 +12,18 @@ variant's own spectrogram (whose mel scale and clamping differ):
 3. The cell is *silent* when the loudest STFT bin inside that span is below ``silence_db``.
 
 The entropy (bits) of the histogram of codes over all silent cells of all notes is the score:
-0 bits when silence always gets the same code.
+0 bits when silence always gets the same code. `SilentCodeEntropy` is the ``silent-code-entropy``
+plugin of the ``metrics`` registry: ``silent_cells`` marks the cells of each batch, the call scores
+the codes of every batch at once (an entropy does not add up over batches).
 """
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar, NamedTuple
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 
 
 def stft_level_db(audio: torch.Tensor, sample_rate: int, n_fft: int = 2048, hop: int = 512
@@ -72,25 +76,53 @@ def cell_max_db(level_db: torch.Tensor, freqs: torch.Tensor, times: torch.Tensor
     return torch.stack(cols, dim=-1)
 
 
-def silent_cells(audio: torch.Tensor, representation, codemap_shape: tuple[int, int], num_samples: int,
-                 silence_db: float = -60.0, n_fft: int = 2048, hop: int = 512) -> torch.Tensor:
-    """Boolean [B, Fl, Tl]: which cells of a codemap level cover silence in the raw ``audio``."""
-    _, num_rows, num_frames = representation.output_shape(num_samples)
-    centres = representation.bin_frequencies_hz().detach().cpu()
-    times_centres = representation.frame_times_s(num_frames).detach().cpu()
-    row_edges = block_edges(centres, codemap_shape[0])
-    col_edges = block_edges(times_centres, codemap_shape[1])
-    level, freqs, times = stft_level_db(audio.detach().float().cpu(), representation.sample_rate, n_fft, hop)
-    return cell_max_db(level, freqs, times, row_edges, col_edges) < silence_db
+class SilentCodes(NamedTuple):
+    """The score of the codes in silent cells; ``entropy_bits`` is NaN (n/a) without any."""
+
+    entropy_bits: float
+    distinct_codes: int
+    cells: int
 
 
-def code_entropy_bits(codes: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[float, int, int]:
-    """(entropy in bits, distinct codes, cells) of the codes where ``mask`` is True.
-    No selected cells → (nan, 0, 0): undefined, reported as n/a."""
-    selected = codes[mask] if mask is not None else codes.flatten()
-    if selected.numel() == 0:
-        return math.nan, 0, 0
-    _, counts = torch.unique(selected, return_counts=True)
-    p = counts.double() / counts.sum()
-    entropy = float(-(p * torch.log2(p)).sum())
-    return max(entropy, 0.0), int(counts.numel()), int(selected.numel())
+class SilentCodeEntropy:
+    """``metric(codes, silent) -> SilentCodes``: entropy of the codes where ``silent`` is True."""
+
+    description = "entropy (bits) of the codes in codemap cells that are silent in the raw audio (lower is better)"
+    higher_is_better: ClassVar[bool] = False
+    unit: ClassVar[str] = "bits"
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        silence_db: float = Field(-60.0, description="a cell is silent below this level of the raw audio (dBFS)")
+        n_fft: int = Field(2048, ge=16, description="FFT size of the linear STFT that defines silence")
+        hop: int = Field(512, ge=1)
+
+    def __init__(self, params: Params | None = None) -> None:
+        self.params = params if params is not None else self.Params()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.params!r})"
+
+    def silent_cells(self, audio: torch.Tensor, representation, codemap_shape: tuple[int, int],
+                     num_samples: int) -> torch.Tensor:
+        """Boolean [B, Fl, Tl]: which cells of a codemap level cover silence in the raw ``audio``
+        (the cell geometry comes from ``representation``: rows' Hz and frames' times)."""
+        p = self.params
+        _, num_rows, num_frames = representation.output_shape(num_samples)
+        centres = representation.bin_frequencies_hz().detach().cpu()
+        times_centres = representation.frame_times_s(num_frames).detach().cpu()
+        row_edges = block_edges(centres, codemap_shape[0])
+        col_edges = block_edges(times_centres, codemap_shape[1])
+        level, freqs, times = stft_level_db(audio.detach().float().cpu(), representation.sample_rate, p.n_fft, p.hop)
+        return cell_max_db(level, freqs, times, row_edges, col_edges) < p.silence_db
+
+    def __call__(self, codes: torch.Tensor, silent: torch.Tensor | None = None) -> SilentCodes:
+        """Entropy, distinct codes and count of the ``codes`` where ``silent`` is True (all of them
+        when None). No selected cell → (nan, 0, 0): undefined, reported as n/a."""
+        selected = codes[silent] if silent is not None else codes.flatten()
+        if selected.numel() == 0:
+            return SilentCodes(math.nan, 0, 0)
+        _, counts = torch.unique(selected, return_counts=True)
+        p = counts.double() / counts.sum()
+        entropy = float(-(p * torch.log2(p)).sum())
+        return SilentCodes(max(entropy, 0.0), int(counts.numel()), int(selected.numel()))

@@ -5,10 +5,12 @@
   frames; magnitudes are floored at ``eps`` first (a log without a floor gives NaN/inf on silence);
 * multi-resolution STFT distance: mean over resolutions of SC + mean |ln|Y| − ln|X||, with the
   Parallel-WaveGAN / auraloss resolutions (FFT 1024/2048/512, hop 120/240/50, window 600/1200/240);
+* masked log-spectral distance: the RMS of 20·log10(|Y|/|X|) over the bins a mask selects, pooled
+  over frames (what an edit changed inside its region, or leaked outside it); NaN without any bin;
 * SNR 10·log10(‖y‖² / ‖y − x‖²) in dB, higher is better.
 
-The functions are for code; the classes are the ``metrics`` registry plugins (``Params`` +
-``higher_is_better``).
+Each measure is one class, the ``metrics`` registry plugin (``Params`` + ``higher_is_better``):
+build it with ``registry("metrics").build(name, params)``, as a third-party metric is built.
 """
 
 from __future__ import annotations
@@ -18,59 +20,14 @@ from typing import ClassVar
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from specinpaint.core.errors import AudioInputError
+
 from .stft import check_pair, magnitude
 
 EPS = 1e-8
-
-
-def spectral_convergence(
-    reference: torch.Tensor, estimate: torch.Tensor, n_fft: int = 2048, hop_length: int = 512,
-    win_length: int | None = None,
-) -> torch.Tensor:
-    reference, estimate = check_pair(reference, estimate)
-    ref = magnitude(reference, n_fft, hop_length, win_length)
-    est = magnitude(estimate, n_fft, hop_length, win_length)
-    return torch.linalg.vector_norm(ref - est, dim=(1, 2)) / (torch.linalg.vector_norm(ref, dim=(1, 2)) + EPS)
-
-
-def log_spectral_distance(
-    reference: torch.Tensor, estimate: torch.Tensor, n_fft: int = 2048, hop_length: int = 512,
-    eps: float = 1e-5,
-) -> torch.Tensor:
-    reference, estimate = check_pair(reference, estimate)
-    ref = magnitude(reference, n_fft, hop_length).clamp_min(eps)
-    est = magnitude(estimate, n_fft, hop_length).clamp_min(eps)
-    db = 20.0 * (torch.log10(ref) - torch.log10(est))  # [B, F, T]
-    return db.pow(2).mean(dim=1).sqrt().mean(dim=1)
-
-
 PWG_FFT = (1024, 2048, 512)
 PWG_HOP = (120, 240, 50)
 PWG_WIN = (600, 1200, 240)
-
-
-def multi_resolution_stft_distance(
-    reference: torch.Tensor, estimate: torch.Tensor, fft_sizes: tuple[int, ...] = PWG_FFT,
-    hop_sizes: tuple[int, ...] = PWG_HOP, win_lengths: tuple[int, ...] = PWG_WIN, eps: float = 1e-7,
-) -> torch.Tensor:
-    reference, estimate = check_pair(reference, estimate)
-    if not len(fft_sizes) == len(hop_sizes) == len(win_lengths) or not fft_sizes:
-        raise ValueError("fft_sizes, hop_sizes and win_lengths must have the same non-zero length")
-    total = torch.zeros(reference.shape[0], dtype=reference.dtype, device=reference.device)
-    for n_fft, hop, win in zip(fft_sizes, hop_sizes, win_lengths, strict=True):
-        ref = magnitude(reference, n_fft, hop, win).clamp_min(eps)
-        est = magnitude(estimate, n_fft, hop, win).clamp_min(eps)
-        sc = torch.linalg.vector_norm(ref - est, dim=(1, 2)) / (torch.linalg.vector_norm(ref, dim=(1, 2)) + EPS)
-        log_l1 = (ref.log() - est.log()).abs().mean(dim=(1, 2))
-        total = total + sc + log_l1
-    return total / len(fft_sizes)
-
-
-def snr(reference: torch.Tensor, estimate: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    reference, estimate = check_pair(reference, estimate)
-    signal = reference.pow(2).sum(dim=-1)
-    noise = (reference - estimate).pow(2).sum(dim=-1)
-    return 10.0 * torch.log10((signal + eps) / (noise + eps))
 
 
 class _Metric:
@@ -99,7 +56,10 @@ class SpectralConvergence(_Metric):
         hop_length: int = Field(512, ge=1)
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
-        return spectral_convergence(reference, estimate, self.params.n_fft, self.params.hop_length)
+        reference, estimate = check_pair(reference, estimate)
+        ref = magnitude(reference, self.params.n_fft, self.params.hop_length)
+        est = magnitude(estimate, self.params.n_fft, self.params.hop_length)
+        return torch.linalg.vector_norm(ref - est, dim=(1, 2)) / (torch.linalg.vector_norm(ref, dim=(1, 2)) + EPS)
 
 
 class LogSpectralDistance(_Metric):
@@ -114,7 +74,37 @@ class LogSpectralDistance(_Metric):
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         p = self.params
-        return log_spectral_distance(reference, estimate, p.n_fft, p.hop_length, p.eps)
+        reference, estimate = check_pair(reference, estimate)
+        ref = magnitude(reference, p.n_fft, p.hop_length).clamp_min(p.eps)
+        est = magnitude(estimate, p.n_fft, p.hop_length).clamp_min(p.eps)
+        db = 20.0 * (torch.log10(ref) - torch.log10(est))  # [B, F, T]
+        return db.pow(2).mean(dim=1).sqrt().mean(dim=1)
+
+
+class MaskedLogSpectralDistance(_Metric):
+    """``metric(reference, estimate, where [B, F, T]) -> [B]``: LSD over the STFT bins ``where``
+    selects (the bins of ``LogSpectralDistance``'s STFT with the same ``n_fft``/``hop_length``)."""
+
+    description = "log-spectral distance in dB over the STFT bins a mask selects (RMS pooled over frames)"
+    unit = "dB"
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        n_fft: int = Field(2048, ge=16)
+        hop_length: int = Field(512, ge=1)
+        eps: float = Field(1e-5, gt=0, description="magnitude floor (-100 dB) before the log")
+
+    def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        p = self.params
+        reference, estimate = check_pair(reference, estimate)
+        ref = magnitude(reference, p.n_fft, p.hop_length).clamp_min(p.eps)
+        est = magnitude(estimate, p.n_fft, p.hop_length).clamp_min(p.eps)
+        if tuple(where.shape) != tuple(ref.shape):
+            raise AudioInputError(f"mask {tuple(where.shape)} does not match the STFT bins {tuple(ref.shape)}")
+        squared = (20.0 * (ref.log10() - est.log10())).square()
+        count = where.sum(dim=(1, 2))
+        total = torch.where(where, squared, torch.zeros_like(squared)).sum(dim=(1, 2))
+        return (total / count.clamp_min(1)).sqrt().masked_fill(count == 0, float("nan"))
 
 
 class MultiResolutionSTFTDistance(_Metric):
@@ -137,9 +127,15 @@ class MultiResolutionSTFTDistance(_Metric):
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
         p = self.params
-        return multi_resolution_stft_distance(
-            reference, estimate, tuple(p.fft_sizes), tuple(p.hop_sizes), tuple(p.win_lengths), p.eps
-        )
+        reference, estimate = check_pair(reference, estimate)
+        total = torch.zeros(reference.shape[0], dtype=reference.dtype, device=reference.device)
+        for n_fft, hop, win in zip(p.fft_sizes, p.hop_sizes, p.win_lengths, strict=True):
+            ref = magnitude(reference, n_fft, hop, win).clamp_min(p.eps)
+            est = magnitude(estimate, n_fft, hop, win).clamp_min(p.eps)
+            sc = torch.linalg.vector_norm(ref - est, dim=(1, 2)) / (torch.linalg.vector_norm(ref, dim=(1, 2)) + EPS)
+            log_l1 = (ref.log() - est.log()).abs().mean(dim=(1, 2))
+            total = total + sc + log_l1
+        return total / len(p.fft_sizes)
 
 
 class SignalToNoiseRatio(_Metric):
@@ -152,4 +148,7 @@ class SignalToNoiseRatio(_Metric):
         eps: float = Field(1e-12, gt=0)
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
-        return snr(reference, estimate, self.params.eps)
+        reference, estimate = check_pair(reference, estimate)
+        signal = reference.pow(2).sum(dim=-1)
+        noise = (reference - estimate).pow(2).sum(dim=-1)
+        return 10.0 * torch.log10((signal + self.params.eps) / (noise + self.params.eps))

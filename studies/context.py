@@ -1,5 +1,6 @@
 """What every evaluation section shares: the pipeline, the held-out notes, the family classifier
-(trained or loaded on first use) and the pitch scorer."""
+(trained or loaded on first use) and the pitch scorer (the ``pitch-accuracy`` plugin of the
+``metrics`` registry, built like any third-party metric)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import torch
 
 from specinpaint.core.pipeline import Pipeline
-from specinpaint.metrics.pitch import estimate_midi, score_pitch
+from specinpaint.core.registry import registry
 
 from . import notes
 from .evaluation_spec import EvaluationSpec
@@ -23,6 +24,7 @@ from .features import log_mel
 
 log = logging.getLogger(__name__)
 HELDOUT_CLASSIFIER_NOTES = 1000  # held-out notes the classifier's ceiling is measured on (at most)
+PITCH_METRIC = "pitch-accuracy"  # name in the metrics registry
 
 
 def resolve_device(preference: str) -> torch.device:
@@ -75,11 +77,17 @@ class EvaluationContext:
         return notes.load(self.dataset, notes.spread(len(self.dataset), count), self.num_samples)
 
     # -- pitch -------------------------------------------------------------------------------
+    @cached_property
+    def pitch_metric(self) -> Any:
+        """``pitch-accuracy`` at the pipeline's sample rate and the spec's tolerance."""
+        return registry("metrics").build(
+            PITCH_METRIC, {"sample_rate": self.sample_rate, "tolerance": self.spec.pitch_tolerance})
+
     def estimate_pitch(self, audio: torch.Tensor) -> torch.Tensor:
-        return estimate_midi(audio.detach().float().cpu(), self.sample_rate)
+        return self.pitch_metric.estimate(audio.detach().float().cpu())
 
     def score_pitch(self, estimated: torch.Tensor, target: torch.Tensor) -> dict[str, Any]:
-        return score_pitch(estimated, target, self.spec.pitch_tolerance)
+        return self.pitch_metric.score(estimated, target)
 
     # -- family ------------------------------------------------------------------------------
     @cached_property

@@ -21,9 +21,9 @@ from typing import Any
 import torch
 
 from specinpaint.core.region import Region
+from specinpaint.core.registry import registry
 from specinpaint.editing import Editor
 from specinpaint.metrics.silence import block_edges
-from specinpaint.metrics.stft import magnitude
 
 from .context import EvaluationContext, resolve_device
 from .reconstruction import finite_mean
@@ -62,13 +62,10 @@ def stft_cell_mask(mask: torch.Tensor, editor: Editor, num_samples: int) -> torc
 
 
 def masked_lsd_db(reference: torch.Tensor, estimate: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-    """RMS over the selected STFT bins of 20·log10(|Y|/|X|), per note ``[B]`` (NaN if none)."""
-    ref = magnitude(reference.float(), N_FFT, HOP).clamp_min(1e-5)
-    est = magnitude(estimate.float(), N_FFT, HOP).clamp_min(1e-5)
-    squared = (20.0 * (ref.log10() - est.log10())).square()
-    count = where.sum(dim=(1, 2))
-    total = torch.where(where, squared, torch.zeros_like(squared)).sum(dim=(1, 2))
-    return (total / count.clamp_min(1)).sqrt().masked_fill(count == 0, float("nan"))
+    """RMS over the selected STFT bins of 20·log10(|Y|/|X|), per note ``[B]`` (NaN if none): the
+    ``masked-log-spectral-distance`` plugin of the ``metrics`` registry."""
+    metric = registry("metrics").build("masked-log-spectral-distance", {"n_fft": N_FFT, "hop_length": HOP})
+    return metric(reference.float(), estimate.float(), where)
 
 
 @torch.no_grad()

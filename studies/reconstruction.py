@@ -10,6 +10,9 @@
   ``*_vs_roundtrip``: decoded against that round trip (what the quantizer alone loses);
 * ``{level}_perplexity`` (↑), ``{level}_dead_fraction`` (↓): code usage on these notes;
 * ``{level}_silent_*``: codes in cells that are silent in the raw audio (metrics/silence.py).
+
+Every measure is a plugin of the ``metrics`` registry, looked up by name (`DISTANCES`,
+`SILENCE_METRIC`, and ``pitch-accuracy`` in the context) as a third-party metric would be.
 """
 
 from __future__ import annotations
@@ -20,18 +23,16 @@ from typing import Any
 
 import torch
 
+from specinpaint.core.registry import registry
 from specinpaint.metrics.codebook import codebook_stats
-from specinpaint.metrics.silence import code_entropy_bits, silent_cells
-from specinpaint.metrics.spectral import (
-    log_spectral_distance,
-    multi_resolution_stft_distance,
-    spectral_convergence,
-)
 
 from . import notes
 from .context import EvaluationContext, resolve_device
 
-DISTANCES = (("sc", spectral_convergence), ("lsd_db", log_spectral_distance), ("mrstft", multi_resolution_stft_distance))
+#: Column → name of a ``metrics`` plugin ``metric(reference [B, N], estimate [B, N]) -> [B]``,
+#: built with its default params.
+DISTANCES: dict[str, str] = {"sc": "spectral-convergence", "lsd_db": "log-spectral-distance", "mrstft": "mrstft"}
+SILENCE_METRIC = "silent-code-entropy"
 
 
 def level_error_db(reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
@@ -61,6 +62,10 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
     pipeline.to(device).eval()
     indices = notes.spread(len(ctx.dataset), spec.reconstruction_notes)
     levels = list(pipeline.quantizer.levels)
+    metrics_registry = registry("metrics")
+    distances = {column: metrics_registry.build(name, {}) for column, name in DISTANCES.items()}
+    silence = metrics_registry.build(SILENCE_METRIC, {"silence_db": spec.silence_db, "n_fft": spec.silence_n_fft,
+                                                      "hop": spec.silence_hop})
     per_note: dict[str, list[float]] = defaultdict(list)
     codes_by_level: dict[str, list[torch.Tensor]] = defaultdict(list)
     silent_by_level: dict[str, list[torch.Tensor]] = defaultdict(list)
@@ -76,16 +81,15 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
             signals["rt"] = pipeline.audio_from_spectrogram(spectrogram, raw.shape[-1]).float()
             pairs += [("roundtrip_", "raw", "rt"), ("vs_roundtrip_", "rt", "dec")]
         for prefix, ref, est in pairs:
-            for name, fn in DISTANCES:
+            for name, distance in distances.items():
                 key = f"{name}_vs_roundtrip" if prefix == "vs_roundtrip_" else f"{prefix}{name}"
-                per_note[key] += fn(signals[ref], signals[est]).double().cpu().tolist()
+                per_note[key] += distance(signals[ref], signals[est]).double().cpu().tolist()
         per_note["level_error_db"] += level_error_db(signals["raw"], decoded).cpu().tolist()
         for level in levels:
             level_codes = codes[level].cpu()
             codes_by_level[level].append(level_codes)
-            silent_by_level[level].append(silent_cells(
+            silent_by_level[level].append(silence.silent_cells(
                 raw.cpu(), pipeline.representation, tuple(level_codes.shape[1:]), ctx.num_samples,
-                spec.silence_db, spec.silence_n_fft, spec.silence_hop,
             ))
         raw_all.append(raw.float().cpu())
         decoded_all.append(decoded.cpu())
@@ -113,7 +117,7 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
         stats = codebook_stats(level_codes, num_codes[level])
         metrics[f"{level}_perplexity"] = stats.perplexity
         metrics[f"{level}_dead_fraction"] = stats.dead_fraction
-        entropy, distinct, cells = code_entropy_bits(level_codes, torch.cat(silent_by_level[level]))
+        entropy, distinct, cells = silence(level_codes, torch.cat(silent_by_level[level]))
         metrics[f"{level}_silent_entropy_bits"] = entropy
         metrics[f"{level}_silent_distinct_codes"] = float(distinct)
         metrics[f"{level}_silent_fraction"] = cells / level_codes.numel()

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from specinpaint.core.errors import SpecinpaintError
-from specinpaint.metrics.codebook import codebook_stats, dead_fraction, perplexity, usage_histogram
+from specinpaint.metrics.codebook import codebook_stats, usage_histogram
 
 
 def test_hand_computed_stats():
@@ -16,17 +16,17 @@ def test_hand_computed_stats():
     assert stats.perplexity == pytest.approx(2.0)
     assert stats.dead_fraction == 0.5 and stats.used == 2
     assert stats.normalized_perplexity == pytest.approx(0.5) and stats.entropy_bits == pytest.approx(1.0)
-    assert perplexity(codes, 4) == pytest.approx(2.0) and dead_fraction(codes, 4) == 0.5
     # skewed usage: p = (3/4, 1/4) -> exp(H)
     h = -(0.75 * torch.log(torch.tensor(0.75)) + 0.25 * torch.log(torch.tensor(0.25)))
-    assert perplexity(torch.tensor([5, 5, 5, 2]), 8) == pytest.approx(float(h.exp()), rel=1e-6)
-    assert dead_fraction(torch.tensor([5, 5, 5, 2]), 8, dead_threshold=1) == 7 / 8
+    assert codebook_stats(torch.tensor([5, 5, 5, 2]), 8).perplexity == pytest.approx(float(h.exp()), rel=1e-6)
+    assert codebook_stats(torch.tensor([5, 5, 5, 2]), 8, dead_threshold=1).dead_fraction == 7 / 8
 
 
 def test_uniform_and_collapsed_codebooks_at_paper_shapes():
     top = torch.arange(512).repeat(2).reshape(32, 32)  # every code of a 512-entry codebook twice
-    assert perplexity(top, 512) == pytest.approx(512.0)
-    assert dead_fraction(top, 512) == 0.0
+    uniform = codebook_stats(top, 512)
+    assert uniform.perplexity == pytest.approx(512.0)
+    assert uniform.dead_fraction == 0.0
     collapsed = torch.full((16, 64, 8), 7)  # bottom codemaps [B, 64, 8], one code used
     stats = codebook_stats(collapsed, 512)
     assert stats.perplexity == pytest.approx(1.0) and stats.used == 1

@@ -9,7 +9,11 @@ import torch
 
 from specinpaint.core.registry import registry
 from specinpaint.data.fake_nsynth import tone
-from specinpaint.metrics.pitch import score_pitch
+from specinpaint.metrics.pitch import PitchAccuracy
+
+
+def score_pitch(estimated: torch.Tensor, target: torch.Tensor, tolerance: float = 0.5) -> dict:
+    return PitchAccuracy(PitchAccuracy.Params(tolerance=tolerance)).score(estimated, target)
 
 
 def test_score_pitch_hand_computed():

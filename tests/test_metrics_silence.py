@@ -1,4 +1,4 @@
-"""Silent-region code entropy on hand-made cases."""
+"""Silent-region code entropy (the ``silent-code-entropy`` metric plugin) on hand-made cases."""
 
 from __future__ import annotations
 
@@ -6,13 +6,15 @@ import math
 
 import torch
 
-from specinpaint.metrics.silence import (
-    block_edges,
-    cell_max_db,
-    code_entropy_bits,
-    silent_cells,
-    stft_level_db,
-)
+from specinpaint.core.registry import registry
+from specinpaint.metrics.silence import SilentCodeEntropy, block_edges, cell_max_db, stft_level_db
+
+code_entropy_bits = registry("metrics").build("silent-code-entropy", {})
+
+
+def silent_cells(audio, representation, shape, num_samples, silence_db=-60.0):
+    metric = registry("metrics").build("silent-code-entropy", {"silence_db": silence_db})
+    return metric.silent_cells(audio, representation, shape, num_samples)
 
 
 class GridRep:
@@ -84,8 +86,6 @@ def test_silent_cells_tone_then_silence():
 def test_silent_cells_on_the_paper_geometry():
     """The paper's representation (1024 mel rows, 128 frames from 64 000 samples) and codemaps
     (bottom 64×8, top 32×4): a 440 Hz tone for 2 s, then silence."""
-    from specinpaint.core.registry import registry
-
     rep = registry("representations").build("paper-mel-if", {})
     n = 64000
     t = torch.arange(n) / 16000
@@ -99,3 +99,10 @@ def test_silent_cells_on_the_paper_geometry():
         row = int(torch.searchsorted(edges, torch.tensor(440.0, dtype=edges.dtype))) - 1
         assert not silent[0, row, 0]  # the tone's row while it plays
         assert silent[0, -1, 0]  # 7-8 kHz while a pure 440 Hz tone plays
+
+
+def test_the_plugin_declares_what_the_registry_lists():
+    metric = registry("metrics").build("silent-code-entropy", {"silence_db": -50, "n_fft": 1024, "hop": 256})
+    assert isinstance(metric, SilentCodeEntropy) and metric.higher_is_better is False and metric.unit == "bits"
+    assert (metric.params.silence_db, metric.params.n_fft, metric.params.hop) == (-50, 1024, 256)
+    assert registry("metrics").info("silent-code-entropy").description.startswith("entropy (bits) of the codes")

@@ -10,11 +10,14 @@ import torch
 from specinpaint.core.errors import AudioInputError
 from specinpaint.core.registry import registry
 from specinpaint.metrics.spectral import (
-    log_spectral_distance,
-    multi_resolution_stft_distance,
-    snr,
-    spectral_convergence,
+    LogSpectralDistance,
+    MultiResolutionSTFTDistance,
+    SignalToNoiseRatio,
+    SpectralConvergence,
 )
+
+spectral_convergence, log_spectral_distance = SpectralConvergence(), LogSpectralDistance()
+multi_resolution_stft_distance, snr = MultiResolutionSTFTDistance(), SignalToNoiseRatio()
 
 
 @pytest.fixture(scope="module")
