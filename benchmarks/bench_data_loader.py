@@ -12,7 +12,7 @@ import time
 import pytest
 import soundfile as sf
 
-from specinpaint.data.fake_nsynth import write_fake_nsynth
+from fakes.nsynth import write_fake_nsynth
 from specinpaint.data.nsynth import NSynthDataset
 
 MAX_OVERHEAD = 2.0  # the loader may cost at most 2x a bare soundfile.read of the same file

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
+from fakes.notes import note_batch
 from specinpaint.core.registry import registry
 from specinpaint.representations.mel_if import MelIF
 from specinpaint.representations.params import PAPER_PHASE_THRESHOLD
 from specinpaint.representations.stft_if import StftIF
-from specinpaint.representations.synthetic import note_batch
 
 VARIANTS = {
     "gansynth": {"mel_break_frequency_hz": 700.0, "phase_threshold": None},

@@ -15,10 +15,10 @@ import contextlib
 import numpy as np
 import torch
 
+from fakes.notes import note_batch
 from specinpaint.representations.mel_filterbank import magenta_pseudo_inverse, mel_weight_matrix
 from specinpaint.representations.mel_if import GansynthMelIF
 from specinpaint.representations.stft_if import StftIF
-from specinpaint.representations.synthetic import note_batch
 
 N, N_FFT, HOP, FRAMES, EPS = 64000, 2048, 512, 128, 1e-6
 

@@ -17,8 +17,8 @@ import time
 
 import torch
 
+from fakes.training import TINY_VQVAE
 from specinpaint.core.registry import registry
-from specinpaint.training.synthetic import TINY_VQVAE
 
 
 def _step_fn(model, spec, autocast_dtype=None, compiled=False):
@@ -84,11 +84,11 @@ def test_quantizer_step_throughput(benchmark, bench_device, pick_size, bench_ful
 
 
 def test_engine_overhead(benchmark, tmp_path, pick_size, record_ratio):
+    from fakes.training import synthetic_config, synthetic_plugins
     from specinpaint.core import Pipeline, load_config
     from specinpaint.training import QuantizerTask, train
     from specinpaint.training.batches import train_batches
     from specinpaint.training.data import build_dataset
-    from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
 
     steps = pick_size(tiny=6, small=40, full=200)
     threads = torch.get_num_threads()

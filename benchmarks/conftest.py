@@ -1,6 +1,8 @@
 """Shared benchmark fixtures and record metadata for every room's speed suite.
 
 * Collection: ``bench_*.py`` files are collected as test modules (besides pytest's ``test_*.py``).
+* Fakes: ``tests/`` is put on ``sys.path`` so benchmarks share the test doubles (``from fakes.notes
+  import note_batch``); they are not part of the installed package.
 * Record metadata: every ``--benchmark-json`` record gets ``machine_info["specinpaint"]`` (device,
   dtype, thread count, CUDA/GPU name, library versions), and every benchmark's ``extra_info``
   gets ``device``, ``dtype`` and ``scale`` unless the benchmark set them itself.
@@ -18,11 +20,17 @@ import fnmatch
 import os
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+_TESTS = str(Path(__file__).resolve().parent.parent / "tests")
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
 
 FULL_ENV = "SPECINPAINT_BENCH_FULL"
 DEVICE_ENV = "SPECINPAINT_BENCH_DEVICE"

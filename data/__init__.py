@@ -21,7 +21,6 @@ _EXPORTS = {
     "default_cache_dir": "render_cache",
     "default_soundfont": "soundfont_synth",
     "paper_split": "splits",
-    "write_fake_nsynth": "fake_nsynth",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -1,24 +1,20 @@
-"""Shared fixtures. Fakes (tests/_fakes.py) are registered in-process only for the tests that ask."""
+"""Shared fixtures. Fakes (the ``fakes`` package beside this file) are registered in-process only for
+the tests that ask."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import pytest
-
-from specinpaint.core.registry import registry
 
 
 @pytest.fixture
 def fake_plugins():
     """Register the test fakes for one test, then remove them again (registry isolation)."""
-    from _fakes import FAKES
+    from fakes import register
+    from fakes.spine import FAKES
 
-    with contextlib.ExitStack() as stack:
-        for kind, plugins in FAKES.items():
-            for name, cls in plugins.items():
-                stack.enter_context(registry(kind).register(name, cls))
+    with register(FAKES):
         yield FAKES
 
 
@@ -34,18 +30,25 @@ def _private_render_cache(tmp_path_factory):
     patch.undo()
 
 
-@pytest.fixture
-def synthetic_one_thread():
-    """The training engine's synthetic plugins registered, on one intra-op thread (tiny
-    convolutions only lose with more threads on a busy CPU)."""
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op thread for a whole module, restored afterwards: tiny models (small convolutions,
+    token-by-token sampling) only lose with more threads contending on a shared CPU. Modules use it
+    with ``pytestmark = pytest.mark.usefixtures("one_thread")``; fixtures ask for it by name."""
     import torch
-
-    from specinpaint.training.synthetic import synthetic_plugins
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        with synthetic_plugins():
-            yield
+        yield
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def synthetic_one_thread(one_thread):
+    """The training engine's synthetic plugins registered, on one intra-op thread."""
+    from fakes.training import synthetic_plugins
+
+    with synthetic_plugins():
+        yield

@@ -8,8 +8,8 @@ import os
 import time
 
 import pytest
-from editing_fakes import edit_plugins, make_pipeline
 
+from fakes.editing import edit_plugins, make_pipeline
 from specinpaint.app.server import BackgroundServer, ServerSettings, create_app
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"

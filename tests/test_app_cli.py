@@ -9,8 +9,8 @@ import re
 import pytest
 import soundfile as sf
 import torch
-from editing_fakes import edit_plugins, make_pipeline
 
+from fakes.editing import edit_plugins, make_pipeline
 from specinpaint.app.cli import main
 from specinpaint.core import Codemaps
 from specinpaint.core.region import Region

@@ -8,8 +8,8 @@ import json
 import re
 
 import soundfile as sf
-from editing_fakes import edit_config, edit_plugins
 
+from fakes.editing import edit_config, edit_plugins
 from specinpaint.app.cli import main
 
 STEPS = {"steps": 2, "batch_size": 2, "eval_every": 1, "checkpoint_every": 1, "log_every": 1, "device": "cpu"}

@@ -10,8 +10,8 @@ import threading
 import httpx
 import numpy as np
 import soundfile as sf
-from editing_fakes import edit_plugins, make_pipeline
 
+from fakes.editing import edit_plugins, make_pipeline
 from specinpaint.app.server import BackgroundServer, ServerSettings, create_app
 from specinpaint.core.region import Region
 from specinpaint.editing import Editor

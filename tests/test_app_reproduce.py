@@ -10,8 +10,8 @@ import re
 import pytest
 import soundfile as sf
 import torch
-from editing_fakes import edit_plugins, make_pipeline
 
+from fakes.editing import edit_plugins, make_pipeline
 from specinpaint.app.cli import main
 from specinpaint.data.labels import LabelEncoder, LabelEncoders
 

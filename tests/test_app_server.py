@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from editing_fakes import edit_plugins, make_pipeline
 
+from fakes.editing import edit_plugins, make_pipeline
 from specinpaint.app.dataset_codes import DatasetCodes
 from specinpaint.app.server import ServerSettings, create_app
 from specinpaint.core import NSYNTH_FAMILIES, Codemaps

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from _fakes import fake_config
+from fakes.spine import fake_config
 from specinpaint.core import BundleError, Codemaps, ConfigError, Pipeline, build_pipeline
 from specinpaint.core.bundle import METADATA_FILE, WEIGHTS_FILE, load_weights
 

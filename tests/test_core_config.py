@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from _fakes import fake_config
+from fakes.spine import fake_config
 from specinpaint.core import ConfigError, build_pipeline, load_config
 from specinpaint.core.yaml_config import apply_overrides, deep_merge
 

@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 from torch.utils.data import DataLoader
 
+from fakes.nsynth import write_fake_nsynth
 from specinpaint.core.errors import DataError
-from specinpaint.data.fake_nsynth import write_fake_nsynth
 from specinpaint.data.nsynth import NSynthDataset
 
 NOTES = [("train", 3, 0, p, 100) for p in (40, 50, 60, 70)] + [("valid", 3, 0, 60, 25)]

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, default_collate
 
+from fakes.nsynth import default_notes, write_fake_nsynth
 from specinpaint.core.conditioning import NSYNTH_FAMILIES, NSYNTH_SOURCES
 from specinpaint.core.errors import DataError, PluginError
 from specinpaint.core.registry import registry
-from specinpaint.data.fake_nsynth import default_notes, write_fake_nsynth
 from specinpaint.data.labels import LabelEncoders
 from specinpaint.data.nsynth import NSynthDataset, format_summary
 from specinpaint.data.nsynth_format import QUALITIES, parse_note_name

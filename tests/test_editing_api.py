@@ -9,8 +9,8 @@ import zipfile
 import pytest
 import soundfile as sf
 import torch
-from editing_fakes import edit_plugins, make_pipeline
 
+from fakes.editing import edit_plugins, make_pipeline
 from specinpaint.core import Codemaps
 from specinpaint.core.region import Region, upsample_mask
 from specinpaint.editing import EditError, Editor

@@ -9,12 +9,12 @@ import warnings
 from types import SimpleNamespace
 
 import pytest
-from editing_fakes import edit_plugins, make_pipeline
 
+from fakes.editing import edit_plugins, make_pipeline
+from fakes.nsynth import write_fake_nsynth
 from specinpaint.app.cli import main
 from specinpaint.app.server import ServerSettings, create_app
 from specinpaint.core import NSYNTH_FAMILIES, Pipeline
-from specinpaint.data.fake_nsynth import write_fake_nsynth
 from specinpaint.data.labels import LabelEncoder, LabelEncoders
 from specinpaint.data.nsynth import NSynthDataset
 from specinpaint.editing import EditError, Editor, LabelVocabulary

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from editing_fakes import edit_plugins
 
+from fakes.editing import edit_plugins
 from specinpaint.core import Codemaps, build_pipeline, load_config
 from specinpaint.core.region import Region, upsample_mask
 from specinpaint.editing import Editor

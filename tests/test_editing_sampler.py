@@ -8,8 +8,8 @@ import logging
 
 import pytest
 import torch
-from editing_fakes import edit_plugins, make_pipeline
 
+from fakes.editing import edit_plugins, make_pipeline
 from specinpaint.core import Codemaps, build_pipeline
 from specinpaint.core.region import Region
 from specinpaint.editing import EditError, Editor

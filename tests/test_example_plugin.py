@@ -9,7 +9,7 @@ import sys
 import torch
 import yaml
 
-from _fakes import fake_config
+from fakes.spine import fake_config
 from specinpaint.core import build_pipeline
 from specinpaint.core.registry import representations
 

@@ -7,8 +7,8 @@ import math
 import pytest
 import torch
 
+from fakes.nsynth import tone
 from specinpaint.core.registry import registry
-from specinpaint.data.fake_nsynth import tone
 from specinpaint.metrics.pitch import PitchAccuracy
 
 

@@ -12,7 +12,7 @@ from unittest import mock
 import pytest
 import torch
 
-from _fakes import fake_config
+from fakes.spine import fake_config
 from specinpaint.core import Pipeline, load_config
 from specinpaint.core.registry import registry
 from specinpaint.studies import reconstruction

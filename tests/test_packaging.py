@@ -39,6 +39,16 @@ def test_wheel_contents(wheel):
     assert "specinpaint = specinpaint.app.cli:main" in entry_points
 
 
+def test_wheel_holds_no_fake_synthetic_or_test_helper_module(wheel):
+    """Test doubles live in tests/fakes (shared with benchmarks/), never in the installed package."""
+    modules = [n for n in zipfile.ZipFile(wheel).namelist() if n.endswith(".py")]
+    assert modules, "no modules in the wheel"
+    test_only = ("fake", "synthetic", "_fakes", "conftest", "test_", "bench_")
+    leaked = [n for n in modules if any(word in n.rsplit("/", 1)[-1] for word in test_only)]
+    assert leaked == []
+    assert not any("/tests/" in n or "/fakes/" in n for n in modules)
+
+
 def test_wheel_imports_without_the_source_tree(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(tmp_path / "site")
     code = (

@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 
+from fakes.notes import note_batch
 from specinpaint.core import Codemaps, Conditioning, build_pipeline, load_config
 from specinpaint.core.errors import ConfigError
 from specinpaint.priors.layers import Block
-from specinpaint.representations.synthetic import note_batch
 
 PAPER_NOTES = 180_000  # training notes of the paper's split (its website)
 

@@ -4,20 +4,21 @@ inpainting invariants, guidance, seeds, eval semantics, errors."""
 import pytest
 import torch
 from pydantic import ValidationError
-from test_priors_tiny import (
+
+from fakes.priors import (
     BOTTOM,
     CODES,
     TOP,
     VARIANTS,
     build,
     conditioning,
-    one_thread,  # noqa: F401  (autouse fixture: one intra-op thread)
     random_codes,
     random_mask,
 )
-
 from specinpaint.core import Codemaps, Conditioning, PluginError, SamplingOptions, SpecinpaintError, registry
 from specinpaint.priors.autoregressive import shifted_inputs
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 PRIORS = ["top-transformer", "bottom-transformer", "bottom-masked"]
 SHAPE = {"top-transformer": TOP, "bottom-transformer": BOTTOM, "bottom-masked": BOTTOM}

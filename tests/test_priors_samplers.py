@@ -3,8 +3,8 @@ its own clear error when called directly with one it cannot."""
 
 import pytest
 import torch
-from test_priors_tiny import BOTTOM, build, conditioning, random_codes
 
+from fakes.priors import BOTTOM, build, conditioning, random_codes
 from specinpaint.core import SamplingOptions, SpecinpaintError, registry
 from specinpaint.core.prior import Prior
 

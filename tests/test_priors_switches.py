@@ -4,22 +4,23 @@ positions, and the bottom decoder without cross-attention."""
 
 import pytest
 import torch
-from test_priors_tiny import (
+
+from fakes.priors import (
     BOTTOM,
     CODES,
     TOP,
     build,
     conditioning,
-    one_thread,  # noqa: F401  (autouse fixture: one intra-op thread)
     random_codes,
     random_mask,
 )
-
 from specinpaint.core import SamplingOptions, SpecinpaintError
 from specinpaint.priors.autoregressive import shifted_inputs
 from specinpaint.priors.class_embedding import ClassEmbedding
 from specinpaint.priors.layers import MLP, Block
 from specinpaint.priors.masking import draw_bernoulli_masks, draw_masks
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 PAPER_STYLE = dict(positions="learned2d", norm="post", mlp="relu", embedding="concat", token_dim=8,
                    position_dim=8, class_dim=4)

@@ -3,9 +3,11 @@ reproduces them by sampling (so loss, masks and samplers agree with each other).
 
 import pytest
 import torch
-from test_priors_tiny import build, conditioning, one_thread, random_codes  # noqa: F401  (autouse fixture)
 
+from fakes.priors import build, conditioning, random_codes
 from specinpaint.core import SamplingOptions
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.mark.parametrize(

@@ -7,14 +7,7 @@ import torch
 
 from specinpaint.quantizers.codebook import EMACodebook, kmeans
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions run faster on one intra-op thread on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def clustered(n: int, centres: torch.Tensor, noise: float = 0.01, seed: int = 0) -> torch.Tensor:

@@ -5,20 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fakes.training import TINY_VQVAE
 from specinpaint.core.errors import PluginError, SpecinpaintError
 from specinpaint.core.registry import registry
 from specinpaint.quantizers.fsq import FSQCodebook
-from specinpaint.training.synthetic import TINY_VQVAE
 
 ARCH = {k: v for k, v in TINY_VQVAE.items() if k != "num_codes"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_fsq_rounds_each_dimension_to_exactly_its_levels():

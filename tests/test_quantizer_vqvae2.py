@@ -5,22 +5,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fakes.training import TINY_VQVAE
 from specinpaint.core import Codemaps, QuantizerOutput
 from specinpaint.core.errors import ConfigError, PluginError, SpecinpaintError
 from specinpaint.core.registry import registry
-from specinpaint.training.synthetic import TINY_VQVAE
 
 quantizers = registry("quantizers")
 
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions run faster on one intra-op thread on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(**overrides):

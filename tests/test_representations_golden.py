@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from fakes.notes import note_batch
 from specinpaint.representations.mel_if import GansynthMelIF, MelIF
 from specinpaint.representations.stft_if import StftIF
-from specinpaint.representations.synthetic import note_batch
 
 SR, N_FFT, HOP, N = 16000, 2048, 512, 64000
 EPS = 1e-6

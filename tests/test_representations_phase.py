@@ -9,9 +9,9 @@ import pytest
 import torch
 
 import specinpaint.representations.chunking as chunking
+from fakes.notes import note_batch
 from specinpaint.representations.mel_if import GansynthMelIF, PaperMelIF
 from specinpaint.representations.phase import phase_increments_to_if, wrap, wrap_
-from specinpaint.representations.synthetic import note_batch
 
 N = 16000
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from fakes.notes import harmonic_note
 from specinpaint.representations.mel_if import MelIF
 from specinpaint.representations.render import codemap_row_frequencies, render_codemap, render_spectrogram
-from specinpaint.representations.synthetic import harmonic_note
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

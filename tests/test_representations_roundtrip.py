@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fakes.notes import note_batch
 from specinpaint.core.registry import registry
 from specinpaint.representations.mel_if import GansynthMelIF, MelIF, PaperMelIF
 from specinpaint.representations.stft_if import StftIF
-from specinpaint.representations.synthetic import note_batch
 
 N = 64000
 SC_SAMPLES = 32000  # quality does not depend on note length; 2 s halves the Griffin-Lim cost

@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 
+from fakes.notes import harmonic_note
 from specinpaint.core.errors import AudioInputError, PluginError, SpecinpaintError
 from specinpaint.core.registry import registry
 from specinpaint.representations.checks import apply_phase_threshold
 from specinpaint.representations.mel_if import MelIF, PaperMelIF
 from specinpaint.representations.params import PAPER_PHASE_THRESHOLD
 from specinpaint.representations.stft_if import StftIF
-from specinpaint.representations.synthetic import harmonic_note
 
 N = 16000  # 1 s keeps these tests fast; shapes at 64 000 are covered in test_representations_roundtrip
 SMALL = {"griffin_lim_iters": 2}

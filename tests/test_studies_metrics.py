@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from specinpaint.data.fake_nsynth import tone
+from fakes.nsynth import tone
 from specinpaint.studies.context import EvaluationContext
 from specinpaint.studies.evaluation_spec import EvaluationSpec, parse_spec
 from specinpaint.studies.family_classifier import ClassifierSettings, train_classifier

@@ -8,7 +8,7 @@ import math
 import pytest
 import yaml
 
-from _fakes import fake_config
+from fakes.spine import fake_config
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.yaml_config import CONFIG_DIR
 from specinpaint.studies.study import config_differences, expand_study, load_study

@@ -9,7 +9,7 @@ import math
 import pytest
 import yaml
 
-from _fakes import fake_config
+from fakes.spine import fake_config
 from specinpaint.core import load_config
 from specinpaint.core.errors import ConfigError
 from specinpaint.studies.study import config_differences, expand_study, load_study

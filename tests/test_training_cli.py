@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import pytest
-import torch
 import yaml
 
+from fakes.training import synthetic_config, synthetic_plugins
 from specinpaint.app.cli import main
 from specinpaint.core import Pipeline
 from specinpaint.data.code_store import CodeStore
 from specinpaint.training.checkpoint import read_header
-from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
 
 
 @pytest.fixture
-def config_file(tmp_path):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
+def config_file(tmp_path, one_thread):
     path = tmp_path / "synthetic.yaml"
     config = synthetic_config(count=24)
     for section in config["training"].values():
@@ -24,7 +21,6 @@ def config_file(tmp_path):
     path.write_text(yaml.safe_dump(config))
     with synthetic_plugins():
         yield path
-    torch.set_num_threads(threads)
 
 
 def test_train_stages_resume_and_extract(config_file, tmp_path, capsys):

@@ -9,14 +9,14 @@ import warnings
 
 import pytest
 
+from fakes.nsynth import write_fake_nsynth
+from fakes.training import synthetic_config
 from specinpaint.app.cli import main
 from specinpaint.app.server import create_app
 from specinpaint.core import Pipeline, load_config
-from specinpaint.data.fake_nsynth import write_fake_nsynth
 from specinpaint.data.labels import LabelEncoders
 from specinpaint.training import train_all, train_quantizer
 from specinpaint.training.data import build_dataset
-from specinpaint.training.synthetic import synthetic_config
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -28,10 +28,10 @@ def _worker(rank: int, port: int, out: str) -> None:
                        "LOCAL_RANK": str(rank), "WORLD_SIZE": str(WORLD)})
     torch.set_num_threads(1)
     torch.set_warn_always(True)  # DDP's layout warning is a warn-once: make every occurrence visible
+    from fakes.training import synthetic_config, synthetic_plugins
     from specinpaint.core import Pipeline, load_config
     from specinpaint.training.data import build_dataset
     from specinpaint.training.quantizer_task import train_quantizer
-    from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
 
     with synthetic_plugins():
         config = load_config(synthetic_config(count=32, dead_code_steps=2))
@@ -97,12 +97,12 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
 def _check_validation_is_split_not_duplicated(run) -> None:
     """The logged validation loss of the 2-rank run is the mean over both validation batches, as one
     process computes it: rank 1 evaluated the second batch, not a copy of rank 0's."""
+    from fakes.training import synthetic_plugins
     from specinpaint.core import Pipeline
     from specinpaint.training.batches import eval_batches
     from specinpaint.training.data import build_dataset
     from specinpaint.training.logger import read_metrics
     from specinpaint.training.quantizer_task import QuantizerTask
-    from specinpaint.training.synthetic import synthetic_plugins
 
     with synthetic_plugins():
         pipeline = Pipeline.load(run / "bundle")

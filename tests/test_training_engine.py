@@ -7,6 +7,7 @@ import json
 import pytest
 import torch
 
+from fakes.training import synthetic_config
 from specinpaint.core import Pipeline, load_config
 from specinpaint.core.config import TrainingConfig
 from specinpaint.core.errors import BundleError, DataError
@@ -16,7 +17,6 @@ from specinpaint.training.data import build_dataset
 from specinpaint.training.logger import read_metrics
 from specinpaint.training.quantizer_task import train_quantizer
 from specinpaint.training.schedule import lr_factor
-from specinpaint.training.synthetic import synthetic_config
 
 pytestmark = pytest.mark.usefixtures("synthetic_one_thread")
 

@@ -48,41 +48,36 @@ def _valid_recon_error(pipeline: Pipeline, dataset) -> torch.Tensor:
 
 
 @pytest.mark.slow
-def test_tiny_pipeline_learns_on_the_rendered_dataset(tmp_path):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        config = load_config("tiny", OVERRIDES)
-        train_set = build_dataset(config, config.data.train_split)
-        valid_set = build_dataset(config, config.data.valid_split)
-        torch.manual_seed(0)
-        pipeline = Pipeline(config)
-        assert pipeline.spectrogram_shape == (2, 64, 32)
-        assert pipeline.codemap_shapes == {"top": (8, 4), "bottom": (16, 8)}
-        result = train_quantizer(pipeline, None, train_set, valid_set, tmp_path / "vq", progress=False)
-        assert result.finished
+def test_tiny_pipeline_learns_on_the_rendered_dataset(tmp_path, one_thread):
+    config = load_config("tiny", OVERRIDES)
+    train_set = build_dataset(config, config.data.train_split)
+    valid_set = build_dataset(config, config.data.valid_split)
+    torch.manual_seed(0)
+    pipeline = Pipeline(config)
+    assert pipeline.spectrogram_shape == (2, 64, 32)
+    assert pipeline.codemap_shapes == {"top": (8, 4), "bottom": (16, 8)}
+    result = train_quantizer(pipeline, None, train_set, valid_set, tmp_path / "vq", progress=False)
+    assert result.finished
 
-        trained_error = _valid_recon_error(pipeline, valid_set)
-        torch.manual_seed(0)
-        untrained = Pipeline(config)
-        untrained.normalizer.load_state_dict(pipeline.normalizer.state_dict())  # same units
-        untrained_error = _valid_recon_error(untrained, valid_set)
-        print(f"valid reconstruction error per channel: untrained {untrained_error.tolist()}, "
-              f"trained {trained_error.tolist()}")
-        # the log-magnitude channel is learned first (measured: ~0.15 -> ~0.03 in 150 steps); the IF
-        # channel, noise-like outside the partials, barely moves in so few steps but must not degrade
-        assert trained_error[0] < 0.3 * untrained_error[0]
-        assert trained_error.sum() < 0.8 * untrained_error.sum()
-        assert trained_error[1] < 1.05 * untrained_error[1]
+    trained_error = _valid_recon_error(pipeline, valid_set)
+    torch.manual_seed(0)
+    untrained = Pipeline(config)
+    untrained.normalizer.load_state_dict(pipeline.normalizer.state_dict())  # same units
+    untrained_error = _valid_recon_error(untrained, valid_set)
+    print(f"valid reconstruction error per channel: untrained {untrained_error.tolist()}, "
+          f"trained {trained_error.tolist()}")
+    # the log-magnitude channel is learned first (measured: ~0.15 -> ~0.03 in 150 steps); the IF
+    # channel, noise-like outside the partials, barely moves in so few steps but must not degrade
+    assert trained_error[0] < 0.3 * untrained_error[0]
+    assert trained_error.sum() < 0.8 * untrained_error.sum()
+    assert trained_error[1] < 1.05 * untrained_error[1]
 
-        store = extract_codes(pipeline, valid_set, tmp_path / "codes", "valid", batch_size=8, progress=False)
-        reloaded = Pipeline.load(result.bundle)
-        reloaded.eval()
-        assert LabelEncoders.from_json(reloaded.extras["labels"]) == train_set.labels == valid_set.labels
-        assert reloaded.extras["data"]["split_scheme"] == train_set.summary()["split_scheme"]
-        batch = AudioCollate(config.num_samples)([valid_set[i] for i in range(min(8, len(valid_set)))])
-        codes, _ = store.batch(list(range(len(batch))))
-        assert reloaded.encode(batch.audio).equal(codes)
-        assert reloaded.decode(codes).shape == (len(batch), config.num_samples)
-    finally:
-        torch.set_num_threads(threads)
+    store = extract_codes(pipeline, valid_set, tmp_path / "codes", "valid", batch_size=8, progress=False)
+    reloaded = Pipeline.load(result.bundle)
+    reloaded.eval()
+    assert LabelEncoders.from_json(reloaded.extras["labels"]) == train_set.labels == valid_set.labels
+    assert reloaded.extras["data"]["split_scheme"] == train_set.summary()["split_scheme"]
+    batch = AudioCollate(config.num_samples)([valid_set[i] for i in range(min(8, len(valid_set)))])
+    codes, _ = store.batch(list(range(len(batch))))
+    assert reloaded.encode(batch.audio).equal(codes)
+    assert reloaded.decode(codes).shape == (len(batch), config.num_samples)

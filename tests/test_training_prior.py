@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fakes.training import synthetic_config, synthetic_plugins
 from specinpaint.core import Codemaps, Pipeline, load_config
 from specinpaint.core.errors import BundleError, ConfigError
 from specinpaint.core.registry import registry
@@ -12,14 +13,11 @@ from specinpaint.data.code_store import CodeStore, CodeStoreWriter
 from specinpaint.training import extract_codes, train_prior, train_quantizer
 from specinpaint.training.data import build_dataset
 from specinpaint.training.logger import read_metrics
-from specinpaint.training.synthetic import synthetic_config, synthetic_plugins
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, one_thread):
     """A synthetic pipeline whose VQ-VAE trained a few steps, and its extracted code stores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("prior")
     with synthetic_plugins():
         config = load_config(synthetic_config(count=24))
@@ -31,7 +29,6 @@ def trained(tmp_path_factory):
         stores = {split: extract_codes(pipeline, data, root / "codes" / split, split, batch_size=10, progress=False)
                   for split, data in (("train", train_set), ("valid", valid_set))}
         yield pipeline, train_set, stores, root
-    torch.set_num_threads(threads)
 
 
 def test_extracted_codes_equal_encode_and_keep_labels(trained):

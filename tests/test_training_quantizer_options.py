@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from fakes.training import synthetic_config
 from specinpaint.core import Pipeline, load_config
 from specinpaint.core.errors import ConfigError
 from specinpaint.training.data import AudioCollate, build_dataset
@@ -21,7 +22,6 @@ from specinpaint.training.quantizer_task import (
     configured_fit_batches,
     train_quantizer,
 )
-from specinpaint.training.synthetic import synthetic_config
 
 CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
 
@@ -160,7 +160,7 @@ class _FixedOutput(torch.nn.Module):
 def test_loss_after_the_threshold_mask_ignores_masked_bins():
     """Where the target is below the paper's phase threshold, a decoded level below it too (with any
     IF) costs nothing and gets no gradient; the plain loss counts those bins."""
-    from specinpaint.representations.synthetic import note_batch
+    from fakes.notes import note_batch
     from specinpaint.training.data import AudioBatch
 
     overrides = ["representation.params.n_mels=64", "priors={}"]

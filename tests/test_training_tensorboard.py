@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from fakes.training import synthetic_config
 from specinpaint.core import Pipeline, load_config
 from specinpaint.training.data import build_dataset
 from specinpaint.training.logger import read_metrics
 from specinpaint.training.quantizer_task import train_quantizer
-from specinpaint.training.synthetic import synthetic_config
 
 pytest.importorskip("tensorboard")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402

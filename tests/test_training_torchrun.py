@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 import torch
 
+from fakes.nsynth import write_fake_nsynth
 from specinpaint.app.cli import main
 from specinpaint.core import Pipeline
 from specinpaint.data.code_store import CodeStore
-from specinpaint.data.fake_nsynth import write_fake_nsynth
 from specinpaint.training.checkpoint import read_header
 from specinpaint.training.extract import shard_range
 
@@ -54,11 +54,11 @@ def test_shards_are_whole_batches_in_order_covering_every_note_once():
 def test_merge_takes_parts_in_rank_order_and_refuses_a_part_with_other_notes(synthetic_one_thread, tmp_path):
     """Rank 0's merge, run here on parts written in one process: the merged store equals a direct
     extraction; a part holding other notes than its rank's shard is refused with a one-line error."""
+    from fakes.training import synthetic_config
     from specinpaint.core import load_config
     from specinpaint.core.errors import DataError
     from specinpaint.training.data import build_dataset
     from specinpaint.training.extract import _encode, _merge_parts, extract_codes, part_dir
-    from specinpaint.training.synthetic import synthetic_config
 
     config = load_config(synthetic_config(count=10))
     pipeline = Pipeline(config)

@@ -1,4 +1,4 @@
-"""Small in-process plugins for tests and benchmarks of the training engine: harmonic notes, a tiny
+"""Small in-process plugins for the tests and benchmarks of the training engine: harmonic notes, a tiny
 2-channel STFT representation, a fitted per-channel normaliser and a per-position prior.
 
 They implement the core contracts only, so the engine, the code store and the CLI can be exercised
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -18,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 from torch.utils.data import Dataset
 
+from fakes import register
 from specinpaint.core import Codemaps, Conditioning, Normalizer, Prior, PriorLoss, Representation
 from specinpaint.core.conditioning import NULL_LABEL, PITCH_MAX, PITCH_MIN
-from specinpaint.core.registry import registry
 
 
 class SyntheticSTFT(Representation):
@@ -226,15 +225,9 @@ TINY_VQVAE: dict[str, Any] = {
 }
 
 
-@contextlib.contextmanager
-def synthetic_plugins() -> Iterator[None]:
+def synthetic_plugins() -> contextlib.AbstractContextManager[None]:
     """Register the synthetic plugins in-process for the duration of the block."""
-    with contextlib.ExitStack() as stack:
-        for kind, plugins in PLUGINS.items():
-            for name, cls in plugins.items():
-                if name not in registry(kind):
-                    stack.enter_context(registry(kind).register(name, cls))
-        yield
+    return register(PLUGINS)
 
 
 def synthetic_config(*, count: int = 64, priors: bool = True, **quantizer: Any) -> dict[str, Any]:

@@ -13,12 +13,12 @@ They implement the core contracts with tiny, deterministic models so the editing
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from fakes import register
 from specinpaint.core import (
     Codemaps,
     Normalizer,
@@ -28,7 +28,6 @@ from specinpaint.core import (
     QuantizerOutput,
     Representation,
 )
-from specinpaint.core.registry import registry
 
 
 class EditStft(Representation):
@@ -246,15 +245,9 @@ def edit_config(**overrides) -> dict:
     return config
 
 
-@contextlib.contextmanager
-def edit_plugins() -> Iterator[None]:
+def edit_plugins() -> contextlib.AbstractContextManager[None]:
     """Register the fakes in-process for the duration of the block."""
-    with contextlib.ExitStack() as stack:
-        for kind, plugins in EDIT_FAKES.items():
-            for name, cls in plugins.items():
-                if name not in registry(kind):
-                    stack.enter_context(registry(kind).register(name, cls))
-        yield
+    return register(EDIT_FAKES)
 
 
 def make_pipeline(**overrides):

@@ -1,6 +1,5 @@
-"""Tiny prior configurations shared by the prior tests (top 8×4, bottom 16×8, 16 codes); no tests here."""
+"""Tiny prior configurations shared by the prior tests (top 8×4, bottom 16×8, 16 codes)."""
 
-import pytest
 import torch
 
 from specinpaint.core import Codemaps, Conditioning, registry
@@ -42,13 +41,3 @@ def random_mask(shape, batch=3, p=0.5, seed=0):
     mask = torch.rand(batch, *shape, generator=g) < p
     mask[:, 0, 0] = True
     return mask
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run token by token: one intra-op thread is several times faster than two
-    threads contending on a shared CPU. Restored after the module."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from specinpaint.core.conditioning import NSYNTH_FAMILIES, NSYNTH_SOURCES
-
-from .nsynth_format import AUDIO_DIR, EXAMPLES_FILE, NUM_SAMPLES, SAMPLE_RATE, make_record
+from specinpaint.data.nsynth_format import AUDIO_DIR, EXAMPLES_FILE, NUM_SAMPLES, SAMPLE_RATE, make_record
 
 
 def tone(pitch: int, velocity: int, num_samples: int = NUM_SAMPLES, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
