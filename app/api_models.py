@@ -74,14 +74,25 @@ class RegionModel(Strict):
         return self
 
 
+class LevelAlias(BaseModel):
+    """Requests that name a codemap level accept ``layer``, the field's former name, as well."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_name(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "layer" in data and "level" not in data:
+            data = {("level" if key == "layer" else key): value for key, value in data.items()}
+        return data
+
+
 class CodesRequest(Strict):
     codes: CodesJson
 
 
-class InpaintRequest(Labels, Sampling):
+class InpaintRequest(LevelAlias, Labels, Sampling):
     codes: CodesJson
     region: RegionModel
-    layer: str = Field("top", description="codemap level to resample (finer levels follow)")
+    level: str = Field("top", description="codemap level to resample (finer levels follow)")
     dilate: int = Field(0, ge=0, le=4, description="grow the region by this many cells")
 
 
@@ -91,22 +102,22 @@ class AttenuateRequest(Strict):
     amount_db: float = Field(20.0, ge=0, le=120)
 
 
-class NoiseRequest(Strict):
-    """The noise brush: uniformly random codes inside the region (``layer`` and the finer cells
+class NoiseRequest(LevelAlias, Strict):
+    """The noise brush: uniformly random codes inside the region (``level`` and the finer cells
     under it); ``seed`` None = the server draws one and returns it."""
 
     codes: CodesJson
     region: RegionModel
-    layer: str = Field("top", description="codemap level whose cells the region selects (finer levels follow)")
+    level: str = Field("top", description="codemap level whose cells the region selects (finer levels follow)")
     dilate: int = Field(0, ge=0, le=4)
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
 
 
-class RegionMasksRequest(Strict):
+class RegionMasksRequest(LevelAlias, Strict):
     """Which cells a region selects, without editing anything (the web app's preview)."""
 
     region: RegionModel
-    layer: str = "top"
+    level: str = "top"
     dilate: int = Field(0, ge=0, le=4)
     columns: int | None = Field(None, ge=1, description="top columns of the note (default: one model window)")
 

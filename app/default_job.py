@@ -210,13 +210,13 @@ def make_demo(
             base.audio[i], base.codes.select(i), pitch=pitch, family=family, seed=seed)
     note = base.codes.select(0)
 
-    edit = editor.inpaint(note, regions["middle"], pitch=p60, family=flute, layer="top", seed=seed + 1)
-    add("inpaint-top", f"Inpainted (top layer): a box re-drawn as {flute}",
+    edit = editor.inpaint(note, regions["middle"], pitch=p60, family=flute, level="top", seed=seed + 1)
+    add("inpaint-top", f"Inpainted (top level): a box re-drawn as {flute}",
         f"Region {_box(regions['middle'])}: top codes resampled, then the bottom codes under them.",
         edit.audio[0], edit.codes, edit.masks, changed=_changed(note, edit.codes))
 
-    edit = editor.inpaint(note, regions["low band"], pitch=p60, family=organ, layer="bottom", seed=seed + 2)
-    add("inpaint-bottom", f"Inpainted (bottom layer): low band re-detailed as {organ}",
+    edit = editor.inpaint(note, regions["low band"], pitch=p60, family=organ, level="bottom", seed=seed + 2)
+    add("inpaint-bottom", f"Inpainted (bottom level): low band re-detailed as {organ}",
         f"Region {_box(regions['low band'])}: only bottom (detail) codes resampled; the top codes are kept.",
         edit.audio[0], edit.codes, edit.masks, changed=_changed(note, edit.codes))
 

@@ -182,11 +182,11 @@ class EditorService:
         self.check_labels(req.pitch, req.family)
         seed = self.seed(req.seed)
         result = self.run_locked(
-            self.editor.inpaint, codes, self.region(req.region), req.pitch, req.family, layer=req.layer,
+            self.editor.inpaint, codes, self.region(req.region), req.pitch, req.family, level=req.level,
             sampling=req.options(seed), dilate=req.dilate, decode=False,
         )
         return CodesResponse(codes=codes_json(result.codes), seed=seed, masks=masks_json(result.masks),
-                             labels={"pitch": req.pitch, "family": req.family, "layer": req.layer})
+                             labels={"pitch": req.pitch, "family": req.family, "level": req.level})
 
     def attenuate(self, req: AttenuateRequest) -> CodesResponse:
         codes = self.codes(req.codes)
@@ -196,16 +196,16 @@ class EditorService:
     def noise(self, req: NoiseRequest) -> CodesResponse:
         codes = self.codes(req.codes)
         seed = self.seed(req.seed)
-        result = self.run_locked(self.editor.noise, codes, self.region(req.region), req.layer, seed,
+        result = self.run_locked(self.editor.noise, codes, self.region(req.region), req.level, seed,
                                  dilate=req.dilate, decode=False)
         return CodesResponse(codes=codes_json(result.codes), seed=seed, masks=masks_json(result.masks),
-                             labels={"layer": req.layer})
+                             labels={"level": req.level})
 
     def region_masks(self, req: RegionMasksRequest) -> MasksResponse:
         """The cells a region selects on every level (no inference: no lock)."""
         self.check_columns(req.columns)
         columns = req.columns or self.editor.geometry.window_columns
-        masks = self.editor.region_masks(self.region(req.region), columns, layer=req.layer, dilate=req.dilate)
+        masks = self.editor.region_masks(self.region(req.region), columns, level=req.level, dilate=req.dilate)
         return MasksResponse(masks=masks_json(masks))
 
     def audio(self, req: CodesRequest) -> bytes:

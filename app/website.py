@@ -54,7 +54,7 @@ def pitch_ladder(editor: Editor, ladder: Sequence[int] = LADDER) -> list[int]:
 
 
 def variant_regions(editor: Editor, columns: int) -> dict[str, tuple[Region | dict[str, torch.Tensor], str]]:
-    """(region, layer) of each inpainting variant for a note of ``columns`` top columns."""
+    """(region, level) of each inpainting variant for a note of ``columns`` top columns."""
     geometry = editor.geometry
     duration = columns * geometry.column_seconds
     span = min(2.0, duration / 2)
@@ -188,14 +188,14 @@ def _variants(editor: Editor, out: Path, note: Note, seed: int, bar: Any) -> tup
         "bottom quarter": "The lowest quarter of the frequency rows resampled over the whole note.",
         "keep top": "The top codes kept, every bottom code resampled: the same structure, new detail.",
     }
-    for index, (name, (region, layer)) in enumerate(variant_regions(editor, columns).items()):
-        result = editor.inpaint(codes, region, pitch=pitch, family=family, layer=layer, seed=seed + 101 + index)
+    for index, (name, (region, level)) in enumerate(variant_regions(editor, columns).items()):
+        result = editor.inpaint(codes, region, pitch=pitch, family=family, level=level, seed=seed + 101 + index)
         changed = {lvl: int((result.codes[lvl] != codes[lvl]).sum()) for lvl in codes.levels}
         cells = {lvl: int(m.sum()) for lvl, m in result.masks.items()}
         stem = name.replace(" ", "-")
         add(stem, f"Inpainted: {name}", descriptions[name], result.audio[0], result.codes, result.masks,
-            layer=layer, cells=str(cells), changed=str(changed))
-        summary[name] = {"layer": layer, "region": _describe(region), "cells": cells, "changed": changed,
+            level=level, cells=str(cells), changed=str(changed))
+        summary[name] = {"level": level, "region": _describe(region), "cells": cells, "changed": changed,
                          "audio": f"note/{stem}.wav", "pitch": pitch, "family": family}
     return items, summary
 

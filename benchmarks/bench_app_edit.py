@@ -1,6 +1,6 @@
 """Interactive edit latency and server throughput.
 
-* ``test_edit_latency[tiny|paper]``: one region inpaint (top layer: top prior on the box, bottom
+* ``test_edit_latency[tiny|paper]``: one region inpaint (top level: top prior on the box, bottom
   prior under it) plus the decode to audio — what a user waits for after drawing a box. Recorded:
   ``edit_p50_s``/``edit_p95_s``, the codes-only part (``codes_p50_s``, what ``/api/inpaint``
   computes), the decode-only baseline (``decode_p50_s``) measured in the same run, and the ratios

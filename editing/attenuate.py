@@ -32,7 +32,7 @@ def attenuate(editor: Editor, source: Source, region: RegionLike, amount_db: flo
     geometry, pipeline = editor.geometry, editor.pipeline
     finest = geometry.levels[-1]
     codes, columns = editor.codes_of(source)
-    masks = editor.region_masks(region, columns, layer=finest, batch=codes.batch_size)
+    masks = editor.region_masks(region, columns, level=finest, batch=codes.batch_size)
     masks = {lvl: m | coarse_any(masks[finest], m.shape[-2:]) for lvl, m in masks.items()}
     if amount_db == 0:  # nothing to lower: keep the codes (re-encoding is not idempotent)
         return editor.result(codes, columns, masks, decode)

@@ -66,13 +66,13 @@ class Editor:
 
     def inpaint(
         self, source: Source, region: RegionLike, pitch: int | Sequence[int] | None = None,
-        family: str | int | Sequence[str | int] | None = None, layer: str = "top", sampler: str | None = None,
+        family: str | int | Sequence[str | int] | None = None, level: str = "top", sampler: str | None = None,
         temperature: float | None = None, top_p: float | None = None, seed: int | None = None, *,
         sampling: SamplingOptions | Mapping[str, Any] | None = None, dilate: int = 0, decode: bool = True,
         progress: bool = False,
     ) -> EditResult:
         """Resample the codes inside ``region`` under new labels (see `specinpaint.editing.inpaint`)."""
-        return _inpaint.inpaint(self, source, region, pitch, family, layer, sampler, temperature, top_p, seed,
+        return _inpaint.inpaint(self, source, region, pitch, family, level, sampler, temperature, top_p, seed,
                                 sampling=sampling, dilate=dilate, decode=decode, progress=progress)
 
     def attenuate(self, source: Source, region: RegionLike, amount_db: float = 20.0, *,
@@ -80,10 +80,10 @@ class Editor:
         """Lower the level inside ``region`` by ``amount_db`` dB and re-encode."""
         return _attenuate.attenuate(self, source, region, amount_db, decode=decode)
 
-    def noise(self, source: Source, region: RegionLike, layer: str = "top", seed: int | None = None, *,
+    def noise(self, source: Source, region: RegionLike, level: str = "top", seed: int | None = None, *,
               dilate: int = 0, decode: bool = True) -> EditResult:
         """Fill ``region`` with uniformly random codes (the noise brush)."""
-        return _noise.noise(self, source, region, layer, seed, dilate=dilate, decode=decode)
+        return _noise.noise(self, source, region, level, seed, dilate=dilate, decode=decode)
 
     def sample_pack(self, source: Source, pitches: Sequence[int], family: str | int | None = None,
                     sampling: SamplingOptions | Mapping[str, Any] | None = None) -> SamplePack:
@@ -103,10 +103,10 @@ class Editor:
         """Validate codes against this pipeline; return the number of coarsest columns."""
         return self.geometry.check_codes(codes)
 
-    def region_masks(self, region: RegionLike, columns: int, *, layer: str | None = None, batch: int = 1,
+    def region_masks(self, region: RegionLike, columns: int, *, level: str | None = None, batch: int = 1,
                      dilate: int = 0) -> dict[str, torch.Tensor]:
-        """Bool masks [B, F, T] per level of the cells ``region`` lets an edit of ``layer`` change."""
-        return region_masks(self.geometry, region, columns, layer=layer, batch=batch, dilate=dilate)
+        """Bool masks [B, F, T] per level of the cells ``region`` lets an edit of ``level`` change."""
+        return region_masks(self.geometry, region, columns, level=level, batch=batch, dilate=dilate)
 
     def sampling_options(self, sampling: SamplingOptions | Mapping[str, Any] | None = None,
                          **changes: Any) -> SamplingOptions:
@@ -114,12 +114,12 @@ class Editor:
         return sampling_options(self.pipeline.config.sampling, sampling, **changes)
 
     def resample(
-        self, codes: Codemaps, columns: int, masks: Mapping[str, torch.Tensor], layer: str,
+        self, codes: Codemaps, columns: int, masks: Mapping[str, torch.Tensor], level: str,
         conditioning: Conditioning, options: SamplingOptions, *, decode: bool = True, progress: bool = False,
     ) -> EditResult:
-        """Plan and run the prior calls that resample ``layer`` and the finer levels under
+        """Plan and run the prior calls that resample ``level`` and the finer levels under
         ``masks``, then decode: the shared core of generate, inpaint and sample packs."""
-        plan = plan_resample(self.geometry, self.pipeline.priors, masks, layer, options)
+        plan = plan_resample(self.geometry, self.pipeline.priors, masks, level, options)
         with self.inference():
             new = resample(self.geometry, codes, masks, plan, conditioning, self.pipeline.device, progress)
         return self.result(new, columns, masks, decode)

@@ -1,8 +1,8 @@
 """Inpaint: resample the codes inside a region under new labels.
 
-``layer='top'`` (the coarsest level): its masked tokens are redrawn by its prior, then the finer
+``level='top'`` (the coarsest level): its masked tokens are redrawn by its prior, then the finer
 tokens under the (upsampled) mask by their priors, conditioned on the new coarse codes.
-``layer='bottom'``: only that level's prior, on its own finer grid. Codes outside the region never
+``level='bottom'``: only that level's prior, on its own finer grid. Codes outside the region never
 change."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def inpaint(
     region: RegionLike,
     pitch: int | Sequence[int] | None = None,
     family: str | int | Sequence[str | int] | None = None,
-    layer: str = "top",
+    level: str = "top",
     sampler: str | None = None,
     temperature: float | None = None,
     top_p: float | None = None,
@@ -37,7 +37,7 @@ def inpaint(
     progress: bool = False,
 ) -> EditResult:
     codes, columns = editor.codes_of(source)
-    masks = editor.region_masks(region, columns, layer=layer, batch=codes.batch_size, dilate=dilate)
+    masks = editor.region_masks(region, columns, level=level, batch=codes.batch_size, dilate=dilate)
     options = editor.sampling_options(sampling, sampler=sampler, temperature=temperature, top_p=top_p, seed=seed)
     conditioning = editor.labels.conditioning(pitch, family, codes.batch_size)
-    return editor.resample(codes, columns, masks, layer, conditioning, options, decode=decode, progress=progress)
+    return editor.resample(codes, columns, masks, level, conditioning, options, decode=decode, progress=progress)

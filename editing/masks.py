@@ -32,36 +32,36 @@ RegionLike = Region | Mapping[str, Any] | Any
 
 
 def region_masks(
-    geometry: Geometry, region: RegionLike, columns: int, *, layer: str | None = None, batch: int = 1,
+    geometry: Geometry, region: RegionLike, columns: int, *, level: str | None = None, batch: int = 1,
     dilate: int = 0,
 ) -> dict[str, torch.Tensor]:
     """Bool masks [B, F_l, T_l] for every level of a ``columns``-column codemap, True where the
-    edit may change codes. ``layer``: the level being edited (default: the coarsest); a missing
-    ``layer`` mask among explicit ones is derived (pooled or upsampled) from the others;
-    ``dilate`` grows the ``layer`` mask by that many cells."""
+    edit may change codes. ``level``: the level being edited (default: the coarsest); a missing
+    ``level`` mask among explicit ones is derived (pooled or upsampled) from the others;
+    ``dilate`` grows the ``level`` mask by that many cells."""
     levels = geometry.levels
-    layer = layer or levels[0]
-    if layer not in levels:
-        raise EditError(f"unknown layer '{layer}' (layers: {', '.join(levels)})")
+    level = level or levels[0]
+    if level not in levels:
+        raise EditError(f"unknown level '{level}' (levels: {', '.join(levels)})")
     shapes = geometry.level_shapes(columns)
     try:
         if isinstance(region, Mapping):
-            base = _explicit_mask(region, shapes, layer, batch)
+            base = _explicit_mask(region, shapes, level, batch)
         else:
             masks = region_to_masks(
                 as_region(region), geometry.bin_frequencies_hz, geometry.frame_times(columns), shapes, aligned=False
             )
-            base = masks[layer].expand(batch, *shapes[layer])
+            base = masks[level].expand(batch, *shapes[level])
         base = dilate_mask(base, dilate)
-        out = aligned_masks(base, layer, shapes)
+        out = aligned_masks(base, level, shapes)
     except EditError:
         raise
     except SpecinpaintError as exc:
         raise EditError(str(exc)) from None
-    for lvl in levels[:levels.index(layer)]:
+    for lvl in levels[:levels.index(level)]:
         out[lvl] = torch.zeros_like(out[lvl])
-    if not bool(out[layer].any()):
-        raise EditError(f"region selects no '{layer}' cell (it lies outside the note's time or frequency range)")
+    if not bool(out[level].any()):
+        raise EditError(f"region selects no '{level}' cell (it lies outside the note's time or frequency range)")
     return {lvl: out[lvl].clone() for lvl in levels}
 
 
@@ -85,9 +85,9 @@ def coarse_any(mask: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
 
 
 def _explicit_mask(
-    given: Mapping[str, Any], shapes: Mapping[str, tuple[int, int]], layer: str, batch: int
+    given: Mapping[str, Any], shapes: Mapping[str, tuple[int, int]], level: str, batch: int
 ) -> torch.Tensor:
-    """The ``layer`` mask [B, F, T] from explicit level masks (upsampled from the nearest coarser
+    """The ``level`` mask [B, F, T] from explicit level masks (upsampled from the nearest coarser
     given level, else pooled from the nearest finer one)."""
     unknown = set(given) - set(shapes)
     if unknown:
@@ -113,12 +113,12 @@ def _explicit_mask(
         if mask.shape[0] not in (1, batch):
             raise EditError(f"mask '{lvl}' has batch {mask.shape[0]}, expected 1 or {batch}")
         masks[lvl] = mask.bool().expand(batch, *shapes[lvl])
-    if layer in masks:
-        return masks[layer]
+    if level in masks:
+        return masks[level]
     order = list(shapes)
-    index = order.index(layer)
+    index = order.index(level)
     coarser = [lvl for lvl in order[:index] if lvl in masks]
     if coarser:
-        return upsample_mask(masks[coarser[-1]], shapes[layer])
+        return upsample_mask(masks[coarser[-1]], shapes[level])
     finer = next(lvl for lvl in order[index + 1:] if lvl in masks)
-    return aligned_masks(masks[finer], finer, shapes)[layer]
+    return aligned_masks(masks[finer], finer, shapes)[level]

@@ -23,13 +23,13 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 
 def noise(
-    editor: Editor, source: Source, region: RegionLike, layer: str = "top", seed: int | None = None, *,
+    editor: Editor, source: Source, region: RegionLike, level: str = "top", seed: int | None = None, *,
     dilate: int = 0, decode: bool = True,
 ) -> EditResult:
     if seed is not None and not 0 <= int(seed) <= MAX_SEED:
         raise EditError(f"seed must be in 0..{MAX_SEED}, got {seed}")
     codes, columns = editor.codes_of(source)
-    masks = editor.region_masks(region, columns, layer=layer, batch=codes.batch_size, dilate=dilate)
+    masks = editor.region_masks(region, columns, level=level, batch=codes.batch_size, dilate=dilate)
     generator = torch.Generator()
     if seed is None:
         generator.seed()

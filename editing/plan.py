@@ -38,13 +38,13 @@ class LevelPlan:
 
 
 def plan_resample(
-    geometry: Geometry, priors: Mapping[str, Prior], masks: Mapping[str, torch.Tensor], layer: str,
+    geometry: Geometry, priors: Mapping[str, Prior], masks: Mapping[str, torch.Tensor], level: str,
     options: SamplingOptions,
 ) -> list[LevelPlan]:
-    """The plan for resampling ``layer`` under its mask, then every finer level under its mask."""
-    if layer not in geometry.levels:
-        raise EditError(f"unknown layer '{layer}' (layers: {', '.join(geometry.levels)})")
-    levels = [lvl for lvl in geometry.levels[geometry.levels.index(layer):] if bool(masks[lvl].any())]
+    """The plan for resampling ``level`` under its mask, then every finer level under its mask."""
+    if level not in geometry.levels:
+        raise EditError(f"unknown level '{level}' (levels: {', '.join(geometry.levels)})")
+    levels = [lvl for lvl in geometry.levels[geometry.levels.index(level):] if bool(masks[lvl].any())]
     per_level = level_options(priors, levels, options)
     return [
         LevelPlan(lvl, prior_of(priors, lvl), per_level[lvl], level_windows(geometry, lvl, masks[lvl].cpu()))

@@ -163,7 +163,7 @@ def test_labels_axes_grid_cell_painting_and_noise():
                 assert y_ticks[-1][0] == "4000 Hz" and y_ticks[-1][1] == pytest.approx(100 / 64, abs=0.01)
                 assert y_ticks[0] == ["0", pytest.approx(100 - 100 / 64, abs=0.01)]
 
-                # the codemap grid of the chosen layer over the spectrogram
+                # the codemap grid of the chosen level over the spectrogram
                 grid = "const g = window.specinpaint.grid; return [g.level, g.xs, g.ys]"
                 level, xs, ys = driver.execute_script(grid)
                 assert level == "top" and xs == [0.25, 0.5, 0.75] and ys == [0.75, 0.5, 0.25]
@@ -183,18 +183,18 @@ def test_labels_axes_grid_cell_painting_and_noise():
                 driver.find_element(By.ID, "btn-resample").click()
                 _wait(driver, "const s = window.specinpaint; return s.edits >= 2 && s.busy === 0")
                 sent = driver.execute_script("return window.sent.filter(([p]) => p === '/api/inpaint').map(([, b]) => b)")
-                assert len(sent) == 1 and sent[0]["region"] == {"masks": {"top": one}} and sent[0]["layer"] == "top"
+                assert len(sent) == 1 and sent[0]["region"] == {"masks": {"top": one}} and sent[0]["level"] == "top"
                 masks = driver.execute_script("return window.specinpaint.lastMasks")
                 assert masks["top"] == one
                 after = driver.execute_script("return window.specinpaint.codes")
                 assert all(after["top"][r][c] == before["top"][r][c] for r in range(4) for c in range(4) if not one[r][c])
 
-                # drag along a bottom row: those three cells, the layer follows, the grid becomes the bottom one
+                # drag along a bottom row: those three cells, the level follows, the grid becomes the bottom one
                 _click_cell(driver, "bottom", row=6, column=1, rows=8, columns=8, drag_to=3)
                 region = _wait(driver, "const r = window.specinpaint.region; return r && r.masks.bottom ? r : null")
                 painted = [(r, c) for r, row in enumerate(region["masks"]["bottom"]) for c, v in enumerate(row) if v]
                 assert painted == [(6, 1), (6, 2), (6, 3)]
-                assert driver.find_element(By.ID, "layer").get_attribute("value") == "bottom"
+                assert driver.find_element(By.ID, "level").get_attribute("value") == "bottom"
                 level, xs, ys = driver.execute_script(grid)
                 assert level == "bottom" and len(xs) == 7 and len(ys) == 7 and xs[0] == 0.125
 

@@ -62,14 +62,14 @@ def test_inpaint_from_codes_changes_only_the_region(bundle, tmp_path, capsys):
 def test_inpaint_noise_brush_is_seeded_and_stays_in_the_region(bundle, tmp_path, capsys):
     main(["generate", "-b", str(bundle), "--seed", "1", "-o", str(tmp_path / "a.wav"), "--codes", str(tmp_path / "a.json")])
     runs = []
-    for name in ("n1", "n2"):
+    for name, flag in (("n1", "--level"), ("n2", "--layer")):  # --layer: the former name, still accepted
         assert main(["inpaint", str(tmp_path / "a.json"), "-b", str(bundle), "--time", "0.0:0.06", "--noise",
-                     "--layer", "bottom", "--seed", "5", "-o", str(tmp_path / f"{name}.wav"),
+                     flag, "bottom", "--seed", "5", "-o", str(tmp_path / f"{name}.wav"),
                      "--codes", str(tmp_path / f"{name}.json")]) == 0
         runs.append(_codes(tmp_path / f"{name}.json"))
     before = _codes(tmp_path / "a.json")
     with edit_plugins():
-        masks = Editor(make_pipeline()).region_masks(Region(time_s=(0.0, 0.06)), 4, layer="bottom")
+        masks = Editor(make_pipeline()).region_masks(Region(time_s=(0.0, 0.06)), 4, level="bottom")
     assert runs[0].equal(runs[1]) and torch.equal(runs[0]["top"], before["top"])
     assert torch.equal(runs[0]["bottom"][~masks["bottom"]], before["bottom"][~masks["bottom"]])
     assert not torch.equal(runs[0]["bottom"], before["bottom"])

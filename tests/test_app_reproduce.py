@@ -63,7 +63,7 @@ def test_website_grid_and_variants_on_a_given_note(bundle, tmp_path, capsys):
     assert all(v["family"] == "guitar" and v["pitch"] == 52 for v in variants.values())
     # a 0.3 s note: 10 top columns (4 rows), 20 bottom columns (8 rows)
     keep = variants["keep top"]
-    assert keep["layer"] == "bottom" and keep["cells"] == {"top": 0, "bottom": 160} and keep["changed"]["top"] == 0
+    assert keep["level"] == "bottom" and keep["cells"] == {"top": 0, "bottom": 160} and keep["changed"]["top"] == 0
     quarter = variants["bottom quarter"]
     assert quarter["cells"] == {"top": 10, "bottom": 40}  # the lowest of 4 top rows, and the 2 bottom rows under it
     middle = variants["two seconds"]

@@ -74,9 +74,9 @@ def test_generate_is_seeded_and_matches_the_python_api(served):
 def test_inpaint_changes_only_the_returned_mask(served):
     _, client = served
     codes = client.post("/api/generate", json={"seed": 1}).json()["codes"]
-    for layer in ("top", "bottom"):
+    for edited in ("top", "bottom"):
         res = client.post("/api/inpaint", json={
-            "codes": codes, "region": {"time_s": [0.0, 0.07], "freq_hz": [0, 1500]}, "layer": layer,
+            "codes": codes, "region": {"time_s": [0.0, 0.07], "freq_hz": [0, 1500]}, "level": edited,
             "pitch": 72, "family": "flute", "seed": 3,
         })
         assert res.status_code == 200, res.text
@@ -86,7 +86,7 @@ def test_inpaint_changes_only_the_returned_mask(served):
             mask = np.array(out["masks"][level], dtype=bool)
             assert (old[~mask] == new[~mask]).all()
         assert (np.array(out["codes"]["bottom"]) != np.array(codes["bottom"])).any()
-        if layer == "bottom":
+        if edited == "bottom":
             assert out["codes"]["top"] == codes["top"]
     explicit = client.post("/api/inpaint", json={
         "codes": codes, "region": {"masks": {"top": [[1, 0, 0, 0]] + [[0] * 4] * 3}}, "seed": 2}).json()
@@ -153,7 +153,7 @@ def test_malformed_edit_requests(served):
     cases = [
         ({"codes": codes, "region": {"time_s": [5, 6]}}, "outside the spectrogram"),
         ({"codes": codes, "region": {"time_s": [0.1, 0.05]}}, "empty or inverted"),
-        ({"codes": codes, "region": {"time_s": [0, 0.1]}, "layer": "middle"}, "unknown layer"),
+        ({"codes": codes, "region": {"time_s": [0, 0.1]}, "level": "middle"}, "unknown level"),
         ({"codes": codes, "region": {"masks": {"top": [[1]]}}}, "expected (4, 4)"),
     ]
     for body, message in cases:
@@ -395,23 +395,25 @@ def test_noise_route_fills_the_region_with_seeded_codes(served):
         assert mask.any() and (old[~mask] == new[~mask]).all()
         changed += int((old[mask] != new[mask]).sum())
     assert changed > 0
-    bottom = client.post("/api/noise", json={**body, "layer": "bottom"}).json()
+    bottom = client.post("/api/noise", json={**body, "level": "bottom"}).json()
     assert bottom["codes"]["top"] == codes["top"] and not np.array(bottom["masks"]["top"]).any()
     assert isinstance(client.post("/api/noise", json={"codes": codes, "region": {"time_s": [0, 0.05]}}).json()["seed"], int)
-    bad = client.post("/api/noise", json={**body, "layer": "middle"})
-    assert bad.status_code == 422 and "unknown layer 'middle'" in bad.json()["detail"]
+    bad = client.post("/api/noise", json={**body, "level": "middle"})
+    assert bad.status_code == 422 and "unknown level 'middle'" in bad.json()["detail"]
+    former = client.post("/api/noise", json={**body, "layer": "bottom"}).json()  # the field's former name
+    assert former["codes"] == bottom["codes"]
 
 
 def test_region_masks_preview_is_the_edits_own_selection(served):
     _, client = served
     codes = client.post("/api/generate", json={"seed": 7}).json()["codes"]
     region = {"time_s": [0.0, 0.07], "freq_hz": [0, 1500]}
-    preview = client.post("/api/region-masks", json={"region": region, "layer": "top"}).json()["masks"]
+    preview = client.post("/api/region-masks", json={"region": region, "level": "top"}).json()["masks"]
     edit = client.post("/api/inpaint", json={"codes": codes, "region": region, "seed": 1}).json()["masks"]
     assert preview == edit and sum(map(sum, preview["top"])) > 0
     painted = [[0] * 8 for _ in range(8)]
     painted[5][6] = 1
-    pooled = client.post("/api/region-masks", json={"region": {"masks": {"bottom": painted}}, "layer": "top"}).json()
+    pooled = client.post("/api/region-masks", json={"region": {"masks": {"bottom": painted}}, "level": "top"}).json()
     assert [(r, c) for r, row in enumerate(pooled["masks"]["top"]) for c, v in enumerate(row) if v] == [(2, 3)]
     long = client.post("/api/region-masks", json={"region": {"time_s": [0.2, 0.3]}, "columns": 12}).json()["masks"]
     assert len(long["top"][0]) == 12 and sum(long["top"][0][:6]) == 0 and sum(long["top"][0][6:10]) > 0

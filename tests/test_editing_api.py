@@ -44,7 +44,7 @@ def test_generate_batches_variations_and_is_seeded(editor):
 def test_inpaint_top_changes_only_the_region_and_the_bottom_below_it(editor):
     codes = _note(editor)
     region = Region(time_s=(0.0, 0.06), freq_hz=(0.0, 1900.0))
-    out = editor.inpaint(codes, region, pitch=70, family="organ", layer="top", seed=11)
+    out = editor.inpaint(codes, region, pitch=70, family="organ", level="top", seed=11)
     top_mask, bottom_mask = out.masks["top"], out.masks["bottom"]
     assert top_mask.any() and not top_mask.all()
     assert torch.equal(bottom_mask, upsample_mask(top_mask, (8, 8)))
@@ -61,7 +61,7 @@ def test_inpaint_top_changes_only_the_region_and_the_bottom_below_it(editor):
 def test_inpaint_bottom_keeps_the_top_and_uses_the_finer_grid(editor):
     codes = _note(editor)
     calls_before = len(editor.pipeline.priors["top"].calls)
-    out = editor.inpaint(codes, Region(time_s=(0.0, 0.03), freq_hz=(0.0, 900.0)), layer="bottom", seed=2)
+    out = editor.inpaint(codes, Region(time_s=(0.0, 0.03), freq_hz=(0.0, 900.0)), level="bottom", seed=2)
     assert len(editor.pipeline.priors["top"].calls) == calls_before
     assert torch.equal(out.codes["top"], codes["top"]) and not out.masks["top"].any()
     mask = out.masks["bottom"]
@@ -88,7 +88,7 @@ def test_explicit_masks_and_dilation(editor):
     codes = _note(editor)
     bottom = torch.zeros(8, 8, dtype=torch.bool)
     bottom[2, 3] = True
-    out = editor.inpaint(codes, {"bottom": bottom}, layer="top", seed=1)
+    out = editor.inpaint(codes, {"bottom": bottom}, level="top", seed=1)
     assert out.masks["top"].sum() == 1 and bool(out.masks["top"][0, 1, 1])  # pooled to its top cell
     grown = editor.region_masks({"top": _one(1, 1)}, 4, dilate=1)
     assert grown["top"].sum() == 9
@@ -110,8 +110,8 @@ def test_bad_requests_are_one_line_errors(editor):
     codes = _note(editor)
     with pytest.raises(EditError, match="outside the spectrogram"):
         editor.inpaint(codes, Region(time_s=(5.0, 6.0)))
-    with pytest.raises(EditError, match="unknown layer 'middle'"):
-        editor.inpaint(codes, Region(time_s=(0.0, 0.1)), layer="middle")
+    with pytest.raises(EditError, match="unknown level 'middle'"):
+        editor.inpaint(codes, Region(time_s=(0.0, 0.1)), level="middle")
     with pytest.raises(EditError, match="outside \\[0, 16\\)"):
         editor.inpaint(codes.replace(top=codes["top"] + 100), Region(time_s=(0.0, 0.1)))
     with pytest.raises(EditError, match="at least 4 are needed"):
@@ -214,7 +214,7 @@ def test_codes_are_checked_once_per_operation(editor, monkeypatch):
     region = Region(time_s=(0.0, 0.06))
     operations = {
         "inpaint": lambda: editor.inpaint(codes, region, seed=1),
-        "inpaint-bottom": lambda: editor.inpaint(codes, region, layer="bottom", seed=1),
+        "inpaint-bottom": lambda: editor.inpaint(codes, region, level="bottom", seed=1),
         "attenuate": lambda: editor.attenuate(codes, region, amount_db=10),
         "noise": lambda: editor.noise(codes, region, seed=1),
         "sample_pack": lambda: editor.sample_pack(codes, [60, 62], sampling={"seed": 1}),
@@ -248,7 +248,7 @@ def test_noise_fills_the_region_with_seeded_uniform_codes(editor):
     drawn = editor.noise(big, Region(), seed=0, decode=False).codes["bottom"]
     assert set(drawn.unique().tolist()) == set(range(16))
     assert len(editor.pipeline.priors["top"].calls) + len(editor.pipeline.priors["bottom"].calls) == calls  # no prior
-    bottom_only = editor.noise(codes, region, layer="bottom", seed=4)
+    bottom_only = editor.noise(codes, region, level="bottom", seed=4)
     assert torch.equal(bottom_only.codes["top"], codes["top"]) and not bottom_only.masks["top"].any()
     with pytest.raises(EditError, match="seed must be in 0..4294967295"):
         editor.noise(codes, region, seed=-1)

@@ -30,7 +30,7 @@ def test_tiny_pipeline_inpaints_only_the_region(tiny):
     assert torch.equal(bottom, upsample_mask(top, tiny.geometry.window_shapes["bottom"]))
     for level in ("top", "bottom"):
         assert torch.equal(out.codes[level][~out.masks[level]], notes[level][~out.masks[level]])
-    detail = tiny.inpaint(notes.select(0), region, layer="bottom", seed=2)
+    detail = tiny.inpaint(notes.select(0), region, level="bottom", seed=2)
     assert torch.equal(detail.codes["top"], notes["top"][:1])
     assert detail.audio.shape == (1, tiny.geometry.num_samples) and torch.isfinite(detail.audio).all()
 

@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--time", help="START:END in seconds (give --time, --freq or both; "
                         "without --time the region spans the whole note)")
     parser.add_argument("--freq", help="LOW:HIGH in Hz (without --freq the region spans all frequencies)")
-    parser.add_argument("--layer", default="top", help="top: structure + detail; bottom: detail only (default top)")
+    parser.add_argument("--level", "--layer", dest="level", default="top",
+                        help="codemap level to resample; top: structure + detail, bottom: detail only (default top; "
+                        "--layer is the former name)")
     parser.add_argument("--dilate", type=int, default=0, help="grow the region by this many codemap cells")
     add_label_args(parser)
     brush = parser.add_mutually_exclusive_group()
@@ -38,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="instead of resampling, lower the region by DB decibels (the 'erase' brush)")
     brush.add_argument("--noise", action="store_true",
                        help="instead of resampling, fill the region with uniformly random codes (the noise brush; "
-                       "--layer and --seed apply)")
+                       "--level and --seed apply)")
     parser.add_argument("-o", "--output", type=Path, default=Path("inpainted.wav"),
                         help="WAV path; missing parent directories are created (default: inpainted.wav)")
     parser.add_argument("--codes", type=Path, help="also write the edited codes as JSON")
@@ -62,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
     if args.attenuate is not None:
         result = editor.attenuate(codes, region, args.attenuate)
     elif args.noise:
-        result = editor.noise(codes, region, layer=args.layer, seed=args.seed, dilate=args.dilate)
+        result = editor.noise(codes, region, level=args.level, seed=args.seed, dilate=args.dilate)
     else:
-        result = editor.inpaint(codes, region, args.pitch, args.family, layer=args.layer,
+        result = editor.inpaint(codes, region, args.pitch, args.family, level=args.level,
                                 sampling=sampling_from_args(args), dilate=args.dilate,
                                 progress=not args.no_progress)
     write_wav(args.output, result.audio[0], editor.geometry.sample_rate)

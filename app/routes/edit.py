@@ -42,7 +42,7 @@ def analyze(service: Service, audio: UploadFile = File(..., description="WAV/FLA
 
 @router.post("/inpaint", response_model=CodesResponse)
 def inpaint(req: InpaintRequest, service: Service) -> CodesResponse:
-    """Resample the codes inside a region (layer top: top then bottom; layer bottom: bottom only)."""
+    """Resample the codes inside a region (level top: top then bottom; level bottom: bottom only)."""
     return service.inpaint(req)
 
 

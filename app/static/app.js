@@ -156,9 +156,9 @@
     ctx.fillRect(0, 0, W, H);
     if (app.specImage) ctx.drawImage(app.specImage, 0, 0, W, H);
     if (!app.info) return;
-    const grid = app.grid = gridOf($("layer").value);
+    const grid = app.grid = gridOf($("level").value);
     const covered = app.preview ? app.preview[grid.level] : null;
-    if (covered) {   // the cells an edit of this layer may change
+    if (covered) {   // the cells an edit of this level may change
       ctx.fillStyle = "rgba(76, 194, 255, 0.28)";
       for (let r = 0; r < grid.rows; r++) {
         for (let c = 0; c < grid.cols; c++) {
@@ -342,7 +342,7 @@
     }),
     resample: () => task("resampling region", async () => {
       const res = await postJson("/api/inpaint", {
-        codes: app.codes, region: app.region, layer: $("layer").value, ...labels(), ...sampling(),
+        codes: app.codes, region: app.region, level: $("level").value, ...labels(), ...sampling(),
       });
       app.lastSeed = res.seed;
       await setCodes(res.codes, res.masks);
@@ -356,7 +356,7 @@
     noise: () => task("filling region with noise", async () => {
       const seed = sampling().seed;
       const res = await postJson("/api/noise", {
-        codes: app.codes, region: app.region, layer: $("layer").value, ...(seed !== undefined ? { seed } : {}),
+        codes: app.codes, region: app.region, level: $("level").value, ...(seed !== undefined ? { seed } : {}),
       });
       app.lastSeed = res.seed;
       await setCodes(res.codes, res.masks);
@@ -400,13 +400,13 @@
     updateRegionText();
   }
 
-  // The cells the current region selects at the chosen layer, from the server (one rule for boxes,
+  // The cells the current region selects at the chosen level, from the server (one rule for boxes,
   // painted cells and the edits themselves).
   async function refreshPreview() {
     const token = ++app.previewToken;
     if (!app.region || !app.info) { app.preview = null; drawAll(); return; }
     try {
-      const res = await postJson("/api/region-masks", { region: app.region, layer: $("layer").value, columns: columns() });
+      const res = await postJson("/api/region-masks", { region: app.region, level: $("level").value, columns: columns() });
       if (token === app.previewToken) app.preview = res.masks;
     } catch (err) {
       if (token === app.previewToken) { app.preview = null; setStatus(`selection: ${err.message}`, true); }
@@ -464,7 +464,7 @@
 
   // -- cell painting on the codemaps ---------------------------------------------------------------
   // Press on a cell to paint (or, on a painted cell, to erase) and drag over others; the painted
-  // cells are sent as explicit masks of that level, and the layer follows the painted level.
+  // cells are sent as explicit masks of that level, and the level follows the painted level.
   function installPainting(level) {
     const canvas = $(`codemap-${level}`);
     let erase = null, last = null;
@@ -491,7 +491,7 @@
         app.selection = null;
         app.preview = null;
       }
-      $("layer").value = level;
+      $("level").value = level;
       const [r, c] = cellAt(ev);
       erase = app.paint.mask[r][c] === 1;
       last = null;
@@ -521,7 +521,7 @@
     $("btn-attenuate").addEventListener("click", actions.attenuate);
     $("btn-noise").addEventListener("click", actions.noise);
     $("btn-clear").addEventListener("click", clearSelection);
-    $("layer").addEventListener("change", () => { drawAll(); refreshPreview(); });
+    $("level").addEventListener("change", () => { drawAll(); refreshPreview(); });
     $("btn-undo").addEventListener("click", actions.undo);
     $("btn-pack").addEventListener("click", actions.pack);
     $("file-upload").addEventListener("change", (ev) => {
