@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from .prior import MAX_SEED, SamplingOptions
 
@@ -58,10 +59,48 @@ class TrainingConfig(Strict):
     )
 
 
+#: The per-level keys of configs written before ``training.priors`` (``training.prior_top`` …).
+FORMER_PRIOR_KEY = "prior_"
+
+
 class TrainingSection(Strict):
+    """``quantizer``: the VQ-VAE run; ``priors``: level name → that level's prior run. A level with a
+    prior but no entry trains with the defaults (the pipeline fills them in)."""
+
     quantizer: TrainingConfig = Field(default_factory=TrainingConfig)
-    prior_top: TrainingConfig = Field(default_factory=TrainingConfig)
-    prior_bottom: TrainingConfig = Field(default_factory=TrainingConfig)
+    priors: dict[str, TrainingConfig] = Field(default_factory=dict, description="level name → prior training")
+
+    def prior(self, level: str) -> TrainingConfig:
+        """The training settings of ``level``'s prior (the defaults when the config gives none)."""
+        return self.priors.get(level) or TrainingConfig()
+
+
+def convert_former_training_keys(data: Any) -> Any:
+    """``training.prior_<level>: {...}`` (configs and bundles written before per-level training
+    sections) → ``training.priors.<level>: {...}``, the one place the former form is read. Settings
+    under ``training.priors.<level>`` win over a former key of the same level (a new YAML that
+    ``extends`` an old one). A DeprecationWarning says how to convert a YAML."""
+    if not isinstance(data, dict) or not isinstance(data.get("training"), dict):
+        return data
+    training = data["training"]
+    former = [key for key in training if key.startswith(FORMER_PRIOR_KEY) and key != "priors"]
+    if not former:
+        return data
+    warnings.warn(
+        f"training.{', training.'.join(former)}: the former per-prior keys; write them as "
+        f"training.priors.<level> (e.g. training.priors.{former[0][len(FORMER_PRIOR_KEY):]}); read as such",
+        DeprecationWarning, stacklevel=2,
+    )
+    training = dict(training)
+    priors = dict(training.pop("priors", None) or {})
+    for key in former:
+        level = key[len(FORMER_PRIOR_KEY):]
+        old, new = training.pop(key), priors.get(level)
+        if isinstance(old, dict) and isinstance(new, dict):
+            priors[level] = {**old, **new}
+        elif new is None:
+            priors[level] = old
+    return {**data, "training": {**training, "priors": priors}}
 
 
 class PipelineConfig(Strict):
@@ -77,6 +116,36 @@ class PipelineConfig(Strict):
     training: TrainingSection = Field(default_factory=TrainingSection)
     sampling: SamplingOptions = Field(default_factory=SamplingOptions)
     _source: str | None = PrivateAttr(None)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _former_training_keys(cls, data: Any) -> Any:
+        training = data.get("training") if isinstance(data, dict) else None
+        if not isinstance(training, dict):
+            return data
+        former = {key[len(FORMER_PRIOR_KEY):] for key in training if key.startswith(FORMER_PRIOR_KEY)}
+        data = convert_former_training_keys(data)
+        priors, sections = data.get("priors") or {}, data["training"].get("priors")
+        if isinstance(sections, dict) and isinstance(priors, dict):
+            # former configs always held a top and a bottom section, prior or not, and a config without
+            # priors (reconstruction only) trains none: those sections are dropped; any other is a typo
+            sections = {level: value for level, value in sections.items()
+                        if level in priors or (priors and level not in former)}
+            unknown = [level for level in sections if level not in priors]
+            if unknown:
+                raise ValueError(
+                    f"training.priors.{unknown[0]}: no prior for level '{unknown[0]}' "
+                    f"(levels with a prior: {', '.join(priors) or 'none'})"
+                )
+            data = {**data, "training": {**data["training"], "priors": sections}}
+        return data
+
+    @model_validator(mode="after")
+    def _every_prior_has_training(self) -> PipelineConfig:
+        """``training.priors`` holds one section per level with a prior, in the priors' order."""
+        sections = self.training.priors
+        self.training.priors = {level: sections.get(level) or TrainingConfig() for level in self.priors}
+        return self
 
     @property
     def source(self) -> str | None:

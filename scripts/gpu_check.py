@@ -225,7 +225,7 @@ def training_steps(config: str, overrides: list[str], device: torch.device, amp:
                              torch.randint(0, 11, (prior_batch,), generator=g).tolist(), prior_batch).to(device)
     for level, prior in pipe.priors.items():
         prior.train()
-        clip = getattr(training, f"prior_{level}").grad_clip
+        clip = training.prior(level).grad_clip
         results[f"prior_{level}"] = _timed_steps(lambda p=prior: p.loss(codes, cond).loss, list(prior.parameters()),
                                                  device, amp, clip, steps, prior_batch)
     return all(r["finite"] for r in results.values()), {"config": config, "amp_bf16": amp, **results}

@@ -34,6 +34,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from specinpaint.core import Codemaps, Conditioning, Pipeline, load_config
 from specinpaint.priors.attention import ENV_VAR as ATTENTION_ENV
+from specinpaint.training.stages import stage_level
 
 COUNT_BATCH = 2
 
@@ -124,8 +125,8 @@ def main() -> None:
     for stage, per_note in step_flops(pipeline).items():
         if args.stage and stage not in args.stage:
             continue
-        training = config.training.quantizer if stage == "vqvae" else getattr(config.training,
-                                                                              stage.replace("-", "_"))
+        level = stage_level(stage)
+        training = config.training.quantizer if level is None else config.training.prior(level)
         per_step = per_note * training.batch_size
         total = per_step * training.steps
         measured = "- | - | -"

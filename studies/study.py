@@ -38,7 +38,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from specinpaint.core.config import PipelineConfig, TrainingSection
+from specinpaint.core.config import PipelineConfig
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.yaml_config import (
     CONFIG_DIR,
@@ -307,9 +307,14 @@ def _check_varies(study: Study, variant: str, overrides: Mapping[str, Any]) -> N
             )
 
 
-def seed_overrides(seed: int) -> list[str]:
-    """Every training stage's seed set to ``seed`` (quantizer and each prior)."""
-    return [f"training.{stage}.seed={seed}" for stage in TrainingSection.model_fields]
+def seed_keys(data: Mapping[str, Any]) -> list[str]:
+    """The dotted seed key of every training stage of a config dict (quantizer and each level's prior)."""
+    return ["training.quantizer.seed"] + [f"training.priors.{level}.seed" for level in data.get("priors") or {}]
+
+
+def seed_overrides(seed: int, data: Mapping[str, Any]) -> list[str]:
+    """Every training stage's seed set to ``seed`` (quantizer and each prior of ``data``)."""
+    return [f"{key}={seed}" for key in seed_keys(data)]
 
 
 def study_seeds(study: Study, budget: str | None = None, seeds: Sequence[int] | None = None) -> list[int] | None:
@@ -381,7 +386,7 @@ def expand_study(
         data["name"] = f"{spec.name}-{name}"
         label = f"{spec.name} variant '{name}'"
         for seed in run_seeds if run_seeds is not None else [None]:
-            seeded = data if seed is None else apply_overrides(data, seed_overrides(seed), source="seed")
+            seeded = data if seed is None else apply_overrides(data, seed_overrides(seed, data), source="seed")
             config = validate_config(seeded, label) if validate else PipelineConfig.model_construct(**seeded)
             run_eval = evaluation if seed is None else evaluation.model_copy(update={"seed": seed})
             folder = name if run_seeds is None or len(run_seeds) == 1 else f"{name}/seed-{seed}"

@@ -6,7 +6,7 @@ Layout of the output folder::
     results.md, results.csv, results.json, plots/*.png      the table (studies/study_report.py)
     variants/NAME/ (one seed) or variants/NAME/seed-K/ (several seeds), one folder per run:
         config.yaml       the run's resolved pipeline config
-        quantizer/, prior_top/, prior_bottom/, codes/      training (training/stages.py layout)
+        quantizer/, prior_<level>/, codes/      training (training/stages.py layout)
         bundle/           the trained pipeline (usable with every other command)
         evaluation/       the run's full evaluation report (evaluation.json, evaluation.md, plots/)
         result.json       the table row: the report's flat metrics + train_s, eval_s (written last)
@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from specinpaint.core.atomic import atomic_write_text
-from specinpaint.core.config import TrainingSection
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
 
-from .study import Study, Variant, config_differences, describe_evaluation, expand_study
+from .study import Study, Variant, config_differences, describe_evaluation, expand_study, seed_keys
 from .study_results import RESULT_FILE, RunResult, read_result
 
 log = logging.getLogger(__name__)
@@ -53,10 +52,10 @@ def run_dir(out_dir: str | Path, run: Variant | str) -> Path:
 
 def trained_stages(run: Variant) -> tuple[str, ...]:
     """``("vqvae",)`` for a reconstruction-only study, every stage when priors are measured."""
-    from specinpaint.training.stages import STAGES
+    from specinpaint.training.stages import stages_for
 
     if run.config.priors and PRIOR_SECTIONS & set(run.evaluation.sections):
-        return STAGES
+        return stages_for(run.config)
     return ("vqvae",)
 
 
@@ -70,8 +69,10 @@ def _complete_bundle(bundle: Path, run: Variant, stages: Sequence[str]) -> Pipel
         log.warning("%s: cannot reuse %s (%s); training again", run.folder, bundle, exc)
         return None
     trained = pipeline.extras.get("trained", {})
-    needed = ["quantizer"] + [f"prior_{s.split('-', 1)[1]}" for s in stages
-                              if s != "vqvae" and s.split("-", 1)[1] in run.config.priors]
+    from specinpaint.training.stages import stage_level
+
+    levels = [stage_level(s) for s in stages]
+    needed = ["quantizer"] + [f"prior_{level}" for level in levels if level is not None and level in run.config.priors]
     return pipeline if all(key in trained for key in needed) else None
 
 
@@ -215,16 +216,19 @@ def study_meta(study: Study, variants: Sequence[Variant]) -> dict[str, Any]:
         meta["seeds"] = seeds or "the config's own"
         stages = trained_stages(first)
         parts = []
+        from specinpaint.training.stages import stage_level
+
         for stage in stages:
-            key = "quantizer" if stage == "vqvae" else stage.replace("-", "_")
-            if stage != "vqvae" and key.split("_", 1)[1] not in first.config.priors:
+            level = stage_level(stage)
+            if level is not None and level not in first.config.priors:
                 continue
-            t = getattr(first.config.training, key)
+            key = "quantizer" if level is None else f"prior_{level}"
+            t = first.config.training.quantizer if level is None else first.config.training.prior(level)
             parts.append(f"{key} {t.steps} steps (batch {t.batch_size}, lr {t.lr})")
         meta["training"] = "; ".join(parts)
         meta["evaluation"] = describe_evaluation(first.evaluation)
         dumped = [v.config.model_dump(mode="json") for v in variants]
-        seed_keys = {f"training.{stage}.seed" for stage in TrainingSection.model_fields}
-        differs = sorted({k for d in dumped[1:] for k in config_differences(dumped[0], d)} - {"name"} - seed_keys)
+        seeds_set = {key for d in dumped for key in seed_keys(d)}
+        differs = sorted({k for d in dumped[1:] for k in config_differences(dumped[0], d)} - {"name"} - seeds_set)
         meta["differs"] = differs
     return meta

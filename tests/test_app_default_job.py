@@ -22,8 +22,8 @@ def _metrics_lines(out):
 
 def test_run_trains_reports_and_reuses(tmp_path, capsys):
     config = tmp_path / "fake.yaml"
-    config.write_text(json.dumps(edit_config(training={"quantizer": STEPS, "prior_top": STEPS,
-                                                       "prior_bottom": STEPS})))
+    config.write_text(json.dumps(edit_config(training={"quantizer": STEPS, "priors": {"top": STEPS,
+                                                                                "bottom": STEPS}})))
     out = tmp_path / "out"
     with edit_plugins():
         assert main(["run", "--config", str(config), "-o", str(out), "--no-progress", "--no-evaluate"]) == 0
@@ -52,8 +52,8 @@ def test_run_trains_reports_and_reuses(tmp_path, capsys):
 
 def test_run_into_a_folder_of_another_config_says_what_to_do(tmp_path, capsys):
     config = tmp_path / "fake.yaml"
-    config.write_text(json.dumps(edit_config(training={"quantizer": STEPS, "prior_top": STEPS,
-                                                       "prior_bottom": STEPS})))
+    config.write_text(json.dumps(edit_config(training={"quantizer": STEPS, "priors": {"top": STEPS,
+                                                                                "bottom": STEPS}})))
     out = tmp_path / "out"
     with edit_plugins():
         assert main(["run", "--config", str(config), "-o", str(out), "--no-progress", "--no-evaluate"]) == 0

@@ -74,3 +74,17 @@ def test_an_absurd_codebook_in_a_shipped_config_is_refused_before_allocation():
                                           r"parameters and buffers") as info:
         build_pipeline("tiny", ["quantizer.params.num_codes=100000000000"])
     assert "\n" not in str(info.value)
+
+
+def test_converted_built_in_configs_use_training_priors_only():
+    """paper.yaml and the studies are written with ``training.priors.<level>`` (no former keys)."""
+    import warnings
+
+    from specinpaint.core.yaml_config import CONFIG_DIR
+
+    for path in (CONFIG_DIR / "paper.yaml", *sorted((CONFIG_DIR / "ablations").glob("*.yaml"))):
+        assert "prior_top" not in path.read_text() and "prior_bottom" not in path.read_text(), path
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        config = load_config("paper")
+    assert list(config.training.priors) == ["top", "bottom"] and config.training.prior("top").steps == 2362500

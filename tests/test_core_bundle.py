@@ -189,3 +189,27 @@ def test_every_bundle_file_gets_the_same_permissions(tmp_path, pipeline):
     modes = {p.name: p.stat().st_mode & 0o777 for p in bundle.iterdir()}
     assert modes == dict.fromkeys(modes, 0o666 & ~mask), modes
     assert WEIGHTS_FILE in modes
+
+
+def test_a_bundle_saved_with_the_former_training_keys_loads_with_the_same_settings(tmp_path, pipeline):
+    """Bundles written before ``training.priors`` hold ``training.prior_top``/``prior_bottom``."""
+    import yaml
+
+    from specinpaint.core.atomic import sha256_file
+    from specinpaint.core.bundle import CONFIG_FILE
+
+    pipeline.save(tmp_path / "bundle")
+    root = tmp_path / "bundle"
+    data = yaml.safe_load((root / CONFIG_FILE).read_text())
+    sections = data["training"].pop("priors")
+    assert list(sections) == ["top"]
+    data["training"]["prior_top"] = {**sections["top"], "steps": 77}
+    data["training"]["prior_bottom"] = dict(sections["top"])  # every former config had both: no bottom prior here
+    (root / CONFIG_FILE).write_text(yaml.safe_dump(data))
+    meta = json.loads((root / METADATA_FILE).read_text())
+    meta["files"][CONFIG_FILE] = {"sha256": sha256_file(root / CONFIG_FILE), "bytes": (root / CONFIG_FILE).stat().st_size}
+    (root / METADATA_FILE).write_text(json.dumps(meta))
+    with pytest.warns(DeprecationWarning, match=r"training\.priors\.<level>"):
+        loaded = Pipeline.load(root)
+    assert list(loaded.config.training.priors) == ["top"] and loaded.config.training.prior("top").steps == 77
+    assert loaded.config.model_copy(update={"training": pipeline.config.training}) == pipeline.config

@@ -130,7 +130,7 @@ def test_cross_check_errors_name_the_file_and_key(tmp_path, fake_plugins):
 @pytest.mark.parametrize("override, message", [
     ("training.quantizer.seed=100000000000000000000000", r"training\.quantizer\.seed: Input should be less than or equal to 4294967295"),
     ("training.quantizer.seed=1.0e+23", r"training\.quantizer\.seed: "),
-    ("training.prior_top.seed=-1", r"training\.prior_top\.seed: Input should be greater than or equal to 0"),
+    ("training.priors.top.seed=-1", r"training\.priors\.top\.seed: Input should be greater than or equal to 0"),
     ("sampling.seed=99999999999999999999", r"sampling\.seed: Input should be less than or equal to 4294967295"),
 ])
 def test_seeds_are_bounded(base_file, override, message):
@@ -148,3 +148,40 @@ def test_model_size_is_checked_before_allocating(base_file, monkeypatch):
     monkeypatch.setenv("SPECINPAINT_MAX_MODEL_ELEMENTS", "10")
     with pytest.raises(ConfigError, match=r"the limit is 10 "):
         build_pipeline(base_file)
+
+
+def test_training_priors_one_section_per_level_with_a_prior(fake_plugins):
+    config = load_config(fake_config(training={"priors": {"top": {"steps": 5}}}))
+    assert list(config.training.priors) == ["top"] and config.training.prior("top").steps == 5
+    assert list(load_config(fake_config()).training.priors) == ["top"]  # defaults filled in
+    with pytest.raises(ConfigError, match=r"training\.priors\.botom: no prior for level 'botom' \(levels with a prior: top\)"):
+        load_config(fake_config(training={"priors": {"botom": {"steps": 5}}}))
+
+
+def test_former_prior_keys_are_read_as_training_priors_with_a_deprecation_warning(fake_plugins):
+    with pytest.warns(DeprecationWarning, match=r"training\.prior_top, training\.prior_bottom: the former"):
+        old = load_config(fake_config(training={"prior_top": {"steps": 5, "lr": 0.01}, "prior_bottom": {"steps": 9}}))
+    new = load_config(fake_config(training={"priors": {"top": {"steps": 5, "lr": 0.01}}}))
+    assert old == new  # bottom: no prior in this pipeline, the former section is dropped
+    # a new YAML over a former one (extends, overrides): the new settings win, the rest is kept
+    with pytest.warns(DeprecationWarning):
+        mixed = load_config(fake_config(training={"prior_top": {"steps": 5, "lr": 0.01}}), ["training.priors.top.steps=8"])
+    assert (mixed.training.prior("top").steps, mixed.training.prior("top").lr) == (8, 0.01)
+
+
+def test_built_in_configs_in_the_former_form_still_load():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for name in ("tiny", "specinpaint"):
+            config = load_config(name)
+            assert list(config.training.priors) == ["top", "bottom"]
+    tiny = config if name == "tiny" else load_config("tiny")
+    assert (tiny.training.prior("bottom").steps, tiny.training.prior("bottom").batch_size) == (1000, 32)
+
+
+def test_a_config_without_priors_ignores_prior_training_sections(fake_plugins):
+    """A reconstruction-only override (``priors: {}``) over a config that trains priors."""
+    config = load_config(fake_config(priors={}, training={"priors": {"top": {"steps": 5}}}))
+    assert config.priors == {} and config.training.priors == {}

@@ -106,10 +106,10 @@ def test_top_prior_masks_and_loss_are_the_originals(paper):
 
 def test_training_is_constant_lr_fp32_without_clipping_for_about_420_prior_epochs(paper):
     training = paper.config.training
-    for section in (training.quantizer, training.prior_top, training.prior_bottom):
+    for section in (training.quantizer, training.prior("top"), training.prior("bottom")):
         assert (section.schedule, section.precision, section.grad_clip) == ("constant", "fp32", None)
         assert section.warmup_steps == 0 and section.lr == 3e-4 and section.weight_decay == 0.0
-    for section in (training.prior_top, training.prior_bottom):
+    for section in (training.prior("top"), training.prior("bottom")):
         epoch = PAPER_NOTES // section.batch_size
         assert section.batch_size == 32 and section.steps == 420 * epoch and section.eval_every == epoch
     q = training.quantizer

@@ -34,7 +34,7 @@ def trained(tmp_path_factory):
     config = root / "tiny-ci.yaml"
     config.write_text(json.dumps({
         "extends": str(CONFIG_DIR / "tiny.yaml"), "data": {"render": {"instruments_per_family": 1, "pitch_step": 12}},
-        "training": {"quantizer": STEPS, "prior_top": STEPS, "prior_bottom": STEPS},
+        "training": {"quantizer": STEPS, "priors": {"top": STEPS, "bottom": STEPS}},
     }))
     out = root / "out"
     args = ["run", "--config", str(config), "-o", str(out), "--no-progress"]

@@ -64,7 +64,7 @@ def test_representation_study_expands_to_four_variants_times_three_seeds():
         assert r.budget == "cpu"
         # the run's seed drives every training stage and the evaluation's sampling
         training = r.config.training
-        assert training.quantizer.seed == training.prior_top.seed == training.prior_bottom.seed == r.seed
+        assert training.quantizer.seed == training.prior("top").seed == training.prior("bottom").seed == r.seed
         assert r.evaluation.seed == r.seed
     # controlled: within one seed only the representation (and the name) differ between variants
     seed0 = [r.config.model_dump(mode="json") for r in runs if r.seed == 0]
@@ -103,9 +103,11 @@ def test_cpu_budget_follows_the_base_recipe():
     tiny = load_config(CONFIG_DIR / "tiny.yaml").training.model_dump()
     for run in expand_study(load_study("ablations/representation"), "cpu"):
         training = run.config.training.model_dump()
-        for stage, settings in training.items():
-            assert {k: v for k, v in settings.items() if k != "seed"} == \
-                {k: v for k, v in tiny[stage].items() if k != "seed"}, stage
+        assert set(training["priors"]) == set(tiny["priors"]) == {"top", "bottom"}
+        pairs = [(training["quantizer"], tiny["quantizer"])]
+        pairs += [(training["priors"][level], tiny["priors"][level]) for level in tiny["priors"]]
+        for settings, expected in pairs:
+            assert {k: v for k, v in settings.items() if k != "seed"} == {k: v for k, v in expected.items() if k != "seed"}
         assert set(run.config.priors) == {"top", "bottom"}
 
 
@@ -258,7 +260,7 @@ def test_seeds_run_every_variant_once_per_seed(tmp_path, fake_study):
     assert calls == [f"rows{r}/seed-{k}" for r in (8, 16) for k in (0, 1, 2)]
     assert [r.seed for r in results] == [0, 1, 2, 0, 1, 2]
     saved = (run_dir(out, "rows8/seed-1") / "config.yaml").read_text()
-    assert saved.count("seed: 1") == 3  # quantizer, prior_top and prior_bottom
+    assert saved.count("seed: 1") == 2  # training.quantizer and training.priors.top (the fake's one level)
     assert json.loads((run_dir(out, "rows8/seed-2") / RESULT_FILE).read_text())["seed"] == 2
     md = (out / "results.md").read_text()
     row = next(line for line in md.splitlines() if line.startswith("| `sc` |"))

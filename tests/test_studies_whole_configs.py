@@ -41,6 +41,12 @@ def test_each_variant_is_its_own_config_plus_the_shared_budget(budget):
     assert paper.priors["top"].params["norm"] == "post" and ours.priors["top"].params["norm"] == "pre"
 
 
+def _at(data, dotted):
+    for key in dotted.split("."):
+        data = data[key]
+    return data
+
+
 @pytest.mark.parametrize("budget", ["ci", "cpu"])
 def test_both_variants_get_the_same_budget_sizes_and_data(budget):
     runs = expand_study(load_study(STUDY), budget)
@@ -48,13 +54,13 @@ def test_both_variants_get_the_same_budget_sizes_and_data(budget):
     differs = config_differences(paper, ours)
     budget_keys = set(load_study(STUDY).spec.budgets[budget].overrides)
     assert not [d for d in differs if d in budget_keys or d.startswith("data.") or d == "num_samples"]
-    for part in ("quantizer", "prior_top", "prior_bottom"):
+    for part in ("quantizer", "priors.top", "priors.bottom"):
         for key in ("steps", "batch_size", "lr", "eval_every", "seed"):
-            assert paper["training"][part][key] == ours["training"][part][key], (part, key)
+            assert _at(paper["training"], part)[key] == _at(ours["training"], part)[key], (part, key)
     # what the comparison is about does differ
     for key in ("representation.params.layout", "normalizer.params.mode", "quantizer.params.recon_after_clean",
                 "priors.top.params.loss_positions", "priors.bottom.params.cross_attention",
-                "training.quantizer.schedule", "training.prior_top.precision"):
+                "training.quantizer.schedule", "training.priors.top.precision"):
         assert key in differs
 
 

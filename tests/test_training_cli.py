@@ -16,7 +16,7 @@ from specinpaint.training.checkpoint import read_header
 def config_file(tmp_path, one_thread):
     path = tmp_path / "synthetic.yaml"
     config = synthetic_config(count=24)
-    for section in config["training"].values():
+    for section in (config["training"]["quantizer"], *config["training"]["priors"].values()):
         section.update(steps=4, eval_every=2, checkpoint_every=2, log_every=2)
     path.write_text(yaml.safe_dump(config))
     with synthetic_plugins():
@@ -35,7 +35,7 @@ def test_train_stages_resume_and_extract(config_file, tmp_path, capsys):
     assert read_header(run / "quantizer/checkpoints/last.pt")["step"] == 4
 
     # both priors with one command; codes are extracted into RUN_DIR/codes on the way
-    assert main(["train", "all", str(config_file), "training.prior_top.lr=0.01", *args[1:], "--resume"]) == 0
+    assert main(["train", "all", str(config_file), "training.priors.top.lr=0.01", *args[1:], "--resume"]) == 0
     out = capsys.readouterr().out
     assert "prior-top: finished at step 4" in out and "prior-bottom: finished at step 4" in out
     bundle = Pipeline.load(run / "bundle")
@@ -79,3 +79,16 @@ def test_overrides_may_follow_the_options(config_file, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:  # a stray word is still an argparse error, not an override
         main(["train", "vqvae", str(config_file), *args, "stray"])
     assert exc.value.code == 2 and "unrecognized arguments: stray" in capsys.readouterr().err
+
+
+def test_stages_come_from_the_quantizer_levels_with_a_prior(synthetic_one_thread):
+    from specinpaint.core import load_config
+    from specinpaint.training.stages import stages_for
+
+    config = synthetic_config(count=4)
+    assert stages_for(load_config(config)) == ("vqvae", "prior-top", "prior-bottom")
+    config["priors"] = {"bottom": config["priors"]["bottom"], "top": config["priors"]["top"]}  # order of the YAML
+    assert stages_for(load_config(config)) == ("vqvae", "prior-top", "prior-bottom")  # coarsest level first
+    del config["priors"]["bottom"], config["training"]["priors"]["bottom"]
+    assert stages_for(load_config(config)) == ("vqvae", "prior-top")
+    assert stages_for(load_config(synthetic_config(count=4, priors=False))) == ("vqvae",)

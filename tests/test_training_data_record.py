@@ -36,8 +36,8 @@ def _nsynth_config(root, splits_file):
         "root": str(root), "expected_samples": NUM_SAMPLES, "split_seed": 7, "splits_file": str(splits_file),
         "families": ["bass", "guitar", "keyboard"],
     }}}
-    for name in ("quantizer", "prior_top", "prior_bottom"):
-        config["training"][name].update(steps=2, eval_every=2, checkpoint_every=2, log_every=1)
+    for section in (config["training"]["quantizer"], *config["training"]["priors"].values()):
+        section.update(steps=2, eval_every=2, checkpoint_every=2, log_every=1)
     return load_config(config)
 
 

@@ -51,7 +51,7 @@ def test_extracted_codes_equal_encode_and_keep_labels(trained):
 
 def test_synthetic_prior_learns_the_codes_and_is_recorded_in_the_bundle(trained, tmp_path):
     pipeline, _, stores, _ = trained
-    training = pipeline.config.training.prior_top.model_copy(update={
+    training = pipeline.config.training.prior("top").model_copy(update={
         "steps": 30, "lr": 0.05, "log_every": 5, "eval_every": 15, "checkpoint_every": 15})
     result = train_prior(pipeline, "top", training, stores["train"], stores["valid"], tmp_path / "top", progress=False)
     records = read_metrics(tmp_path / "top/metrics.jsonl", "train")
@@ -76,7 +76,7 @@ def test_synthetic_prior_learns_the_codes_and_is_recorded_in_the_bundle(trained,
 def test_prior_task_refuses_bad_inputs(trained, tmp_path):
     pipeline, _, stores, _ = trained
     with pytest.raises(ConfigError, match="no prior for level 'middle'"):
-        train_prior(pipeline, "middle", pipeline.config.training.prior_top, stores["train"], None, tmp_path)
+        train_prior(pipeline, "middle", pipeline.config.training.prior("top"), stores["train"], None, tmp_path)
     wrong = tmp_path / "wrong"
     with CodeStoreWriter(wrong, {"top": (4, 4), "bottom": (16, 8)}, {"top": 32, "bottom": 32}, 1) as writer:
         writer.append(Codemaps({"top": torch.zeros(1, 4, 4, dtype=torch.long),
@@ -105,7 +105,7 @@ def _real_prior_pipeline(trained):
 @pytest.mark.parametrize("level", ["top", "bottom"])
 def test_real_transformer_priors_train_through_the_engine(trained, tmp_path, level):
     real, stores = _real_prior_pipeline(trained)
-    training = real.config.training.prior_top.model_copy(update={
+    training = real.config.training.prior("top").model_copy(update={
         "steps": 25, "lr": 3e-3, "batch_size": 8, "log_every": 5, "eval_every": 25, "checkpoint_every": 25,
         "schedule": "constant"})
     torch.manual_seed(0)

@@ -36,8 +36,8 @@ OVERRIDES = [
     "quantizer.params.bottom_strides=[[2,2],[2,2]]",
     f"training.quantizer={{steps: {QUANTIZER_STEPS}, batch_size: 4, eval_every: 10, "
     f"checkpoint_every: {KILL_AFTER_CHECKPOINT}, eval_batches: 2, fit_batches: 2, log_every: 5}}",
-    "training.prior_top={steps: 8, batch_size: 4, eval_every: 4, checkpoint_every: 4, eval_batches: 2}",
-    "training.prior_bottom={steps: 8, batch_size: 4, eval_every: 4, checkpoint_every: 4, eval_batches: 2}",
+    "training.priors.top={steps: 8, batch_size: 4, eval_every: 4, checkpoint_every: 4, eval_batches: 2}",
+    "training.priors.bottom={steps: 8, batch_size: 4, eval_every: 4, checkpoint_every: 4, eval_batches: 2}",
 ]
 
 

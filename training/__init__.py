@@ -16,10 +16,10 @@ from .extract import extract_codes
 from .prior_task import PriorTask, train_prior
 from .quantizer_task import QuantizerTask, train_quantizer
 from .result import TrainResult
-from .stages import STAGES, train_all, train_stage
+from .stages import stages_for, train_all, train_stage
 from .task import TrainingTask
 
 __all__ = [
-    "STAGES", "PriorTask", "QuantizerTask", "TrainOutcome", "TrainResult", "TrainingTask", "extract_codes",
+    "PriorTask", "QuantizerTask", "TrainOutcome", "TrainResult", "TrainingTask", "extract_codes", "stages_for",
     "train", "train_all", "train_prior", "train_quantizer", "train_stage",
 ]

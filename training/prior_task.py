@@ -88,17 +88,14 @@ def train_prior(
 ) -> TrainResult:
     """Train ``pipeline.priors[level]`` on the codes of ``train_store`` (a `CodeStore` or its path).
 
-    ``config`` defaults to ``pipeline.config.training.prior_<level>``. Metrics, checkpoints and
+    ``config`` defaults to ``pipeline.config.training.priors[level]``. Metrics, checkpoints and
     (for a finished run) the pipeline bundle go under ``out_dir`` (bundle: ``bundle_dir`` or
     ``OUT_DIR/bundle``); ``extras['trained']['prior_<level>']`` records the run.
     """
     if train_store is None:
         raise ConfigError(f"train_prior({level!r}): a training code store is required (run extract-codes first)")
     if config is None:
-        sections = pipeline.config.training
-        config = getattr(sections, f"prior_{level}", None)
-        if config is None:
-            raise ConfigError(f"training.prior_{level}: no training section for level '{level}'; pass config=")
+        config = pipeline.config.training.prior(level)
     train_codes = _store(train_store)
     valid_codes = _store(valid_store) if valid_store is not None else None
     out = Path(out_dir)

@@ -1,11 +1,12 @@
-"""The three training stages of a pipeline in one run directory (what ``specinpaint train`` runs).
+"""The training stages of a pipeline in one run directory (what ``specinpaint train`` runs): ``vqvae``,
+then ``prior-<level>`` for every quantizer level with a prior, coarsest first (``stages_for``).
 
 Layout of ``RUN_DIR``::
 
     bundle/                 the pipeline bundle, re-saved after every stage (what `serve` loads)
     quantizer/              metrics.jsonl, checkpoints/{last,best}.pt, samples/
     codes/<split>/          code stores extracted with the trained quantizer
-    prior_top/, prior_bottom/   metrics and checkpoints of each prior
+    prior_<level>/          metrics and checkpoints of each prior (prior_top/, prior_bottom/, …)
 
 A stage that already finished is not trained again (its checkpoint says so); codes are re-extracted
 only when the quantizer changed since they were written.
@@ -16,11 +17,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+
+import torch
 
 from specinpaint.core.config import PipelineConfig
 from specinpaint.core.errors import ConfigError, DataError
 from specinpaint.core.pipeline import Pipeline
+from specinpaint.core.registry import registry
 from specinpaint.data.code_store import CodeStore
 
 from .checkpoint import LAST, first_difference
@@ -35,14 +38,42 @@ from .rng import seed_everything
 
 log = logging.getLogger(__name__)
 
-Stage = Literal["vqvae", "prior-top", "prior-bottom"]
-STAGES: tuple[str, ...] = ("vqvae", "prior-top", "prior-bottom")
+QUANTIZER_STAGE = "vqvae"
+PRIOR_STAGE_PREFIX = "prior-"
 CODES_DIR = "codes"
 FROZEN_SECTIONS = ("num_samples", "representation", "normalizer", "quantizer")
 
 
+def prior_stage(level: str) -> str:
+    """The stage name that trains ``level``'s prior (``prior-top``)."""
+    return f"{PRIOR_STAGE_PREFIX}{level}"
+
+
+def stage_level(stage: str) -> str | None:
+    """The level a prior stage trains (``prior-top`` → ``top``); None for the quantizer stage."""
+    return stage[len(PRIOR_STAGE_PREFIX):] if stage.startswith(PRIOR_STAGE_PREFIX) else None
+
+
+def prior_levels(config: PipelineConfig) -> tuple[str, ...]:
+    """The levels with a prior in training order: the quantizer's levels, coarsest first (read from
+    the quantizer built on the meta device, so no weights are allocated); a prior on a level the
+    quantizer lacks comes last (building the pipeline refuses it)."""
+    try:
+        with torch.device("meta"):
+            levels = tuple(registry("quantizers").build(config.quantizer.name, config.quantizer.params).levels)
+    except Exception:  # a quantizer that cannot be built on meta: the config's order
+        levels = tuple(config.priors)
+    return tuple(lvl for lvl in levels if lvl in config.priors) + tuple(lvl for lvl in config.priors if lvl not in levels)
+
+
+def stages_for(config: PipelineConfig) -> tuple[str, ...]:
+    """``vqvae``, then one ``prior-<level>`` stage per level with a prior, coarsest first."""
+    return (QUANTIZER_STAGE, *(prior_stage(level) for level in prior_levels(config)))
+
+
 def stage_dir(run_dir: str | Path, stage: str) -> Path:
-    return Path(run_dir) / ("quantizer" if stage == "vqvae" else stage.replace("-", "_"))
+    level = stage_level(stage)
+    return Path(run_dir) / ("quantizer" if level is None else f"prior_{level}")
 
 
 def _check_fresh(run_dir: Path, stage: str, resume: bool) -> None:
@@ -139,7 +170,7 @@ def train_stage(
     codes_dir: str | Path | None = None,
     stop_after: int | None = None,
 ) -> TrainResult:
-    """Run one stage (``vqvae``, ``prior-top``, ``prior-bottom``) in ``run_dir``.
+    """Run one stage (``vqvae`` or ``prior-<level>``, see `stages_for`) in ``run_dir``.
 
     Prior stages start from ``bundle`` (default ``RUN_DIR/bundle``, written by the vqvae stage) and
     train on ``codes_dir`` (default ``RUN_DIR/codes``), extracting codes first when needed. The
@@ -147,12 +178,13 @@ def train_stage(
     stores the dataset's label encoders and split description in the bundle's extras
     (``labels``, ``data``); the prior stages keep them.
     """
-    if stage not in STAGES:
-        raise ConfigError(f"unknown training stage '{stage}' (stages: {', '.join(STAGES)})")
+    stages = stages_for(config)
+    if stage not in stages:
+        raise ConfigError(f"unknown training stage '{stage}' (stages of this config: {', '.join(stages)})")
     run = Path(run_dir)
     _check_fresh(run, stage, resume)
     out = stage_dir(run, stage)
-    if stage == "vqvae":
+    if stage == QUANTIZER_STAGE:
         seed_everything(config.training.quantizer.seed)
         pipeline = Pipeline(config)
         train_set = build_dataset(config, config.data.train_split)
@@ -162,7 +194,7 @@ def train_stage(
                                progress=progress, stop_after=stop_after, bundle_dir=previous,
                                fit_batches=configured_fit_batches(config.training.quantizer))
 
-    level = stage.split("-", 1)[1]
+    level = stage_level(stage)
     bundle_path = Path(bundle) if bundle is not None else run / BUNDLE_DIR
     if not bundle_path.exists():
         raise ConfigError(f"{bundle_path}: no trained pipeline bundle; run `specinpaint train vqvae` first")
@@ -171,7 +203,7 @@ def train_stage(
         raise ConfigError(f"{bundle_path}: the bundle's quantizer was never trained")
     pipeline = adopt_config(trained, config, "config")
     codes = Path(codes_dir) if codes_dir is not None else run / CODES_DIR
-    training = getattr(config.training, f"prior_{level}")
+    training = config.training.prior(level)
     ctx = setup_distributed(training.device)
     try:
         stores = _extract_splits(pipeline, config, codes, progress, ctx)  # sharded over the ranks
@@ -196,14 +228,16 @@ def train_all(
     config: PipelineConfig,
     run_dir: str | Path,
     *,
-    stages: Sequence[str] = STAGES,
+    stages: Sequence[str] | None = None,
     resume: bool = True,
     progress: bool = True,
 ) -> Pipeline:
-    """Every stage in order (finished ones are reused); returns the trained pipeline."""
+    """Every stage in order (default `stages_for(config)`; finished ones are reused); returns the
+    trained pipeline."""
     result = None
-    for stage in stages:
-        if stage != "vqvae" and stage.split("-", 1)[1] not in config.priors:
+    for stage in stages_for(config) if stages is None else stages:
+        level = stage_level(stage)
+        if level is not None and level not in config.priors:
             log.info("skipping %s: the config has no prior for that level", stage)
             continue
         result = train_stage(stage, config, run_dir, resume=resume, progress=progress)

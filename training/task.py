@@ -22,7 +22,7 @@ from .distributed import DistContext
 class TrainingTask(ABC):
     """One trainable module plus its data and loss.
 
-    * ``name``: checkpoint/task identifier (``quantizer``, ``prior_top``, …).
+    * ``name``: checkpoint/task identifier (``quantizer``, ``prior_<level>``).
     * ``module``: the ``nn.Module`` whose parameters are optimised (and whose buffers, e.g. EMA
       codebooks, are checkpointed).
     * ``train_set`` / ``valid_set`` + ``collate``: map-style datasets and the function turning a

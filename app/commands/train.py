@@ -1,4 +1,7 @@
-"""`specinpaint train vqvae|prior-top|prior-bottom|all CONFIG [dotted.key=value ...] --out RUN_DIR`.
+"""`specinpaint train vqvae|prior-LEVEL|all CONFIG [dotted.key=value ...] --out RUN_DIR`.
+
+Stages come from the config: ``vqvae``, then ``prior-<level>`` for each quantizer level with a prior,
+coarsest first (``prior-top``, ``prior-bottom`` for the built-in configs).
 
 Single process by default; for several GPUs or machines launch the same command under torchrun, e.g.
 ``torchrun --standalone --nproc_per_node 4 .venv/bin/specinpaint train all configs/paper.yaml --out runs/paper``
@@ -14,14 +17,16 @@ import json
 def register(sub: argparse._SubParsersAction) -> None:
     parser = sub.add_parser(
         "train",
-        help="train the VQ-VAE (vqvae), a prior (prior-top, prior-bottom) or everything (all)",
+        help="train the VQ-VAE (vqvae), one level's prior (prior-LEVEL, e.g. prior-top) or everything (all)",
         description="Train one stage of a pipeline into RUN_DIR (RUN_DIR/bundle is updated after each "
         "finished stage; prior stages extract codes into RUN_DIR/codes first when needed). Several GPUs or "
         "machines: run the same command under torchrun, e.g. torchrun --standalone --nproc_per_node 4 "
         ".venv/bin/specinpaint train all CONFIG --out RUN_DIR; training.*.batch_size is per process (global "
-        "batch = batch_size x processes), only rank 0 writes checkpoints, logs and the bundle.",
+        "batch = batch_size x processes), only rank 0 writes checkpoints, logs and the bundle. Each level with a "
+        "prior has a stage prior-LEVEL (trained with training.priors.LEVEL), coarsest level first.",
     )
-    parser.add_argument("stage", choices=("vqvae", "prior-top", "prior-bottom", "all"))
+    parser.add_argument("stage", metavar="STAGE",
+                        help="vqvae, prior-LEVEL (one per level with a prior: prior-top, prior-bottom, ...) or all")
     parser.add_argument("config", help="pipeline YAML (a path or a built-in name such as 'tiny')")
     parser.add_argument("overrides", nargs="*", help="dotted overrides (after CONFIG, before or after the options), e.g. training.quantizer.steps=500")
     parser.add_argument("--out", required=True, help="run directory")
@@ -36,17 +41,22 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
+    from specinpaint.core.errors import ConfigError
     from specinpaint.core.yaml_config import load_config
-    from specinpaint.training.stages import STAGES, train_stage
+    from specinpaint.training.stages import stage_level, stages_for, train_stage
 
     config = load_config(args.config, args.overrides)
     main_rank = os.environ.get("RANK", "0") == "0"  # under torchrun only rank 0 reports
-    stages = STAGES if args.stage == "all" else (args.stage,)
+    known = stages_for(config)
+    stages = known if args.stage == "all" else (args.stage,)
     result = None
     for stage in stages:
-        if stage != "vqvae" and stage.split("-", 1)[1] not in config.priors:
+        level = stage_level(stage)
+        if level is not None and level not in config.priors:
             print(f"skipping {stage}: the config has no prior for that level")
             continue
+        if stage not in known:
+            raise ConfigError(f"unknown training stage '{stage}' (stages of this config: {', '.join(known)}, all)")
         result = train_stage(
             stage, config, args.out, resume=args.resume or (args.stage == "all" and stage != stages[0]),
             progress=not args.no_progress, bundle=args.bundle, codes_dir=args.codes, stop_after=args.stop_after,

@@ -230,6 +230,11 @@ def synthetic_plugins() -> contextlib.AbstractContextManager[None]:
     return register(PLUGINS)
 
 
+def _section() -> dict[str, Any]:
+    return {"steps": 20, "batch_size": 8, "lr": 2e-3, "log_every": 5, "eval_every": 10, "checkpoint_every": 10,
+            "eval_batches": 2, "schedule": "constant"}
+
+
 def synthetic_config(*, count: int = 64, priors: bool = True, **quantizer: Any) -> dict[str, Any]:
     """A pipeline dict on the synthetic plugins: 2048 samples → [2, 64, 32] → top 8×4, bottom 16×8."""
     params = {**TINY_VQVAE, **quantizer}
@@ -241,11 +246,7 @@ def synthetic_config(*, count: int = 64, priors: bool = True, **quantizer: Any) 
         "normalizer": {"name": "synthetic-norm", "params": {}},
         "quantizer": {"name": "vqvae2", "params": params},
         "data": {"dataset": {"name": "synthetic-notes", "params": {"count": count}}},
-        "training": {
-            name: {"steps": 20, "batch_size": 8, "lr": 2e-3, "log_every": 5, "eval_every": 10,
-                   "checkpoint_every": 10, "eval_batches": 2, "schedule": "constant"}
-            for name in ("quantizer", "prior_top", "prior_bottom")
-        },
+        "training": {"quantizer": _section()},
     }
     if priors:
         config["priors"] = {
@@ -254,4 +255,5 @@ def synthetic_config(*, count: int = 64, priors: bool = True, **quantizer: Any) 
             "bottom": {"name": "synthetic-prior", "params": {"level": "bottom", "codemap_shape": [16, 8],
                                                               "num_codes": codes, "context": ["top"]}},
         }
+        config["training"]["priors"] = {"top": _section(), "bottom": _section()}
     return config
