@@ -57,10 +57,12 @@ class SamplingOptions(BaseModel):
 
 @dataclass
 class PriorLoss:
-    """``loss``: scalar to minimise; ``metrics``: floats for logging (e.g. masked accuracy)."""
+    """``loss``: scalar to minimise; ``metrics``: values for logging (e.g. masked accuracy), floats or
+    detached 0-d tensors (kept on the device: the trainer averages them and syncs once per log
+    interval; read one with ``float()``)."""
 
     loss: torch.Tensor
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float | torch.Tensor] = field(default_factory=dict)
 
 
 class Prior(nn.Module, ABC):

@@ -20,13 +20,14 @@ class QuantizerOutput:
     * ``reconstruction``: ``[B, C, F, T]``, same units as the (normalised) input.
     * ``codes``: codemaps by level name, coarsest first.
     * ``losses``: named scalar tensors, already weighted; the training loss is their sum.
-    * ``metrics``: named floats for logging, e.g. ``top/perplexity``, ``bottom/dead_fraction``.
+    * ``metrics``: named values for logging, e.g. ``top/perplexity``, ``bottom/dead_fraction``: floats
+      or detached 0-d tensors (the trainer syncs them once per log interval).
     """
 
     reconstruction: torch.Tensor
     codes: Codemaps
     losses: dict[str, torch.Tensor]
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float | torch.Tensor] = field(default_factory=dict)
 
     @property
     def loss(self) -> torch.Tensor:

@@ -77,11 +77,13 @@ def init_weights(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
-def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Mean cross-entropy and accuracy over already-selected positions (``[M, V]``, ``[M]``)."""
+def masked_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy and accuracy (a detached 0-d tensor: no device sync) over already-selected
+    positions (``[M, V]``, ``[M]``)."""
     loss = nn.functional.cross_entropy(logits.float(), targets)
-    accuracy = (logits.argmax(dim=-1) == targets).float().mean().item() if targets.numel() else 0.0
-    return loss, accuracy
+    if not targets.numel():
+        return loss, torch.zeros((), device=logits.device)
+    return loss, (logits.detach().argmax(dim=-1) == targets).float().mean()
 
 
 class TransformerPrior(Prior):
@@ -162,8 +164,8 @@ class TransformerPrior(Prior):
         return self.inpaint(repeated, mask[index.to(mask.device)], conditioning.repeat(n), options)
 
     @staticmethod
-    def loss_result(loss: torch.Tensor, metrics: dict[str, float]) -> PriorLoss:
-        return PriorLoss(loss=loss, metrics={"loss": float(loss.detach()), **metrics})
+    def loss_result(loss: torch.Tensor, metrics: dict[str, float | torch.Tensor]) -> PriorLoss:
+        return PriorLoss(loss=loss, metrics={"loss": loss.detach(), **metrics})
 
 
 def doubled(x: torch.Tensor, guided: bool) -> torch.Tensor:

@@ -68,7 +68,7 @@ class BottomMaskedPrior(AlignedBottomPrior):
         memory = self.context(self.top_lin.to_sequence(top), classes)
         logits = self.logits(seq.masked_fill(hidden, self.mask_id), memory, classes)
         loss, accuracy = masked_cross_entropy(logits[hidden], seq[hidden])
-        return self.loss_result(loss, {"accuracy": accuracy, "mask_fraction": hidden.float().mean().item()})
+        return self.loss_result(loss, {"accuracy": accuracy, "mask_fraction": hidden.float().mean()})
 
     def sample_sequence(
         self, seq: torch.Tensor, hidden: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor,

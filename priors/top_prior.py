@@ -119,15 +119,15 @@ class TopPrior(TransformerPrior):
         scored = hidden if p.loss_positions == "hidden" else torch.ones_like(hidden)
         logits = self.head(states[scored])
         ar_loss, accuracy = masked_cross_entropy(logits, seq[scored])
-        metrics = {"ar_loss": float(ar_loss.detach()), "accuracy": accuracy, "mask_fraction": hidden.float().mean().item()}
+        metrics = {"ar_loss": ar_loss.detach(), "accuracy": accuracy, "mask_fraction": hidden.float().mean()}
         if p.loss_positions == "all":  # visible tokens can be copied: accuracy on hidden ones is the real measure
             right = (logits.detach().argmax(dim=-1) == seq.flatten())[hidden.flatten()]
-            metrics["hidden_accuracy"] = right.float().sum().item() / max(right.numel(), 1)
+            metrics["hidden_accuracy"] = right.float().sum() / max(right.numel(), 1)
         loss = ar_loss
         if self.mlm_head is not None:
             mlm_loss, mlm_accuracy = masked_cross_entropy(self.mlm_head(memory[hidden]), seq[hidden])
             loss = loss + p.mlm_loss_weight * mlm_loss
-            metrics.update(mlm_loss=float(mlm_loss.detach()), mlm_accuracy=mlm_accuracy)
+            metrics.update(mlm_loss=mlm_loss.detach(), mlm_accuracy=mlm_accuracy)
         return self.loss_result(loss, metrics)
 
     # -- sampling ----------------------------------------------------------------------------

@@ -71,14 +71,15 @@ class CodebookStats:
     """Per-step code usage: ``perplexity`` = exp(entropy of the batch's code histogram);
     ``dead_fraction`` = share of codes unused for at least ``dead_code_steps`` training steps
     (measured before this step's restarts); ``usage`` = share of codes used in this batch;
-    ``restarted`` = codes restarted this step."""
+    ``restarted`` = codes restarted this step. The three shares are detached 0-d tensors on the
+    codebook's device (no sync per step; ``float()`` reads one)."""
 
-    perplexity: float
-    usage: float
-    dead_fraction: float
+    perplexity: float | torch.Tensor
+    usage: float | torch.Tensor
+    dead_fraction: float | torch.Tensor
     restarted: int
 
-    def as_metrics(self, prefix: str) -> dict[str, float]:
+    def as_metrics(self, prefix: str) -> dict[str, float | torch.Tensor]:
         return {
             f"{prefix}/perplexity": self.perplexity,
             f"{prefix}/usage": self.usage,
@@ -195,15 +196,15 @@ class EMACodebook(nn.Module):
                     if self.dead_code_steps > 0
                     else torch.zeros_like(self.unused_steps, dtype=torch.bool)
                 )
-                dead_fraction = float(dead.float().mean())
+                dead_fraction = dead.float().mean()
                 if self.restart_dead_codes:
                     restarted = self._restart(flat.detach(), dead)
             else:
                 counts = torch.bincount(codes, minlength=self.num_codes).float()
-                dead_fraction = float((self.unused_steps >= max(self.dead_code_steps, 1)).float().mean())
+                dead_fraction = (self.unused_steps >= max(self.dead_code_steps, 1)).float().mean()
             probs = counts / counts.sum().clamp(min=1.0)
-            perplexity = float(torch.exp(-(probs * torch.log(probs + 1e-10)).sum()))
-            usage = float((counts > 0).float().mean())
+            perplexity = torch.exp(-(probs * torch.log(probs + 1e-10)).sum())
+            usage = (counts > 0).float().mean()
             out = flat + (quantized - flat).detach()
         stats = CodebookStats(perplexity, usage, dead_fraction, restarted)
         return out.to(dtype), codes, commitment, stats

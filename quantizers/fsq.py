@@ -80,8 +80,8 @@ class FSQCodebook(nn.Module):
                 with torch.no_grad():
                     self.unused_steps.add_(1).masked_fill_(counts > 0, 0)
             threshold = max(self.dead_code_steps, 1)
-            dead_fraction = float((self.unused_steps >= threshold).float().mean())
+            dead_fraction = (self.unused_steps >= threshold).float().mean()
             probs = counts / counts.sum().clamp(min=1.0)
-            perplexity = float(torch.exp(-(probs * torch.log(probs + 1e-10)).sum()))
-            usage = float((counts > 0).float().mean())
+            perplexity = torch.exp(-(probs * torch.log(probs + 1e-10)).sum())
+            usage = (counts > 0).float().mean()
         return out.to(z.dtype), codes, None, CodebookStats(perplexity, usage, dead_fraction, 0)

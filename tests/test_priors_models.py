@@ -54,10 +54,10 @@ def test_top_loss_counts_only_masked_positions(variant):
         per_token = torch.nn.functional.cross_entropy(logits.transpose(1, 2), seq, reduction="none")
         memory = prior.encode(seq.masked_fill(hidden, prior.mask_id), prior.classes(cond))
         mlm = torch.nn.functional.cross_entropy(prior.mlm_head(memory).transpose(1, 2), seq, reduction="none")
-    assert out.metrics["ar_loss"] == pytest.approx(per_token[hidden].mean().item(), rel=1e-5)
-    assert out.metrics["mlm_loss"] == pytest.approx(mlm[hidden].mean().item(), rel=1e-5)
-    assert out.loss.item() == pytest.approx(out.metrics["ar_loss"] + out.metrics["mlm_loss"], rel=1e-5)
-    assert out.metrics["mask_fraction"] == pytest.approx(mask.float().mean().item())
+    assert float(out.metrics["ar_loss"]) == pytest.approx(per_token[hidden].mean().item(), rel=1e-5)
+    assert float(out.metrics["mlm_loss"]) == pytest.approx(mlm[hidden].mean().item(), rel=1e-5)
+    assert out.loss.item() == pytest.approx(float(out.metrics["ar_loss"]) + float(out.metrics["mlm_loss"]), rel=1e-5)
+    assert float(out.metrics["mask_fraction"]) == pytest.approx(mask.float().mean().item())
 
 
 def test_top_loss_ignores_the_values_of_hidden_tokens_after_each_prediction():
@@ -121,11 +121,11 @@ def test_training_loss_draws_its_own_masks_and_backpropagates(name):
     out = prior.loss(random_codes(), conditioning())
     out.loss.backward()
     assert torch.isfinite(out.loss)
-    assert out.metrics["loss"] == pytest.approx(out.loss.item())
+    assert float(out.metrics["loss"]) == pytest.approx(out.loss.item())
     unused = [n for n, p in prior.named_parameters() if p.grad is None]
     assert not unused, f"parameters without gradient (DDP would fail): {unused}"
     if name != "bottom-transformer":
-        assert 0 < out.metrics["mask_fraction"] <= 1
+        assert 0 < float(out.metrics["mask_fraction"]) <= 1
 
 
 # -- causality and alignment ------------------------------------------------------------------
@@ -266,7 +266,7 @@ def test_top_prior_without_encoder_head():
     prior = build("top-transformer", mlm_loss_weight=0.0)
     assert prior.mlm_head is None
     out = prior.loss(random_codes(), conditioning())
-    assert "mlm_loss" not in out.metrics and out.loss.item() == pytest.approx(out.metrics["ar_loss"])
+    assert "mlm_loss" not in out.metrics and out.loss.item() == pytest.approx(float(out.metrics["ar_loss"]))
     with pytest.raises(SpecinpaintError, match="parallel sampling needs the encoder head"):
         prior.inpaint(random_codes(), random_mask(TOP), conditioning(), SamplingOptions(sampler="parallel"))
 

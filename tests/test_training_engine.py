@@ -275,3 +275,46 @@ def test_infinite_learning_rate_is_a_config_error():
 
     with pytest.raises(ConfigError, match=r"training\.quantizer\.lr: Input should be a finite number"):
         load_config(synthetic_config(), ["training.quantizer.lr=.inf"])
+
+
+def test_step_values_stay_tensors_until_the_log_interval(tmp_path):
+    """Per-step metrics are 0-d device tensors summed in the window; floats only at a log (one sync)."""
+    from specinpaint.training.batches import train_batches
+    from specinpaint.training.distributed import setup_distributed
+    from specinpaint.training.engine import TrainingState
+    from specinpaint.training.logger import MetricsLogger
+    from specinpaint.training.quantizer_task import QuantizerTask
+
+    config = load_config(synthetic_config(count=16))
+    torch.manual_seed(0)
+    pipeline = Pipeline(config)
+    task = QuantizerTask(pipeline, build_dataset(config, "train"), None, fit_batches=1)
+    training = TrainingConfig(steps=4, batch_size=4, log_every=2, schedule="constant", device="cpu")
+    ctx = setup_distributed("cpu")
+    logger = MetricsLogger(tmp_path / "metrics.jsonl", enabled=True)
+    try:
+        state = TrainingState(task, training, tmp_path, ctx, logger)
+        state.resume(False)
+        state._wrap()
+        data = train_batches(task.train_set, task.collate, batch_size=4, seed=0, rank=0, world_size=1, start_step=0)
+        state.step(next(data))
+        state.step(next(data))
+        sums = state.window.sums
+        assert state.step_reached == 2 and state.window.count == 2
+        assert {"loss", "grad_norm", "top/perplexity", "bottom/dead_fraction"} <= set(sums)
+        host = {"lr", "top/restarted", "bottom/restarted"}  # known on the host: no sync to read them
+        assert [k for k, v in sums.items() if k not in host and not isinstance(v, torch.Tensor)] == []
+        record = state.log()
+        assert all(isinstance(v, float) for v in record.values()) and state.window.count == 0
+        assert read_metrics(tmp_path / "metrics.jsonl")[-1]["step"] == 2
+    finally:
+        logger.close()
+        ctx.close()
+
+
+def test_prior_loss_metrics_are_device_tensors():
+    from fakes.priors import build, conditioning, random_codes
+
+    for name in ("top-transformer", "bottom-transformer", "bottom-masked"):
+        out = build(name, d_model=16, ffn_dim=32).loss(random_codes(), conditioning())
+        assert out.metrics and all(isinstance(v, torch.Tensor) and v.dim() == 0 for v in out.metrics.values()), name

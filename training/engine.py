@@ -132,22 +132,6 @@ def _precision(config: TrainingConfig, device: torch.device) -> tuple[torch.dtyp
     return (torch.bfloat16, False) if config.precision == "bf16" else (torch.float16, True)
 
 
-def _checkpoint_payload(task, optimizer, scheduler, scaler, step, best, best_step, rng_all, world, windows):
-    return {
-        "module": {k: v.detach().cpu() for k, v in task.module.state_dict().items()},
-        "extra": {k: v.detach().cpu() for k, v in task.extra_state().items()},
-        "optimizer": optimizer.state_dict(),
-        "scheduler": scheduler.state_dict(),
-        "scaler": scaler.state_dict() if scaler is not None else {},
-        "step": step,
-        "best": best,
-        "best_step": best_step,
-        "rng": rng_all,
-        "world_size": world,
-        "window": windows,  # every rank's partial logging window (sums and step count)
-    }
-
-
 class NonFiniteError(SpecinpaintError):
     """Training produced NaN/inf; nothing non-finite was saved."""
 
@@ -210,47 +194,76 @@ def train(
     out = Path(out_dir)
     own_ctx = ctx is None
     ctx = ctx or setup_distributed(config.device)
-    ckpt_dir = out / CHECKPOINT_DIR
     logger = MetricsLogger(out / METRICS_FILE, enabled=ctx.is_main, tensorboard_dir=out / "tensorboard")
     try:
-        return _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after, callback)
+        state = TrainingState(task, config, out, ctx, logger)
+        state.resume(resume)
+        return state.run(progress=progress, stop_after=stop_after, callback=callback)
     finally:
         logger.close()
         if own_ctx:
             ctx.close()
 
 
-def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after, callback) -> TrainOutcome:
-    device = ctx.device
-    task.to(device)
-    module: nn.Module = task.module
-    module.train()
-    params = [p for p in module.parameters() if p.requires_grad]
-    if not params:
-        raise SpecinpaintError(f"{task.name}: the module has no trainable parameters")
-    optimizer = torch.optim.AdamW(
-        params, lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay,
-        fused=device.type == "cuda",
-    )
-    scheduler = build_scheduler(optimizer, config)
-    amp_dtype, use_scaler = _precision(config, device)
-    scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+class TrainingState:
+    """One call to `train`: the task on its device, the optimiser, LR schedule and gradient scaler,
+    the logging window, the best validation loss and the step reached, with what the loop does to
+    them: `resume`, `step`, `log`, `evaluate`, `checkpoint` and `write_samples` (`run` calls them
+    in that order every step)."""
 
-    def autocast():
-        if amp_dtype is None:
+    def __init__(self, task: TrainingTask, config: TrainingConfig, out: Path, ctx: DistContext,
+                 logger: MetricsLogger) -> None:
+        self.task, self.config, self.out, self.ctx, self.logger = task, config, out, ctx, logger
+        self.device = ctx.device
+        task.to(self.device)
+        self.module: nn.Module = task.module
+        self.module.train()
+        self.params = [p for p in self.module.parameters() if p.requires_grad]
+        if not self.params:
+            raise SpecinpaintError(f"{task.name}: the module has no trainable parameters")
+        self.optimizer = torch.optim.AdamW(
+            self.params, lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay,
+            fused=self.device.type == "cuda",
+        )
+        self.scheduler = build_scheduler(self.optimizer, config)
+        self.amp_dtype, use_scaler = _precision(config, self.device)
+        self.scaler = torch.amp.GradScaler("cuda") if use_scaler else None
+        ckpt_dir = out / CHECKPOINT_DIR
+        self.last_path, self.best_path = ckpt_dir / LAST, ckpt_dir / BEST
+        self.window = _Averager()
+        self.step_reached = 0
+        self.best: float | None = None
+        self.best_step: int | None = None
+        self.resumed_from: int | None = None
+        self.saved_step: int | None = None
+        self.items_window = self.items_total = 0
+        self.window_start = time.perf_counter()
+        self.forward: nn.Module = LossModule(task)
+        self.finite_keys: list[str] = []
+        if ctx.is_main:
+            stale = remove_stale_temporaries(ckpt_dir, (LAST, BEST)) + remove_stale_temporaries(out, (METRICS_FILE,))
+            if stale:
+                log.info("%s: removed %d temporary file(s) left by an interrupted write (e.g. %s)",
+                         task.name, len(stale), stale[0].name)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if self.amp_dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type="cuda", dtype=amp_dtype)
+        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
 
-    # -- resume ------------------------------------------------------------------------------
-    start_step, best, best_step, resumed_from = 0, None, None, None
-    last_path, best_path = ckpt_dir / LAST, ckpt_dir / BEST
-    window = _Averager()
-    if ctx.is_main:
-        stale = remove_stale_temporaries(ckpt_dir, (LAST, BEST)) + remove_stale_temporaries(out, (METRICS_FILE,))
-        if stale:
-            log.info("%s: removed %d temporary file(s) left by an interrupted write (e.g. %s)",
-                     task.name, len(stale), stale[0].name)
-    if resume and last_path.exists():
+    # -- resume --------------------------------------------------------------------------------
+    def resume(self, resume: bool) -> None:
+        """Restore ``last.pt`` when ``resume`` and it exists, else seed a fresh run; then the
+        task's setup."""
+        config, ctx, task = self.config, self.ctx, self.task
+        if resume and self.last_path.exists():
+            self._restore()
+        else:
+            seed_everything(config.seed + 7919 * ctx.rank)
+        task.setup(ctx, self.resumed_from is not None)
+
+    def _restore(self) -> None:
+        config, ctx, task, module, last_path = self.config, self.ctx, self.task, self.module, self.last_path
         header, state = load_checkpoint(last_path, task=task.name, signature=task.signature())
         damaged = nonfinite_tensors(state["module"], reference=module.state_dict())
         if damaged:
@@ -263,17 +276,17 @@ def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after,
                         "uninterrupted run", task.name, ", ".join(changed))
         module.load_state_dict(state["module"])
         task.load_extra_state(state["extra"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        if scaler is not None and state["scaler"]:
-            scaler.load_state_dict(state["scaler"])
-        start_step, best, best_step = state["step"], state["best"], state["best_step"]
-        resumed_from = start_step
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        start_step, self.best, self.best_step = state["step"], state["best"], state["best_step"]
+        self.step_reached = self.resumed_from = self.saved_step = start_step
         if before.get("lr") != config.lr:  # e.g. the advice of a NaN error: --resume training.quantizer.lr=…
-            scheduler = build_scheduler(optimizer, config, start_step)
+            self.scheduler = build_scheduler(self.optimizer, config, start_step)
         if state.get("window") is not None:
             if len(state["window"]) == ctx.world_size:
-                window.load_state(state["window"][ctx.rank], device)
+                self.window.load_state(state["window"][ctx.rank], self.device)
             elif ctx.is_main:
                 log.warning("%s: resuming with another process count: the logging window at step %d restarts "
                             "(its average covers only the steps after the resume)", task.name, start_step)
@@ -283,152 +296,188 @@ def _run(task, config, out, ckpt_dir, ctx, logger, resume, progress, stop_after,
             log.warning("resuming with %d processes (checkpoint: %d): RNG streams are re-seeded",
                         ctx.world_size, state["world_size"])
             seed_everything(config.seed + 7919 * ctx.rank + start_step)
-        logger.truncate_after(start_step)
+        self.logger.truncate_after(start_step)
         if ctx.is_main:
             log.info("%s: resumed from %s at step %d", task.name, last_path, start_step)
-    else:
-        seed_everything(config.seed + 7919 * ctx.rank)
-    task.setup(ctx, resumed_from is not None)
 
-    outcome = TrainOutcome(task.name, start_step, start_step >= config.steps, resumed_from,
-                           best_valid_loss=best, best_step=best_step,
-                           last_checkpoint=last_path if last_path.exists() else None,
-                           best_checkpoint=best_path if best_path.exists() else None)
-    if start_step >= config.steps:
+    # -- the loop ------------------------------------------------------------------------------
+    def run(self, *, progress: bool, stop_after: int | None,
+            callback: Callable[[int, dict[str, float]], None] | None) -> TrainOutcome:
+        config, ctx = self.config, self.ctx
+        start_step = self.step_reached
+        outcome = TrainOutcome(self.task.name, start_step, start_step >= config.steps, self.resumed_from,
+                               best_valid_loss=self.best, best_step=self.best_step,
+                               last_checkpoint=self.last_path if self.last_path.exists() else None,
+                               best_checkpoint=self.best_path if self.best_path.exists() else None)
+        if start_step >= config.steps:
+            return outcome
+        self._wrap()
+        data: Iterator[Any] = train_batches(
+            self.task.train_set, self.task.collate, batch_size=config.batch_size, seed=config.seed, rank=ctx.rank,
+            world_size=ctx.world_size, start_step=start_step, num_workers=config.num_workers,
+        )
+        self.window_start = run_start = time.perf_counter()
+        bar = None
+        if progress and ctx.is_main:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=config.steps, initial=start_step, desc=self.task.name, dynamic_ncols=True, leave=False)
+        try:
+            while self.step_reached < config.steps:
+                self.step(next(data))
+                step = self.step_reached
+                if bar is not None:
+                    bar.update(1)
+                record: dict[str, float] = {}
+                if step % config.log_every == 0 or step == config.steps:
+                    record = outcome.train_metrics = self.log()
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{record['loss']:.4g}")
+                if self.task.valid_set is not None and (step % config.eval_every == 0 or step == config.steps):
+                    valid, improved = self.evaluate()
+                    if valid:
+                        outcome.valid_metrics = valid
+                    if improved:
+                        self.checkpoint(self.best_path)
+                        outcome.best_checkpoint = self.best_path
+                if step % config.checkpoint_every == 0 or step == config.steps or step == stop_after:
+                    self.checkpoint(self.last_path)
+                    outcome.last_checkpoint = self.last_path
+                if config.sample_every and step % config.sample_every == 0 and ctx.is_main:
+                    self.write_samples()
+                if callback is not None:
+                    callback(step, record)
+                if stop_after is not None and step >= stop_after:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        seconds = time.perf_counter() - run_start
+        outcome.steps = self.step_reached
+        outcome.finished = self.step_reached >= config.steps
+        outcome.best_valid_loss, outcome.best_step = self.best, self.best_step
+        outcome.seconds = seconds
+        outcome.items_per_second = self.items_total / max(seconds, 1e-9)
         return outcome
 
-    # -- model wrappers ------------------------------------------------------------------------
-    forward: nn.Module = LossModule(task)
-    if ctx.distributed:
-        forward = nn.parallel.DistributedDataParallel(
-            forward,
-            device_ids=[device.index] if device.type == "cuda" else None,
-            find_unused_parameters=task.find_unused_parameters,
-        )
-    if config.compile:
-        forward = torch.compile(forward)  # type: ignore[assignment]
+    def _wrap(self) -> None:
+        """DDP and ``torch.compile`` around the loss module; remember which weights are finite now
+        (NaN sentinels stay out of the checks)."""
+        if self.ctx.distributed:
+            self.forward = nn.parallel.DistributedDataParallel(
+                self.forward,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=self.task.find_unused_parameters,
+            )
+        if self.config.compile:
+            self.forward = torch.compile(self.forward)  # type: ignore[assignment]
+        self.finite_keys = [k for k, v in self.module.state_dict().items() if all_finite(v)]
 
-    finite_keys = [k for k, v in module.state_dict().items() if all_finite(v)]  # NaN sentinels stay out
-    saved_step = start_step if resumed_from is not None else None
+    def step(self, raw: Any) -> None:
+        """One optimiser step on a raw batch; its values (device tensors, no sync) join the window."""
+        config, optimizer, scaler = self.config, self.optimizer, self.scaler
+        batch = self.task.prepare(raw, self.device)
+        with self.autocast():
+            loss, metrics = self.forward(batch)
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        values: dict[str, Any] = {"loss": loss.detach(), **metrics}
+        if config.grad_clip is not None:
+            values["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        values["lr"] = self.scheduler.get_last_lr()[0]
+        self.scheduler.step()
+        self.step_reached += 1
+        self.window.add(values)
+        items = self.task.items_in(batch) * self.ctx.world_size
+        self.items_window += items
+        self.items_total += items
 
-    def check_finite(step: int) -> None:
+    def log(self) -> dict[str, float]:
+        """The window's means (one sync, reduced over the ranks) written to the log; a new window."""
+        step = self.step_reached
+        record = self.window.means(self.ctx)
+        if not math.isfinite(record["loss"]):
+            raise _nonfinite_error(self.task.name, f"the train loss became {record['loss']}", step, self.config.lr,
+                                   self.saved_step)
+        elapsed = time.perf_counter() - self.window_start
+        record["items_per_s"] = self.items_window / max(elapsed, 1e-9)
+        self.logger.log(step, "train", record)
+        self.window.reset()
+        self.items_window, self.window_start = 0, time.perf_counter()
+        return record
+
+    def evaluate(self) -> tuple[dict[str, float], bool]:
+        """Validation metrics (logged) and whether they are the best so far."""
+        step = self.step_reached
+        valid = _evaluate(self.task, self.config, self.ctx, self.autocast)
+        improved = False
+        if valid:
+            self.logger.log(step, "valid", valid)
+            if not math.isfinite(valid["loss"]):
+                raise _nonfinite_error(self.task.name, f"the validation loss became {valid['loss']}", step,
+                                       self.config.lr, self.saved_step)
+            if self.best is None or valid["loss"] < self.best:
+                self.best, self.best_step, improved = valid["loss"], step, True
+        return valid, improved
+
+    def check_finite(self) -> None:
         """Raise before anything non-finite is saved (the same verdict on every rank)."""
         problem = None
-        if not window.loss_is_finite():
+        if not self.window.loss_is_finite():
             problem = "the train loss became NaN/inf"
         else:
-            state = module.state_dict()
-            bad = [k for k in finite_keys if not all_finite(state[k])]
+            state = self.module.state_dict()
+            bad = [k for k in self.finite_keys if not all_finite(state[k])]
             if bad:
                 problem = f"the weights became NaN/inf (e.g. {bad[0]})"
-        problems = [p for p in ctx.all_gather_object(problem) if p]
+        problems = [p for p in self.ctx.all_gather_object(problem) if p]
         if problems:
-            raise _nonfinite_error(task.name, str(problems[0]), step, config.lr, saved_step)
+            raise _nonfinite_error(self.task.name, str(problems[0]), self.step_reached, self.config.lr,
+                                   self.saved_step)
 
-    def save(path: Path, step: int) -> None:
-        nonlocal saved_step
-        check_finite(step)
+    def checkpoint(self, path: Path) -> None:
+        """Save the state at the current step to ``path`` (rank 0 writes, atomically), after
+        checking that everything is finite."""
+        ctx, step, task = self.ctx, self.step_reached, self.task
+        self.check_finite()
         rng_all = ctx.all_gather_object(capture_rng())
-        windows = ctx.all_gather_object(window.state())
+        windows = ctx.all_gather_object(self.window.state())
         if ctx.is_main:
             header = {"task": task.name, "signature": task.signature(), "step": step,
-                      "training": config.model_dump(mode="json")}
-            payload = _checkpoint_payload(task, optimizer, scheduler, scaler, step, best, best_step,
-                                          rng_all, ctx.world_size, windows)
-            save_checkpoint(path, header, payload)
+                      "training": self.config.model_dump(mode="json")}
+            save_checkpoint(path, header, self._payload(rng_all, windows))
         ctx.barrier()
-        if path == last_path:
-            saved_step = step
+        if path == self.last_path:
+            self.saved_step = step
 
-    data: Iterator[Any] = train_batches(
-        task.train_set, task.collate, batch_size=config.batch_size, seed=config.seed, rank=ctx.rank,
-        world_size=ctx.world_size, start_step=start_step, num_workers=config.num_workers,
-    )
-    items_window = 0
-    window_start = run_start = time.perf_counter()
-    items_total = 0
-    step = start_step
-    bar = None
-    if progress and ctx.is_main:
-        from tqdm.auto import tqdm
+    def _payload(self, rng_all: list[Any], windows: list[Any]) -> dict[str, Any]:
+        return {
+            "module": {k: v.detach().cpu() for k, v in self.task.module.state_dict().items()},
+            "extra": {k: v.detach().cpu() for k, v in self.task.extra_state().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "step": self.step_reached,
+            "best": self.best,
+            "best_step": self.best_step,
+            "rng": rng_all,
+            "world_size": self.ctx.world_size,
+            "window": windows,  # every rank's partial logging window (sums and step count)
+        }
 
-        bar = tqdm(total=config.steps, initial=start_step, desc=task.name, dynamic_ncols=True, leave=False)
-    try:
-        while step < config.steps:
-            batch = task.prepare(next(data), device)
-            with autocast():
-                loss, metrics = forward(batch)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(optimizer)
-            else:
-                loss.backward()
-            values: dict[str, Any] = {"loss": loss.detach(), **metrics}
-            if config.grad_clip is not None:
-                values["grad_norm"] = torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
-            if scaler is not None:
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                optimizer.step()
-            values["lr"] = scheduler.get_last_lr()[0]
-            scheduler.step()
-            step += 1
-            window.add(values)
-            items = task.items_in(batch) * ctx.world_size
-            items_window += items
-            items_total += items
-            if bar is not None:
-                bar.update(1)
-
-            record: dict[str, float] = {}
-            if step % config.log_every == 0 or step == config.steps:
-                record = window.means(ctx)
-                if not math.isfinite(record["loss"]):
-                    raise _nonfinite_error(task.name, f"the train loss became {record['loss']}", step, config.lr,
-                                           saved_step)
-                elapsed = time.perf_counter() - window_start
-                record["items_per_s"] = items_window / max(elapsed, 1e-9)
-                logger.log(step, "train", record)
-                outcome.train_metrics = record
-                if bar is not None:
-                    bar.set_postfix(loss=f"{record['loss']:.4g}")
-                window.reset()
-                items_window, window_start = 0, time.perf_counter()
-
-            improved = False
-            if task.valid_set is not None and (step % config.eval_every == 0 or step == config.steps):
-                valid = _evaluate(task, config, ctx, autocast)
-                if valid:
-                    logger.log(step, "valid", valid)
-                    if not math.isfinite(valid["loss"]):
-                        raise _nonfinite_error(task.name, f"the validation loss became {valid['loss']}", step,
-                                               config.lr, saved_step)
-                    outcome.valid_metrics = valid
-                    if best is None or valid["loss"] < best:
-                        best, best_step, improved = valid["loss"], step, True
-            if improved:
-                save(best_path, step)
-                outcome.best_checkpoint = best_path
-            if step % config.checkpoint_every == 0 or step == config.steps or step == stop_after:
-                save(last_path, step)
-                outcome.last_checkpoint = last_path
-            if config.sample_every and step % config.sample_every == 0 and ctx.is_main:
-                with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-                    task.write_samples(step, out / SAMPLES_DIR / f"step_{step:07d}")
-                logger.log_samples(step, out / SAMPLES_DIR / f"step_{step:07d}")
-            if callback is not None:
-                callback(step, record)
-            if stop_after is not None and step >= stop_after:
-                break
-    finally:
-        if bar is not None:
-            bar.close()
-    seconds = time.perf_counter() - run_start
-    outcome.steps = step
-    outcome.finished = step >= config.steps
-    outcome.best_valid_loss, outcome.best_step = best, best_step
-    outcome.seconds = seconds
-    outcome.items_per_second = items_total / max(seconds, 1e-9)
-    return outcome
+    def write_samples(self) -> None:
+        """The task's samples at this step (main rank), without touching the training RNG streams."""
+        step, device = self.step_reached, self.device
+        directory = self.out / SAMPLES_DIR / f"step_{step:07d}"
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            self.task.write_samples(step, directory)
+        self.logger.log_samples(step, directory)

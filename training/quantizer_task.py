@@ -143,8 +143,8 @@ class QuantizerTask(TrainingTask):
         out.reconstruction = cleaned
         out.losses["recon"] = recon
         kind = getattr(quantizer.params, "recon_loss", "mse")
-        for i, value in enumerate(per_channel.detach().tolist()):
-            out.metrics[f"recon/{kind}_c{i}"] = value
+        for i, value in enumerate(per_channel.detach()):
+            out.metrics[f"recon/{kind}_c{i}"] = value  # 0-d tensors: no device sync per step
 
     # -- normaliser ------------------------------------------------------------------------------
     def setup(self, ctx: DistContext, resumed: bool) -> None:
