@@ -8,6 +8,9 @@ so ``torch.utils.data.default_collate`` batches items and DataLoader workers sta
 
 Splits: ``official`` uses the directories as they are; ``paper`` uses the seeded 80/20 split of
 official train ∪ valid (see `splits.py`), with ``test`` left as the official test set.
+
+The construction is three plain steps (nsynth_index.py): read the root's index, pick the split's
+members, check their audio; the dataset then only reads (``__getitem__``, `summary`).
 """
 
 from __future__ import annotations
@@ -27,27 +30,10 @@ from specinpaint.core.errors import DataError
 
 from .filters import NoteFilter
 from .labels import LabelEncoders
-from .nsynth_format import (
-    AUDIO_DIR,
-    NUM_SAMPLES,
-    SAMPLE_RATE,
-    NoteRecord,
-    read_examples,
-    split_directories,
-    validate_record,
-)
-from .splits import (
-    PAPER_SEED,
-    PAPER_SOURCE_SPLITS,
-    PAPER_SPLIT_NAMES,
-    PAPER_TRAIN_FRACTION,
-    default_split_path,
-    paper_split,
-    read_split,
-    split_document,
-    write_split,
-)
-from .wav_check import CheckMode, check_file, list_audio_dir, read_note
+from .nsynth_format import AUDIO_DIR, NUM_SAMPLES, SAMPLE_RATE, NoteRecord
+from .nsynth_index import NSynthIndex, check_audio, resolve_root, split_members
+from .splits import PAPER_SEED, PAPER_TRAIN_FRACTION
+from .wav_check import CheckMode, read_note
 
 log = logging.getLogger(__name__)
 MAX_REPORTED = 10  # bad files listed by name in the summary
@@ -117,151 +103,36 @@ class NSynthDataset(Dataset):
         self.filter = NoteFilter.from_names(
             params.pitch_min, params.pitch_max, params.families, params.sources, params.velocities
         )
-        self.root = self._resolve_root(params.root)
+        self.root = resolve_root(params.root)
         self._skipped: list[str] = []
-        self._bad_metadata = 0
+        index = NSynthIndex.read(self.root, self._bad)
+        self._split_dirs, self.available_splits = index.split_dirs, index.available_splits
+        self._bad_metadata = index.bad_metadata
+        members, self.splits_file = split_members(
+            index, params.split, params.split_scheme, pitch_range=(params.pitch_min, params.pitch_max),
+            seed=params.split_seed, train_fraction=params.split_train_fraction, splits_file=params.splits_file,
+        )
+        kept, self.removed = self.filter.apply(index.records[name] for name in members)
         self._bad_audio = 0
-        self.splits_file: Path | None = None
-
-        records, owner = self._load_metadata()
-        members = self._members(records, owner)
-        kept, self.removed = self.filter.apply(records[name] for name in members)
         if kept:
-            kept = self._check_audio(kept, owner)
+            kept, self._bad_audio = check_audio(index, kept, params.validate_files, params.sample_rate,
+                                                params.expected_samples, self._bad)
         if not kept:
             raise DataError(
                 f"{self.root}: split '{params.split}' has no notes left after filters "
                 f"({self.filter.describe_line()}; skipped {len(self._skipped)} bad file(s))"
             )
         # encoders: whole dataset (every split directory), after filters, never per split
-        self._labels = LabelEncoders.fit(self.filter.apply(records.values())[0])
+        self._labels = LabelEncoders.fit(self.filter.apply(index.records.values())[0])
         kept.sort(key=lambda r: r.note_str)
-        self._store(kept, owner)
+        self._store(kept, index.owner)
         log.info("NSynth %s/%s: %d notes; %s; skipped %d", self.root.name, params.split, len(self),
                  self.filter.describe_line(), len(self._skipped))
-
-    # -- construction ------------------------------------------------------------------------------
-    @staticmethod
-    def _resolve_root(root: str | None) -> Path:
-        if root is None:
-            from .render_cache import ensure_rendered
-
-            return ensure_rendered()
-        path = Path(root).expanduser()
-        if not path.is_dir():
-            raise DataError(f"{path}: NSynth root directory does not exist")
-        return path
 
     def _bad(self, message: str) -> None:
         if self.params.on_bad_file == "error":
             raise DataError(message)
         self._skipped.append(message)
-
-    def _load_metadata(self) -> tuple[dict[str, NoteRecord], dict[str, str]]:
-        """Every valid record of every split directory, and the directory owning each note."""
-        self._split_dirs = split_directories(self.root)
-        available = list(self._split_dirs)
-        if not available:
-            raise DataError(f"{self.root}: no split directory with an examples.json (expected train/, valid/, test/ "
-                            "or nsynth-train/, nsynth-valid/, nsynth-test/)")
-        records: dict[str, NoteRecord] = {}
-        owner: dict[str, str] = {}
-        for split in available:
-            path = self._split_dirs[split] / "examples.json"
-            for note_str, entry in read_examples(self._split_dirs[split]).items():
-                if note_str in owner:
-                    raise DataError(f"{path}: note '{note_str}' also appears in split '{owner[note_str]}'")
-                try:
-                    records[note_str] = validate_record(note_str, entry, str(path))
-                except DataError as exc:
-                    self._bad_metadata += 1
-                    self._bad(str(exc))
-                    continue
-                owner[note_str] = split
-        self.available_splits = available
-        return records, owner
-
-    def _members(self, records: dict[str, NoteRecord], owner: dict[str, str]) -> list[str]:
-        p = self.params
-        if p.split_scheme == "official" or p.split not in PAPER_SPLIT_NAMES:
-            if p.split not in self.available_splits:
-                raise DataError(
-                    f"{self.root}: no split '{p.split}' (found: {', '.join(self.available_splits)}; "
-                    f"scheme '{p.split_scheme}')"
-                )
-            return [name for name, split in owner.items() if split == p.split]
-        if p.pitch_min < PITCH_MIN or p.pitch_max > PITCH_MAX:
-            raise DataError(
-                f"split_scheme 'paper' covers MIDI {PITCH_MIN}..{PITCH_MAX} only; use split_scheme 'official' "
-                f"for pitch range {p.pitch_min}..{p.pitch_max}"
-            )
-        sources = [s for s in PAPER_SOURCE_SPLITS if s in self.available_splits]
-        if "train" not in sources:
-            raise DataError(f"{self.root}: the paper split needs a train/ (or nsynth-train/) directory "
-                            f"(found: {self.available_splits})")
-        basis = {n for n, s in owner.items() if s in sources and PITCH_MIN <= records[n].pitch <= PITCH_MAX}
-        lists = self._paper_lists(basis, sources)
-        return lists[p.split]
-
-    def _paper_lists(self, basis: set[str], sources: list[str]) -> dict[str, list[str]]:
-        p = self.params
-        path = Path(p.splits_file).expanduser() if p.splits_file else default_split_path(
-            self.root, p.split_seed, p.split_train_fraction
-        )
-        if path.is_file():
-            document = read_split(path)
-            lists = document["splits"]
-            missing = [n for n in PAPER_SPLIT_NAMES if n not in lists]
-            if missing:
-                raise DataError(f"{path}: split file lacks list(s) {', '.join(missing)}")
-            listed = set().union(*(set(v) for v in lists.values()))
-            absent = sorted(listed - basis)
-            if absent and self._bad_metadata == 0:
-                raise DataError(
-                    f"{path}: names {len(absent)} note(s) absent from {self.root} (e.g. {absent[0]}); "
-                    "is it the split of another dataset?"
-                )
-            unassigned = sorted(basis - listed)
-            if unassigned:
-                raise DataError(
-                    f"{path}: {len(unassigned)} note(s) of {self.root} are in no split (e.g. {unassigned[0]}); "
-                    "delete the file to recompute it"
-                )
-            self.splits_file = path
-            return {name: [n for n in items if n in basis] for name, items in lists.items()}
-        lists = paper_split(basis, p.split_seed, p.split_train_fraction)
-        document = split_document(lists, seed=p.split_seed, train_fraction=p.split_train_fraction,
-                                  source_splits=sources)
-        try:
-            write_split(path, document)
-            self.splits_file = path
-        except OSError as exc:
-            if p.splits_file:
-                raise DataError(f"{path}: cannot write split file ({exc})") from exc
-            log.info("paper split kept in memory (cannot write %s: %s)", path, exc)
-        return lists
-
-    def _check_audio(self, kept: list[NoteRecord], owner: dict[str, str]) -> list[NoteRecord]:
-        p = self.params
-        if p.validate_files == "none":
-            return kept
-        listings = {split: list_audio_dir(self._split_dirs[split] / AUDIO_DIR)
-                    for split in {owner[r.note_str] for r in kept}}
-
-        def check(record: NoteRecord) -> str | None:
-            split = owner[record.note_str]
-            path = self._split_dirs[split] / AUDIO_DIR / f"{record.note_str}.wav"
-            return check_file(path, p.validate_files, p.sample_rate, p.expected_samples, listings[split])
-
-        problems = [check(record) for record in kept]  # (a thread pool measured slower, warm cache)
-        good = []
-        for record, problem in zip(kept, problems, strict=True):
-            if problem is None:
-                good.append(record)
-            else:
-                self._bad_audio += 1
-                self._bad(problem)
-        return good
 
     def _store(self, kept: list[NoteRecord], owner: dict[str, str]) -> None:
         """Compact arrays (cheap to share with forked DataLoader workers)."""

@@ -11,6 +11,7 @@ user filter, so a family or source filter never moves a note from one side to th
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -27,6 +28,8 @@ PAPER_TRAIN_FRACTION = 0.8
 PAPER_SOURCE_SPLITS = ("train", "valid")
 PAPER_SPLIT_NAMES = ("train", "valid")
 SPLIT_FORMAT = "specinpaint-nsynth-split/1"
+
+log = logging.getLogger(__name__)
 
 
 def paper_split(
@@ -93,3 +96,46 @@ def read_split(path: str | Path) -> dict[str, Any]:
 def default_split_path(root: Path, seed: int, train_fraction: float) -> Path:
     suffix = "" if train_fraction == PAPER_TRAIN_FRACTION else f"-train{train_fraction:g}"
     return Path(root) / "splits" / f"paper-seed{seed}{suffix}.json"
+
+
+def paper_lists(
+    basis: set[str], root: Path, sources: Iterable[str], *, seed: int = PAPER_SEED,
+    train_fraction: float = PAPER_TRAIN_FRACTION, splits_file: str | Path | None = None,
+    tolerate_absent: bool = False,
+) -> tuple[dict[str, list[str]], Path | None]:
+    """The paper lists of the notes in ``basis``, and the split file they came from or went to.
+
+    The file (``splits_file``, default `default_split_path`) is read when it exists; it must cover
+    ``basis`` and name no other note (unless ``tolerate_absent``: notes whose metadata was dropped).
+    Otherwise the lists are computed and written there; None when the default place is not
+    writable (the lists stay in memory)."""
+    path = Path(splits_file).expanduser() if splits_file else default_split_path(root, seed, train_fraction)
+    if path.is_file():
+        lists = read_split(path)["splits"]
+        missing = [n for n in PAPER_SPLIT_NAMES if n not in lists]
+        if missing:
+            raise DataError(f"{path}: split file lacks list(s) {', '.join(missing)}")
+        listed = set().union(*(set(v) for v in lists.values()))
+        absent = sorted(listed - basis)
+        if absent and not tolerate_absent:
+            raise DataError(
+                f"{path}: names {len(absent)} note(s) absent from {root} (e.g. {absent[0]}); "
+                "is it the split of another dataset?"
+            )
+        unassigned = sorted(basis - listed)
+        if unassigned:
+            raise DataError(
+                f"{path}: {len(unassigned)} note(s) of {root} are in no split (e.g. {unassigned[0]}); "
+                "delete the file to recompute it"
+            )
+        return {name: [n for n in items if n in basis] for name, items in lists.items()}, path
+    lists = paper_split(basis, seed, train_fraction)
+    document = split_document(lists, seed=seed, train_fraction=train_fraction, source_splits=sources)
+    try:
+        write_split(path, document)
+    except OSError as exc:
+        if splits_file:
+            raise DataError(f"{path}: cannot write split file ({exc})") from exc
+        log.info("paper split kept in memory (cannot write %s: %s)", path, exc)
+        return lists, None
+    return lists, path

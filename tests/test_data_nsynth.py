@@ -267,3 +267,27 @@ def test_official_archive_layout_is_accepted(tmp_path):
     (root / "train" / "examples.json").write_text("{}")
     with pytest.raises(DataError, match=r"split 'train' is in both nsynth-train/ and train/; keep one"):
         build(root, split="train")
+
+
+def test_index_split_functions_and_audio_check_compose_to_the_dataset(root, tmp_path):
+    """The three construction steps as plain functions: the same notes as the dataset."""
+    from specinpaint.data.nsynth_index import NSynthIndex, check_audio, split_members
+    from specinpaint.data.splits import paper_lists
+
+    messages: list[str] = []
+    index = NSynthIndex.read(root, messages.append)
+    assert sorted(index.available_splits) == ["test", "train", "valid"] and messages == [] and index.bad_metadata == 0
+    assert len(index.records) == len(NOTES) and set(index.owner.values()) == {"train", "valid", "test"}
+    names, path = split_members(index, "valid", "official", pitch_range=(24, 84), seed=0, train_fraction=0.8,
+                                splits_file=None)
+    assert path is None and len(names) == sum(1 for n in NOTES if n[0] == "valid")
+    kept, bad = check_audio(index, [index.records[n] for n in names], "header", 16000, 64000, messages.append)
+    official = build(root, split="valid", pitch_min=0, pitch_max=127)
+    assert bad == 0 and sorted(r.note_str for r in kept) == official.note_names
+    # the paper scheme: lists written once, then read back; the dataset uses the same file
+    splits_file = tmp_path / "split.json"
+    basis = {n for n, s in index.owner.items() if s in ("train", "valid") and 24 <= index.records[n].pitch <= 84}
+    lists, written = paper_lists(basis, root, ["train", "valid"], seed=3, splits_file=splits_file)
+    assert written == splits_file and paper_lists(basis, root, ["train", "valid"], seed=3, splits_file=splits_file) == (lists, splits_file)
+    paper = build(root, split="train", split_scheme="paper", split_seed=3, splits_file=str(splits_file))
+    assert set(paper.note_names) == set(lists["train"]) and paper.splits_file == splits_file
