@@ -68,7 +68,8 @@ class Registration:
         self._registry, self.name = registry, name
 
     def undo(self) -> None:
-        self._registry._local.pop(self.name, None)
+        """`Registry.unregister`; a second undo does nothing."""
+        self._registry.unregister(self.name, missing_ok=True)
 
     def __enter__(self) -> Registration:
         return self
@@ -184,9 +185,12 @@ class Registry:
 
         return decorator
 
-    def unregister(self, name: str) -> None:
-        """Remove an in-process plugin (entry-point plugins cannot be removed)."""
+    def unregister(self, name: str, *, missing_ok: bool = False) -> None:
+        """Remove an in-process plugin (entry-point plugins cannot be removed); ``missing_ok``: a
+        name not registered in-process is no error."""
         if name not in self._local:
+            if missing_ok:
+                return
             raise PluginError(f"{self.kind} plugin '{name}' was not registered in-process")
         del self._local[name]
 

@@ -110,6 +110,18 @@ def test_register_decorator_undo_and_duplicates():
     finally:
         handle.undo()
     assert "toy-in-process" not in reg
+    handle.undo()  # a second undo does nothing (it is Registry.unregister with missing_ok)
+    with pytest.raises(PluginError, match="'toy-in-process' was not registered in-process"):
+        reg.unregister("toy-in-process")
+    calls = []
+    monkey = pytest.MonkeyPatch()
+    monkey.setattr(type(reg), "unregister", lambda self, name, missing_ok=False: calls.append((name, missing_ok)))
+    try:
+        reg.register("toy-undo", _Toy).undo()
+    finally:
+        monkey.undo()
+        reg.unregister("toy-undo")
+    assert calls == [("toy-undo", True)]
 
     @reg.register("toy-decorated")
     class Decorated(_Toy):

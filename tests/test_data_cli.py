@@ -74,3 +74,20 @@ def test_user_errors_are_one_line(argv, message, capsys, tmp_path):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_summary_and_split_build_the_dataset_through_the_registry(rendered, capsys, monkeypatch, tmp_path):
+    """As a pipeline config reaches it (a third party's replacement would be reached the same way)."""
+    from specinpaint.core.registry import Registry
+
+    built = []
+    original = Registry.build
+
+    def build(self, name, params=None):
+        built.append((self.kind, name))
+        return original(self, name, params)
+
+    monkeypatch.setattr(Registry, "build", build)
+    assert main(["data", "summary", "--root", str(rendered), "--split-scheme", "official"]) == 0
+    assert main(["data", "split", "--root", str(rendered), "--out", str(tmp_path / "s.json")]) == 0
+    assert built == [("datasets", "nsynth"), ("datasets", "nsynth")]

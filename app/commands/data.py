@@ -7,6 +7,8 @@ import json
 
 from specinpaint.core.errors import ConfigError, DataError
 
+NSYNTH = "nsynth"  # the datasets-registry plugin these commands summarise and split
+
 
 def _csv(kind: type = str):
     def parse(text: str) -> list:
@@ -152,9 +154,8 @@ def run_render(args: argparse.Namespace) -> int:
 
 
 def _dataset(args: argparse.Namespace, split_scheme: str | None = None):
-    from pydantic import ValidationError
-
-    from specinpaint.data.nsynth import NSynthDataset
+    """The ``nsynth`` plugin of the datasets registry (as a pipeline config reaches it)."""
+    from specinpaint.core.registry import registry
 
     fields = {
         "root": args.root, "split": args.split, "split_scheme": split_scheme or args.split_scheme,
@@ -163,11 +164,7 @@ def _dataset(args: argparse.Namespace, split_scheme: str | None = None):
         "velocities": args.velocities, "validate_files": args.validate,
         "on_bad_file": "skip" if args.skip_bad else "error",
     }
-    try:
-        params = NSynthDataset.Params(**{k: v for k, v in fields.items() if v is not None})
-    except ValidationError as exc:
-        raise ConfigError(f"dataset: {_one_line(exc)}") from exc
-    return NSynthDataset(params)
+    return registry("datasets").build(NSYNTH, {k: v for k, v in fields.items() if v is not None})
 
 
 def run_summary(args: argparse.Namespace) -> int:
@@ -181,7 +178,7 @@ def run_summary(args: argparse.Namespace) -> int:
 def run_split(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from specinpaint.data.nsynth import NSynthDataset
+    from specinpaint.core.registry import registry
     from specinpaint.data.splits import PAPER_SEED, PAPER_TRAIN_FRACTION, default_split_path, read_split
 
     seed = PAPER_SEED if args.seed is None else args.seed
@@ -191,10 +188,10 @@ def run_split(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else default_split_path(Path(args.root), seed, fraction)
     if out.exists() and args.force:
         out.unlink()
-    NSynthDataset(NSynthDataset.Params(
-        root=args.root, split="train", split_scheme="paper", split_seed=seed, split_train_fraction=fraction,
-        splits_file=str(out), validate_files="none",
-    ))
+    registry("datasets").build(NSYNTH, {
+        "root": args.root, "split": "train", "split_scheme": "paper", "split_seed": seed,
+        "split_train_fraction": fraction, "splits_file": str(out), "validate_files": "none",
+    })
     counts = read_split(out)["splits"]
     print(f"{out}: " + ", ".join(f"{name} {len(items)}" for name, items in counts.items()) + f" (seed {seed})")
     return 0
