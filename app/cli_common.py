@@ -9,11 +9,12 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
+from specinpaint.core.bundle import BUNDLE_DIR
 from specinpaint.core.codemaps import Codemaps
 from specinpaint.core.errors import BundleError, SpecinpaintError
 
 DEFAULT_OUTPUT = Path("outputs/default")
-DEFAULT_BUNDLE = DEFAULT_OUTPUT / "bundle"
+DEFAULT_BUNDLE = DEFAULT_OUTPUT / BUNDLE_DIR
 
 
 def add_bundle_arg(parser: argparse.ArgumentParser) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 import torch
 
 from specinpaint.core.atomic import atomic_write_text
+from specinpaint.core.bundle import BUNDLE_DIR, METADATA_FILE, WEIGHTS_FILE
 from specinpaint.core.codemaps import Codemaps
 from specinpaint.core.errors import BundleError
 from specinpaint.core.region import Region
@@ -60,7 +61,6 @@ def run_default_job(
     """Train (or reuse) the pipeline in ``out_dir``, evaluate it (quick, ``out_dir/evaluation``)
     and write the demo notes and the report."""
     from specinpaint.core.yaml_config import load_config
-    from specinpaint.training.result import BUNDLE_DIR
     from specinpaint.training.stages import train_all
 
     out = Path(out_dir)
@@ -123,15 +123,15 @@ def ensure_evaluation(pipeline, out: Path, digest: str, overrides: list[str] | N
     heldout, train, description = evaluation_datasets(pipeline)
     unseen = optional_split(pipeline, spec.unseen_split)
     report = evaluate_pipeline(pipeline, heldout, spec, train_dataset=train, unseen_dataset=unseen,
-                               info={"bundle": str(out / "bundle"), "bundle_digest": digest, **description})
+                               info={"bundle": str(out / BUNDLE_DIR), "bundle_digest": digest, **description})
     write_report(report, folder)
     return report
 
 
 def _bundle_digest(bundle: Path) -> str:
     """The bundle's weights checksum (from its metadata): changes whenever training changed it."""
-    meta = json.loads((bundle / "metadata.json").read_text())
-    return str(meta["files"]["weights.safetensors"]["sha256"])
+    meta = json.loads((bundle / METADATA_FILE).read_text())
+    return str(meta["files"][WEIGHTS_FILE]["sha256"])
 
 
 def _read_stamp(out: Path) -> dict | None:

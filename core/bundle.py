@@ -30,6 +30,7 @@ CONFIG_FILE, WEIGHTS_FILE, METADATA_FILE, EXTRAS_FILE = (
     "pipeline.yaml", "weights.safetensors", "metadata.json", "extras.json",
 )
 CHECKED_FILES = (CONFIG_FILE, WEIGHTS_FILE, EXTRAS_FILE)  # listed with size and SHA-256 in metadata.json
+BUNDLE_DIR = "bundle"  # the bundle's folder inside a run directory (training, the default job, studies)
 
 
 def _versions() -> dict[str, str]:

@@ -51,11 +51,6 @@ class Pipeline(nn.Module):
         self._check_compatible()
 
     # -- construction ------------------------------------------------------------------------
-    @classmethod
-    def from_config(cls, source: str | Path | Mapping[str, Any] | PipelineConfig, overrides: Iterable[str] = ()) -> Pipeline:
-        config = source if isinstance(source, PipelineConfig) else load_config(source, overrides)
-        return cls(config)
-
     def _where(self, key: str) -> str:
         """``file: dotted.key`` for errors found after validation (the file the config came from)."""
         return f"{self.config.source}: {key}" if self.config.source else key
@@ -143,5 +138,7 @@ class Pipeline(nn.Module):
 def build_pipeline(
     source: str | Path | Mapping[str, Any] | PipelineConfig, overrides: Iterable[str] = ()
 ) -> Pipeline:
-    """Validate a pipeline YAML (path, built-in name or dict) and compose it from registry plugins."""
-    return Pipeline.from_config(source, overrides)
+    """Validate a pipeline YAML (path, built-in name or dict) and compose it from registry plugins
+    (the one way from a config to a pipeline; ``Pipeline(config)`` for a validated config)."""
+    config = source if isinstance(source, PipelineConfig) else load_config(source, overrides)
+    return Pipeline(config)

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from specinpaint.core.bundle import EXTRAS_FILE
 from specinpaint.core.conditioning import NSYNTH_FAMILIES, NULL_LABEL, PITCH_MAX, PITCH_MIN, Conditioning
 
 from .errors import EditError
@@ -49,7 +50,7 @@ class LabelVocabulary:
         labels = extras.get("labels")
         if labels is None:
             return cls.nsynth()
-        where = "extras.json: labels"
+        where = f"{EXTRAS_FILE}: labels"
         if not isinstance(labels, Mapping) or not isinstance(labels.get("classes"), Mapping):
             raise EditError(f"{where}: expected {{'format_version': 1, 'classes': {{field: [...]}}}}")
         if labels.get("format_version") != LABELS_FORMAT:

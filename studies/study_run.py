@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from specinpaint.core.atomic import atomic_write_text
+from specinpaint.core.bundle import METADATA_FILE
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
 
@@ -61,7 +62,7 @@ def trained_stages(run: Variant) -> tuple[str, ...]:
 
 def _complete_bundle(bundle: Path, run: Variant, stages: Sequence[str]) -> Pipeline | None:
     """The run's saved pipeline when every stage it needs is trained in it, else None."""
-    if not (bundle / "metadata.json").exists():
+    if not (bundle / METADATA_FILE).exists():
         return None
     try:
         pipeline = Pipeline.load(bundle)

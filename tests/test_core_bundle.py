@@ -213,3 +213,22 @@ def test_a_bundle_saved_with_the_former_training_keys_loads_with_the_same_settin
         loaded = Pipeline.load(root)
     assert list(loaded.config.training.priors) == ["top"] and loaded.config.training.prior("top").steps == 77
     assert loaded.config.model_copy(update={"training": pipeline.config.training}) == pipeline.config
+
+
+def test_bundle_file_names_are_spelled_once():
+    """Every room reaches the bundle's files through core/bundle.py's constants."""
+    from pathlib import Path
+
+    from specinpaint.core import bundle
+
+    root = Path(bundle.__file__).resolve().parent.parent
+    names = (bundle.CONFIG_FILE, bundle.WEIGHTS_FILE, bundle.METADATA_FILE, bundle.EXTRAS_FILE)
+    rooms = ("core", "editing", "app", "training", "studies", "data", "representations", "quantizers", "priors", "metrics")
+    offenders = [
+        f"{path.relative_to(root)}: {name}"
+        for room in rooms for path in sorted((root / room).rglob("*.py"))
+        if path.relative_to(root).as_posix() not in ("core/bundle.py", "studies/family_classifier.py")  # its own files
+        for name in names if f'"{name}"' in path.read_text() or f"'{name}'" in path.read_text()
+    ]
+    assert offenders == []
+    assert not hasattr(Pipeline, "from_config")  # build_pipeline is the one way from a config

@@ -159,6 +159,7 @@ def test_metrics_log_and_bundle_record(tmp_path):
     for name in ("00_input.png", "00_recon.png", "00_recon.wav", "00_input.wav", "00_codes_top.png"):
         assert name in samples, name
     assert (tmp_path / "samples/step_0000006/00_recon.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "samples/step_0000006/00_codes_top.png").read_bytes()[:4] == b"\x89PNG"  # one renderer
     loaded = Pipeline.load(result.bundle)
     record = loaded.extras["trained"]["quantizer"]
     assert record["steps"] == 6 and record["finished"] and record["weights"] == "best"

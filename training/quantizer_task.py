@@ -9,7 +9,6 @@ broadcast, so every rank gets the same statistics.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import Dataset
 
+from specinpaint.core.bundle import METADATA_FILE, read_extras
 from specinpaint.core.config import TrainingConfig
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
@@ -231,12 +231,12 @@ def finish_run(
     if not outcome.finished:
         return None
     bundle = Path(bundle_dir) if bundle_dir is not None else out_dir / BUNDLE_DIR
-    if outcome.resumed_from == outcome.steps and (bundle / "metadata.json").exists():
+    if outcome.resumed_from == outcome.steps and (bundle / METADATA_FILE).exists():
         # nothing trained in this call: the saved bundle may hold later stages, keep it
         best = out_dir / CHECKPOINT_DIR / BEST
         if bundle_weights == "best" and best.exists():
             _load_weights(task.module, best, task.name, task.signature())
-        saved = json.loads((bundle / "extras.json").read_text()).get("trained", {})
+        saved = read_extras(bundle).get("trained", {})
         if key in saved:
             pipeline.extras.setdefault("trained", {})[key] = saved[key]
         return bundle

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from specinpaint.core.bundle import BUNDLE_DIR as BUNDLE_DIR  # a run directory's bundle folder
 from specinpaint.core.pipeline import Pipeline
 
 from .engine import TrainOutcome
-
-BUNDLE_DIR = "bundle"
 
 
 @dataclass
