@@ -6,12 +6,7 @@ tokens/s of each, ``kv_cache_speedup``, ``goal_speedup`` (30) and ``speedup_meet
 this run reached it). The recompute baseline costs the same for every token (a full-length pass
 each), so it is timed on the first few tokens of the sequence and reported per token. Under ``--benchmark-disable`` a tiny model and few tokens are used.
 
-Measured on the shared 2-core CPU box (paper size, fp32, one intra-op thread, other jobs running):
-batch 1: 63 tokens/s cached vs 1.9 recomputed (33×); batch 4: 147 vs 2.0 (74×). Under heavier load
-batch 1 fell to 17 vs 0.9 (19×): a cached step streams all decoder weights for one position
-(memory-bound), a recompute pass is compute-bound over 512 positions, so the ratio depends on the
-machine's bandwidth/compute balance and grows with the batch. With two intra-op threads on the
-loaded box both paths were 6–8× slower still (thread contention).
+Speed-ups measured so far: docs/results/measurements-from-docstrings.md.
 """
 
 from __future__ import annotations

@@ -14,12 +14,7 @@ Decode (``inverse``):
 * ``griffin-lim`` (default): the NNLS magnitude with ``griffin_lim_iters`` fast Griffin-Lim iterations
   started from the mel-IF phase. Wins on every measured note.
 
-Measured (benchmarks/bench_representations_quality.py, 8 SoundFont notes, spectral convergence at
-2048/512, mean): GANSynth variant pseudo 0.284, nnls 0.272, griffin-lim 0.055; paper variant 0.265,
-0.251, 0.059 (~5× lower on average with Griffin-Lim, and lower on every note). Synthetic notes, MIDI 36…84 (mean
-multi-resolution SC, tests/test_representations_roundtrip.py): griffin-lim 0.03–0.07 (paper: 0.03–0.13)
-against pseudo 0.07–0.36 (paper: 0.08–0.57). The error of the pseudo-inverse grows with pitch. Cost: 32
-iterations ≈ 20–40× the pseudo decode (≈ 30–45 ms per 4 s note on a 2-core CPU, batched).
+The three inverses' measured quality and cost: docs/results/measurements-from-docstrings.md.
 
 The threshold is applied by ``encode`` and again by ``decode``/``clean`` (idempotent), so every entry point
 (dataset, upload, model output) sees the same invariant.

@@ -58,3 +58,25 @@ def test_wheel_imports_without_the_source_tree(wheel, tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.strip().startswith(str(tmp_path / "site"))
+
+
+def test_docstrings_hold_no_measurement_tables():
+    """Measurements live in docs/results/ (a docstring points there in one line)."""
+    import ast
+    import re
+
+    rooms = ("core", "editing", "app", "training", "studies", "data", "representations", "quantizers", "priors",
+             "metrics", "benchmarks")
+    measured = re.compile(r"^\s*Measured\b|\b\d+(\.\d+)?\s*(tokens/s|notes/s|ms per)\b", re.M)
+    found = []
+    for room in rooms:
+        for path in sorted((ROOT / room).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    doc = ast.get_docstring(node) or ""
+                    rows = [line for line in doc.splitlines() if line.strip().startswith("|") and line.count("|") >= 3]
+                    if measured.search(doc) or (rows and path.name != "gm_programs.py"):  # that table is data
+                        found.append(f"{path.relative_to(ROOT)}:{getattr(node, 'name', '<module>')}")
+    assert found == []
+    assert (ROOT / "docs/results/measurements-from-docstrings.md").is_file()

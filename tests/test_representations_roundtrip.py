@@ -14,7 +14,7 @@ from specinpaint.representations.stft_if import StftIF
 N = 64000
 SC_SAMPLES = 32000  # quality does not depend on note length; 2 s halves the Griffin-Lim cost
 PITCHES = [36, 48, 60, 72, 84]
-# Documented bounds (mean multi-resolution SC on representations.synthetic notes, see mel_if docstring).
+# Documented bounds (mean multi-resolution SC on fakes.notes notes; docs/results/measurements-from-docstrings.md).
 # Measured with the defaults (32 fast Griffin-Lim iterations): gansynth 0.031/0.047/0.056/0.034/0.067,
 # paper 0.031/0.051/0.063/0.052/0.130; magenta's pseudo-inverse 0.074/0.206/0.242/0.230/0.357 (gansynth),
 # 0.083/0.207/0.263/0.365/0.570 (paper).
