@@ -26,13 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"specinpaint.app.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"specinpaint.app.commands.{name}":
-                continue  # command not shipped in this build
-            raise
-        module.register(sub)
+        importlib.import_module(f"specinpaint.app.commands.{name}").register(sub)
     return parser
 
 

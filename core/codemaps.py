@@ -99,10 +99,6 @@ class Codemaps(Mapping[str, torch.Tensor]):
                         f"codemap '{name}' holds codes outside [0, {num_codes[name]})"
                     )
 
-    def to_lists(self) -> dict[str, list]:
-        """JSON-friendly nested lists (for the HTTP API)."""
-        return {k: v.tolist() for k, v in self._maps.items()}
-
     @staticmethod
     def from_lists(data: Mapping[str, list]) -> Codemaps:
         """From nested lists (codes files, JSON); non-integer values are refused, never truncated."""

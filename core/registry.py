@@ -13,7 +13,7 @@ import difflib
 import importlib
 import importlib.metadata as md
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -212,5 +212,3 @@ quantizers = registry("quantizers")
 priors = registry("priors")
 datasets = registry("datasets")
 metrics = registry("metrics")
-
-PluginFactory = Callable[..., Any]

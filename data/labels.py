@@ -66,9 +66,6 @@ class LabelEncoder:
         except KeyError:
             raise DataError(f"label '{self.name}': unknown value {value!r} (known: {self.classes[:10]}...)") from None
 
-    def encode_many(self, values: Sequence[Hashable]) -> list[int]:
-        return [self.encode(v) for v in values]
-
     def decode(self, index: int) -> Any:
         if not 0 <= int(index) < len(self.classes):
             raise DataError(f"label '{self.name}': index {index} outside 0..{len(self.classes) - 1}")

@@ -22,7 +22,6 @@ NUM_SAMPLES = 64000  # 4 s
 NOTE_OFF_SECONDS = 3.0
 EXAMPLES_FILE = "examples.json"
 AUDIO_DIR = "audio"
-OFFICIAL_SPLITS = ("train", "valid", "test")
 
 #: NSynth's 10 note qualities, in the order of the ``qualities`` bit vector.
 QUALITIES: tuple[str, ...] = (
@@ -160,10 +159,3 @@ def split_directories(root: Path) -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-def list_splits(root: Path) -> list[str]:
-    """Split names under an NSynth root (``train`` for ``train/`` or ``nsynth-train/``), sorted."""
-    return list(split_directories(root))
-
-
-def audio_path(root: Path, split: str, note_str: str) -> Path:
-    return Path(root) / split / AUDIO_DIR / f"{note_str}.wav"

@@ -7,7 +7,6 @@ times in the codes given.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -35,15 +34,6 @@ class CodebookStats:
     dead_fraction: float
     used: int
     codebook_size: int
-
-    @property
-    def normalized_perplexity(self) -> float:
-        """Perplexity / K in (0, 1]: 1 = uniform usage."""
-        return self.perplexity / self.codebook_size
-
-    @property
-    def entropy_bits(self) -> float:
-        return math.log2(self.perplexity) if self.perplexity > 0 else 0.0
 
 
 def codebook_stats(codes: torch.Tensor, codebook_size: int, dead_threshold: int = 0) -> CodebookStats:

@@ -49,11 +49,6 @@ class StftIF(Representation):
         return (self.stft.frame_centres(num_frames) / self.p.sample_rate).float()
 
     # -- transforms ---------------------------------------------------------------------------
-    def complex_spectrogram(self, audio: torch.Tensor) -> torch.Tensor:
-        """Audio [B, N] → complex STFT on this layout's bins [B, n_fft/2, stft_frames(N)]."""
-        audio = check_audio(audio, self.stft.min_samples())
-        return self.stft.to_layout(self.stft.analysis(audio))
-
     def _values_per_note(self, num_samples: int) -> int:
         return (self.p.n_fft // 2 + 1) * self.stft.num_frames(num_samples)
 

@@ -171,7 +171,7 @@ class StftLayout(nn.Module):
             start = self.n_fft // 2
         window = self.window.to(full.real.dtype)
         # frame-major [B, T, n_fft] frames: the FFT runs along contiguous rows when ``full`` is stored
-        # frame-major (torch.stft's output, ``empty_frame_major``) and the overlap-add reads hop-long rows
+        # frame-major (torch.stft's output) and the overlap-add reads hop-long rows
         scratch = not (torch.is_grad_enabled() and full.requires_grad)  # reuse buffers (see workspace)
         # no ``out=``: torch's FFT writes a fresh result and copies it into ``out`` (one more pass)
         frames = torch.fft.irfft(full.transpose(1, 2), n=self.n_fft, dim=-1)
@@ -198,13 +198,6 @@ class StftLayout(nn.Module):
         for j in range(overlap):  # fused multiply-adds, no temporaries
             out[:, j:j + count].addcmul_(chunks[:, :, j], pieces[j])
         return out.reshape(batch, total)
-
-    def empty_frame_major(self, batch: int, frames: int, like: torch.Tensor) -> torch.Tensor:
-        """Uninitialised full complex STFT [B, n_fft/2 + 1, T] stored frame-major (what ``synthesis``
-        reads fastest), with ``like``'s complex dtype and device."""
-        dtype = like.dtype if like.is_complex() else torch.complex(like[:0], like[:0]).dtype
-        out = torch.empty(batch, frames, self.n_fft // 2 + 1, dtype=dtype, device=like.device)
-        return out.transpose(1, 2)
 
     def _inverse_envelope(self, frames_count: int, window: torch.Tensor) -> torch.Tensor:
         """1 / (floored overlap-added squared window), cached per frame count, dtype and device."""

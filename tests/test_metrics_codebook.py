@@ -15,7 +15,6 @@ def test_hand_computed_stats():
     assert stats.histogram.tolist() == [2, 2, 0, 0]
     assert stats.perplexity == pytest.approx(2.0)
     assert stats.dead_fraction == 0.5 and stats.used == 2
-    assert stats.normalized_perplexity == pytest.approx(0.5) and stats.entropy_bits == pytest.approx(1.0)
     # skewed usage: p = (3/4, 1/4) -> exp(H)
     h = -(0.75 * torch.log(torch.tensor(0.75)) + 0.25 * torch.log(torch.tensor(0.25)))
     assert codebook_stats(torch.tensor([5, 5, 5, 2]), 8).perplexity == pytest.approx(float(h.exp()), rel=1e-6)

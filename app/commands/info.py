@@ -21,13 +21,10 @@ def collect() -> dict:
     import specinpaint
 
     devices = ["cpu"] + [f"cuda:{i} ({torch.cuda.get_device_name(i)})" for i in range(torch.cuda.device_count())]
-    try:
-        from specinpaint.priors.attention import backend_report
-
-        backends = backend_report()
-    except ImportError as exc:  # priors not installed in this build
-        backends = [{"name": "unknown", "available": False, "detail": f"priors unavailable: {exc}"}]
+    from specinpaint.priors.attention import backend_report
     from specinpaint.training.distributed import backend_report as distributed_report
+
+    backends = backend_report()
 
     return {
         "specinpaint": specinpaint.__version__,
