@@ -92,3 +92,13 @@ def test_stages_come_from_the_quantizer_levels_with_a_prior(synthetic_one_thread
     del config["priors"]["bottom"], config["training"]["priors"]["bottom"]
     assert stages_for(load_config(config)) == ("vqvae", "prior-top")
     assert stages_for(load_config(synthetic_config(count=4, priors=False))) == ("vqvae",)
+
+
+def test_train_names_the_stages_of_the_config(config_file, tmp_path, capsys):
+    args = ["--out", str(tmp_path / "run"), "--no-progress"]
+    assert main(["train", "quantiser", str(config_file), *args]) == 2
+    err = capsys.readouterr().err
+    assert "unknown training stage 'quantiser' (stages of this config: vqvae, prior-top, prior-bottom, all)" in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(["train", "prior-middle", str(config_file), *args]) == 0  # no prior for that level: skipped
+    assert "skipping prior-middle: the config has no prior for that level" in capsys.readouterr().out
