@@ -23,7 +23,7 @@ SECTION_FIELDS = {
                    "classifier_heldout_accuracy", "family_accuracy_ratio"},
     "inpainting": {"codes_outside_unchanged", "outside_lsd_db", "inside_lsd_db", "pitch_accuracy"},
     "priors": {"top_nll", "top_accuracy", "top_nll_region", "bottom_nll", "bottom_accuracy", "top_perplexity",
-               "bottom_dead_fraction"},
+               "bottom_dead_fraction", "top_pitch_gain", "top_label_gain", "bottom_pitch_gain", "bottom_label_gain"},
 }
 
 
