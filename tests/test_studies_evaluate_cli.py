@@ -27,13 +27,17 @@ SECTION_FIELDS = {
 }
 
 
+# tiny.yaml's data at CI size: one built-in-SoundFont instrument per family, every 12th pitch
+CI_RENDER = {"instruments_per_family": 1, "pitch_step": 12, "unseen_instruments_per_family": 0, "soundfont": None}
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """The default job on the tiny config: 3 steps per stage on the tiny render (every family)."""
     root = tmp_path_factory.mktemp("job")
     config = root / "tiny-ci.yaml"
     config.write_text(json.dumps({
-        "extends": str(CONFIG_DIR / "tiny.yaml"), "data": {"render": {"instruments_per_family": 1, "pitch_step": 12}},
+        "extends": str(CONFIG_DIR / "tiny.yaml"), "data": {"render": CI_RENDER},
         "training": {"quantizer": STEPS, "prior_top": STEPS, "prior_bottom": STEPS},
     }))
     out = root / "out"
