@@ -195,14 +195,18 @@ def seam_flux(
 
 def long_note_report(pipeline: Pipeline, store: CodeStore, max_notes: int = 16,
                      seeds: Sequence[int] = (0, 1, 2)) -> dict[str, Any]:
-    """Both measurements on the first ``max_notes`` notes of a store of long notes: the middle
-    window (coarsest columns ``[W, 2W)``, or the middle ``W`` columns) is the resampled region."""
+    """Both measurements on the first ``max_notes`` notes of a store of long notes. The resampled
+    region is ``W`` coarsest columns in the middle of the note, moved one column right when its
+    seams would fall on the edges of the windows `decode_spectrogram` decodes (non-overlapping,
+    each with edge flux of its own): 12 columns, W = 4 → columns 5–8."""
     count = min(max_notes, len(store))
     codes, conditioning = store.batch(list(range(count)))
     geometry = Editor(pipeline).geometry
     columns = codes[geometry.levels[0]].shape[-1]
     w = geometry.window_columns
-    a = min(w, max(0, (columns - w) // 2)) if columns >= 3 * w else max(0, (columns - w) // 2)
+    a = max(0, (columns - w) // 2)
+    if a % w == 0 and a + w < columns:  # seams off the decoder's window edges, which have flux of their own
+        a += 1
     nll = window_nll(pipeline, codes, conditioning)
     middle = [i for i, s in enumerate(nll[geometry.levels[0]]["starts"]) if 0 < s < columns - w]
     summary = {
