@@ -57,6 +57,12 @@ class TrainingConfig(Strict):
     fit_batches: int | None = Field(
         32, ge=0, description="normaliser fit (VQ-VAE only): first N training batches; 0 or null = the whole split"
     )
+    random_crop: bool = Field(
+        False, description="priors only: the code store holds maps of longer notes (wider than one window, e.g. "
+        "from studies.long_notes.extract_long_codes); each example is the window starting at a random coarsest "
+        "column, given to the prior with that start as its time_offset (so a prior with max_time_offset > 0 "
+        "learns what the middle of a note looks like). A store of one-window notes crops nothing (offset 0)",
+    )
 
 
 #: The per-level keys of configs written before ``training.priors`` (``training.prior_top`` …).

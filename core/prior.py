@@ -76,6 +76,11 @@ class Prior(nn.Module, ABC):
     * ``samplers``: the ``SamplingOptions.sampler`` values this prior can run. The editing API
       plans every level before sampling: a level whose prior lacks the requested sampler runs
       ``autoregressive`` instead (logged), so one request can mix priors of different abilities.
+    * ``max_time_offset``: a prior that knows where a window lies in a longer note says how far
+      (in columns of its level) and takes ``time_offset=`` (an int or a LongTensor ``[B]``: the
+      window's first column in the note) in ``loss``, ``inpaint`` and ``sample``; larger offsets
+      are clamped to it. 0 (the default): the prior takes no offset and every window is modelled
+      as a note's start; callers then pass none (so priors written before the option still work).
     """
 
     Params: ClassVar[type[BaseModel]]
@@ -103,6 +108,11 @@ class Prior(nn.Module, ABC):
     @abstractmethod
     def codemap_shape(self) -> tuple[int, int]: ...
 
+    @property
+    def max_time_offset(self) -> int:
+        """Largest window start (columns of this level) the prior tells apart; 0: none."""
+        return 0
+
     @abstractmethod
     def loss(self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None) -> PriorLoss: ...
 
@@ -112,7 +122,8 @@ class Prior(nn.Module, ABC):
     ) -> torch.Tensor: ...
 
     def sample(
-        self, conditioning: Conditioning, options: SamplingOptions, context: Codemaps | None = None
+        self, conditioning: Conditioning, options: SamplingOptions, context: Codemaps | None = None,
+        time_offset: int | torch.Tensor | None = None,
     ) -> torch.Tensor:
         batch = conditioning.batch_size
         device = next(self.parameters()).device
@@ -120,4 +131,5 @@ class Prior(nn.Module, ABC):
         maps = dict(context.items()) if context is not None else {}
         maps[self.level] = blank
         mask = torch.ones_like(blank, dtype=torch.bool)
-        return self.inpaint(Codemaps(maps), mask, conditioning.to(device), options)
+        extra = {} if time_offset is None else {"time_offset": time_offset}
+        return self.inpaint(Codemaps(maps), mask, conditioning.to(device), options, **extra)

@@ -2,6 +2,8 @@
 
 What generate, inpaint and sample packs share: the coarsest edited level is redrawn under its
 mask, then every finer level under its mask, each prior seeing the codes already drawn above it.
+Each window of a long codemap is given its start (``time_offset``, in columns of the level) when
+its prior has learned time positions past a note's first window (``max_time_offset > 0``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 
 from specinpaint.core.codemaps import Codemaps
 from specinpaint.core.conditioning import Conditioning
+from specinpaint.core.prior import Prior
 
 from .geometry import Geometry
 from .plan import LevelPlan
@@ -36,6 +39,13 @@ def resample(
     return Codemaps(maps)
 
 
+def window_offset(prior: Prior, start: int) -> dict[str, int]:
+    """The ``time_offset`` keyword of a window starting at column ``start`` of the prior's level:
+    passed only to priors that take one (``max_time_offset > 0``); others see every window as a
+    note's start, as before the option."""
+    return {"time_offset": start} if prior.max_time_offset > 0 else {}
+
+
 def _resample_level(
     geometry: Geometry, maps: dict[str, torch.Tensor], step: LevelPlan, mask: torch.Tensor,
     conditioning: Conditioning, device: torch.device, bar: Any = None,
@@ -52,7 +62,8 @@ def _resample_level(
         })
         wmask = remaining[..., start * r:(start + w) * r].to(device)
         seed = None if options.seed is None else options.seed + WINDOW_SEED_STEP * call
-        new = step.prior.inpaint(window, wmask, cond, options.model_copy(update={"seed": seed})).to("cpu")
+        extra = window_offset(step.prior, start * r)
+        new = step.prior.inpaint(window, wmask, cond, options.model_copy(update={"seed": seed}), **extra).to("cpu")
         lo, hi = first * r, end * r
         commit = remaining[..., lo:hi]
         maps[level][..., lo:hi] = torch.where(commit, new[..., lo - start * r:hi - start * r], maps[level][..., lo:hi])

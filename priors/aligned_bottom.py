@@ -40,7 +40,7 @@ class AlignedBottomPrior(TransformerPrior):
         self.special_id = p.num_codes  # start token (causal) or mask token (bidirectional)
         self.classes = class_embedding(p)
         self.context = ContextEncoder(p, self.top_lin, self.lin)
-        self.target = TokenInput(p.num_codes + 1, p, self.lin)
+        self.target = TokenInput(p.num_codes + 1, p, self.lin, p.max_time_offset)
         self.decoder = Stack(p.num_decoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,
                              p.attention_backend, causal=self.causal, cross=p.cross_attention, norm=p.norm)
         self.head = nn.Linear(p.d_model, p.num_codes)
@@ -62,8 +62,19 @@ class AlignedBottomPrior(TransformerPrior):
             raise SpecinpaintError(f"codemaps '{p.context_level}' and '{self.level}' have different batch sizes")
         return top, bottom
 
+    def level_offsets(
+        self, time_offset: int | torch.Tensor | None, batch: int
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+        """A window's start in this level's columns → (``[B]`` offsets of this level, ``[B]`` of the
+        context level: floor-divided by the column ratio), or (None, None) when all are 0."""
+        offsets = self.time_offsets(time_offset, batch)
+        if offsets is None:
+            return None, None
+        return offsets, offsets // self.params.time_factor
+
     def inpaint(
-        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions
+        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions,
+        time_offset: int | torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Shared preparation (checks, sequences, guidance, top-map memory computed once); the
         subclass's `sample_sequence` fills the hidden bottom tokens."""
@@ -72,12 +83,15 @@ class AlignedBottomPrior(TransformerPrior):
         device_out = codes[self.level].device
         mask = self.check_mask(mask, bottom)
         conditioning = self.check_conditioning(conditioning, bottom.shape[0])
+        offsets, top_offsets = self.level_offsets(time_offset, bottom.shape[0])
         with self.inference():
             seq, hidden = self.lin.to_sequence(bottom), self.lin.to_sequence(mask)
             generator = make_generator(options.seed, seq.device)
             classes, guided = self.class_vectors(self.classes, conditioning, options.guidance_scale)
-            memory = self.context(doubled(self.top_lin.to_sequence(top), guided), classes)
-            out = self.sample_sequence(seq, hidden, memory, classes, guided, options, generator)
+            if offsets is not None and top_offsets is not None:
+                offsets, top_offsets = doubled(offsets, guided), doubled(top_offsets, guided)
+            memory = self.context(doubled(self.top_lin.to_sequence(top), guided), classes, top_offsets)
+            out = self.sample_sequence(seq, hidden, memory, classes, guided, options, generator, offsets)
             result = torch.where(mask, self.lin.to_map(out), bottom)
         return result.to(device_out)
 
@@ -89,5 +103,7 @@ class AlignedBottomPrior(TransformerPrior):
     def sample_sequence(
         self, seq: torch.Tensor, hidden: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor,
         guided: bool, options: SamplingOptions, generator: torch.Generator | None,
+        offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Bottom sequence [B, N] with ``hidden`` positions drawn (guided batches are doubled)."""
+        """Bottom sequence [B, N] with ``hidden`` positions drawn (guided batches are doubled, and
+        so are ``offsets``, the windows' starts in this level's columns)."""

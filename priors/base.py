@@ -32,31 +32,40 @@ class TokenInput(nn.Module):
 
     ``concat`` (the original's layout): a ``token_dim`` embedding projected to what is left of
     d_model, then ``position_dim`` learned dims (half row, half column) and the class vector, side
-    by side."""
+    by side.
 
-    def __init__(self, vocab: int, p: TransformerParams, lin: Linearizer) -> None:
+    Time: the column embedding has ``columns + max_time_offset`` rows; a window that starts
+    ``time_offset`` columns into a longer note reads rows ``time_offset + column`` (offset 0, or
+    ``max_time_offset`` 0: rows ``column``, exactly as before the option)."""
+
+    def __init__(self, vocab: int, p: TransformerParams, lin: Linearizer, max_time_offset: int = 0) -> None:
         super().__init__()
         d_model = p.d_model
         self.project: nn.Linear | None = None
+        time_rows = lin.shape[1] + max_time_offset
         if p.embedding == "sum":
             self.tokens = nn.Embedding(vocab, d_model)
             self.freq = nn.Embedding(lin.shape[0], d_model)
-            self.time = nn.Embedding(lin.shape[1], d_model)
+            self.time = nn.Embedding(time_rows, d_model)
         else:
             self.tokens = nn.Embedding(vocab, p.token_dim)
             self.project = nn.Linear(p.token_dim, p.token_width)
             self.project.init_std = p.token_dim**-0.5  # its output as large as the other parts
             self.freq = nn.Embedding(lin.shape[0], p.position_dim // 2)
-            self.time = nn.Embedding(lin.shape[1], p.position_dim - p.position_dim // 2)
+            self.time = nn.Embedding(time_rows, p.position_dim - p.position_dim // 2)
         self.register_buffer("coords", lin.coords.clone(), persistent=False)
 
-    def forward(self, tokens: torch.Tensor, classes: torch.Tensor, start: int = 0) -> torch.Tensor:
-        """``tokens [B, L]``, ``classes [B, class_width]`` → ``[B, L, d_model]``."""
+    def forward(
+        self, tokens: torch.Tensor, classes: torch.Tensor, start: int = 0, time_offset: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """``tokens [B, L]``, ``classes [B, class_width]``, optional ``time_offset [B]`` (columns
+        of this map's level) → ``[B, L, d_model]``."""
         cells = self.coords[start : start + tokens.shape[1]]
+        columns = cells[:, 1] if time_offset is None else cells[None, :, 1] + time_offset[:, None]
         if self.project is None:
-            return self.tokens(tokens) + self.freq(cells[:, 0]) + self.time(cells[:, 1]) + classes[:, None]
+            return self.tokens(tokens) + self.freq(cells[:, 0]) + self.time(columns) + classes[:, None]
         b, n = tokens.shape
-        parts = [self.freq(cells[:, 0]), self.time(cells[:, 1]), classes[:, None].expand(b, n, -1)]
+        parts = [self.freq(cells[:, 0]), self.time(columns), classes[:, None].expand(b, n, -1)]
         return torch.cat([self.project(self.tokens(tokens)), *(t.expand(b, n, -1) for t in parts)], dim=-1)
 
 
@@ -103,6 +112,27 @@ class TransformerPrior(Prior):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    @property
+    def max_time_offset(self) -> int:
+        return self.params.max_time_offset
+
+    def time_offsets(self, time_offset: int | torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """A window's start in this level's columns (an int, or a LongTensor ``[B]`` per example)
+        → LongTensor ``[B]`` clamped to ``max_time_offset`` (a window further into a note is
+        modelled as the furthest one trained), or None when every offset is 0 (the unshifted path:
+        today's outputs, bit for bit)."""
+        if time_offset is None:
+            return None
+        offsets = torch.as_tensor(time_offset, dtype=torch.long, device=self.device)
+        if offsets.dim() == 0:
+            offsets = offsets.expand(batch)
+        if tuple(offsets.shape) != (batch,):
+            raise SpecinpaintError(f"time_offset must be an int or a [B] tensor with B={batch}, got {tuple(offsets.shape)}")
+        if offsets.numel() and int(offsets.min()) < 0:
+            raise SpecinpaintError(f"time_offset must be >= 0, got {offsets.tolist()}")
+        offsets = offsets.clamp_max(self.max_time_offset)
+        return offsets.contiguous() if bool(offsets.any()) else None
 
     @contextlib.contextmanager
     def inference(self) -> Iterator[None]:
@@ -153,7 +183,8 @@ class TransformerPrior(Prior):
         return torch.cat([cond, embed.null(conditioning.batch_size)]), True
 
     def variations(
-        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions, n: int
+        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions, n: int,
+        time_offset: int | torch.Tensor = 0,
     ) -> torch.Tensor:
         """``n`` variations of each example, sampled as one batch: ``[B·n, F, T]``, example-major
         (rows b·n … b·n + n − 1 are the variations of example b)."""
@@ -161,7 +192,10 @@ class TransformerPrior(Prior):
             raise SpecinpaintError(f"number of variations must be >= 1, got {n}")
         index = torch.arange(codes.batch_size).repeat_interleave(n)
         repeated = Codemaps({k: v[index.to(v.device)] for k, v in codes.items()})
-        return self.inpaint(repeated, mask[index.to(mask.device)], conditioning.repeat(n), options)
+        if isinstance(time_offset, torch.Tensor) and time_offset.dim() == 1:
+            time_offset = time_offset[index.to(time_offset.device)]
+        return self.inpaint(repeated, mask[index.to(mask.device)], conditioning.repeat(n), options,
+                            time_offset=time_offset)
 
     @staticmethod
     def loss_result(loss: torch.Tensor, metrics: dict[str, float | torch.Tensor]) -> PriorLoss:

@@ -42,10 +42,12 @@ class BottomMaskedPrior(AlignedBottomPrior):
         """The token that hides a bottom position from the bidirectional stack."""
         return self.special_id
 
-    def logits(self, masked_seq: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    def logits(
+        self, masked_seq: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor, offsets: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Bottom sequence with mask ids ``[B, N]`` → logits ``[B, N, V]``."""
         n = masked_seq.shape[1]
-        x = self.target(masked_seq, classes) + self.context.aligned(memory, 0, n)
+        x = self.target(masked_seq, classes, 0, offsets) + self.context.aligned(memory, 0, n)
         rope_self = rope_cross = None
         if self.rope is not None:
             keys = self.context.key_table()
@@ -54,10 +56,14 @@ class BottomMaskedPrior(AlignedBottomPrior):
             rope_cross = (rope_self, keys)
         return self.head(self.decoder(x, rope_self, memory, rope_cross))
 
-    def loss(self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None) -> PriorLoss:
+    def loss(
+        self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None,
+        time_offset: int | torch.Tensor | None = None,
+    ) -> PriorLoss:
         p = self.params
         top, bottom = self._inputs(codes)
         conditioning = self.check_conditioning(conditioning, bottom.shape[0])
+        offsets, top_offsets = self.level_offsets(time_offset, bottom.shape[0])
         if mask is None:
             mask = draw_training_masks(bottom.shape[0], self.codemap_shape, p.mask_box_prob, bottom.device)
         mask = self.check_mask(mask, bottom)
@@ -65,20 +71,21 @@ class BottomMaskedPrior(AlignedBottomPrior):
             raise SpecinpaintError("bottom-masked prior loss: the mask hides no token")
         seq, hidden = self.lin.to_sequence(bottom), self.lin.to_sequence(mask)
         classes = self.classes(conditioning, p.class_dropout if self.training else 0.0)
-        memory = self.context(self.top_lin.to_sequence(top), classes)
-        logits = self.logits(seq.masked_fill(hidden, self.mask_id), memory, classes)
+        memory = self.context(self.top_lin.to_sequence(top), classes, top_offsets)
+        logits = self.logits(seq.masked_fill(hidden, self.mask_id), memory, classes, offsets)
         loss, accuracy = masked_cross_entropy(logits[hidden], seq[hidden])
         return self.loss_result(loss, {"accuracy": accuracy, "mask_fraction": hidden.float().mean()})
 
     def sample_sequence(
         self, seq: torch.Tensor, hidden: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor,
         guided: bool, options: SamplingOptions, generator: torch.Generator | None,
+        offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """MaskGIT passes (``parallel``) or one token per pass in sequence order, both bidirectional."""
         scale = options.guidance_scale
 
         def logits_fn(tokens: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
-            logits = self.logits(doubled(tokens.masked_fill(unknown, self.mask_id), guided), memory, classes)
+            logits = self.logits(doubled(tokens.masked_fill(unknown, self.mask_id), guided), memory, classes, offsets)
             return guide(logits, scale) if guided else logits
 
         decode = decode_parallel if options.sampler == "parallel" else decode_sequential_masked

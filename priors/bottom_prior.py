@@ -46,11 +46,11 @@ class BottomPrior(AlignedBottomPrior):
 
     def decode(
         self, inputs: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor, start: int = 0,
-        cache: KVCache | None = None,
+        cache: KVCache | None = None, offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Decoder inputs for slots ``[start, start + L)`` → hidden states ``[B, L, d]``."""
         end = start + inputs.shape[1]
-        x = self.target(inputs, classes, start) + self.context.aligned(memory, start, end)
+        x = self.target(inputs, classes, start, offsets) + self.context.aligned(memory, start, end)
         rope_self = rope_cross = None
         if self.rope is not None:
             rope_self = self.rope.slice(start, end)
@@ -59,10 +59,14 @@ class BottomPrior(AlignedBottomPrior):
             rope_cross = (rope_self, keys)
         return self.decoder(x, rope_self, memory, rope_cross, cache)
 
-    def loss(self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None) -> PriorLoss:
+    def loss(
+        self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None,
+        time_offset: int | torch.Tensor | None = None,
+    ) -> PriorLoss:
         """Teacher-forced loss over all bottom tokens (or only ``mask``'s ones) given the true top."""
         top, bottom = self._inputs(codes)
         conditioning = self.check_conditioning(conditioning, bottom.shape[0])
+        offsets, top_offsets = self.level_offsets(time_offset, bottom.shape[0])
         seq = self.lin.to_sequence(bottom)
         if mask is None:
             selected = torch.ones_like(seq, dtype=torch.bool)
@@ -71,8 +75,8 @@ class BottomPrior(AlignedBottomPrior):
             if not selected.any():
                 raise SpecinpaintError("bottom prior loss: the mask selects no token")
         classes = self.classes(conditioning, self.params.class_dropout if self.training else 0.0)
-        memory = self.context(self.top_lin.to_sequence(top), classes)
-        states = self.decode(shifted_inputs(seq, self.bos_id), memory, classes)
+        memory = self.context(self.top_lin.to_sequence(top), classes, top_offsets)
+        states = self.decode(shifted_inputs(seq, self.bos_id), memory, classes, offsets=offsets)
         loss, accuracy = masked_cross_entropy(self.head(states[selected]), seq[selected])
         return self.loss_result(loss, {"accuracy": accuracy})
 
@@ -86,17 +90,18 @@ class BottomPrior(AlignedBottomPrior):
     def sample_sequence(
         self, seq: torch.Tensor, hidden: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor,
         guided: bool, options: SamplingOptions, generator: torch.Generator | None,
+        offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Left to right with a KV cache (cross-attention keys of the top memory computed once)."""
         scale = options.guidance_scale
         cache = self.decoder.new_cache(self.lin.length)
 
         def step_fn(chunk: torch.Tensor, start: int) -> torch.Tensor:
-            logits = self.head(self.decode(doubled(chunk, guided), memory, classes, start, cache)[:, -1])
+            logits = self.head(self.decode(doubled(chunk, guided), memory, classes, start, cache, offsets)[:, -1])
             return guide(logits, scale) if guided else logits
 
         def full_fn(inputs: torch.Tensor, slot: int) -> torch.Tensor:
-            logits = self.head(self.decode(doubled(inputs, guided), memory, classes)[:, slot])
+            logits = self.head(self.decode(doubled(inputs, guided), memory, classes, offsets=offsets)[:, slot])
             return guide(logits, scale) if guided else logits
 
         return decode_autoregressive(seq, hidden, options, self.bos_id, step_fn, full_fn, generator)

@@ -21,7 +21,7 @@ class ContextEncoder(nn.Module):
     def __init__(self, p: ContextParams, top_lin: Linearizer, fine_lin: Linearizer) -> None:
         super().__init__()
         assert fine_lin.parent_index is not None
-        self.input = TokenInput(p.top_num_codes, p, top_lin)
+        self.input = TokenInput(p.top_num_codes, p, top_lin, p.max_time_offset // p.time_factor)
         self.encoder = Stack(p.num_encoder_layers, p.d_model, p.num_heads, p.ffn_dim, p.dropout, p.mlp,
                              p.attention_backend, causal=False, cross=False, norm=p.norm)
         self.align = nn.Linear(p.d_model, p.d_model)
@@ -32,9 +32,10 @@ class ContextEncoder(nn.Module):
             self.rope_top = RotaryTables(grid_positions(top_lin.coords), head_dim)
             self.rope_keys = RotaryTables(grid_positions(top_lin.coords, fine_lin.factors), head_dim)
 
-    def forward(self, top_seq: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
-        """Top sequence ``[B, Nt]`` → memory ``[B, Nt, d]``."""
-        x = self.input(top_seq, classes)
+    def forward(self, top_seq: torch.Tensor, classes: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
+        """Top sequence ``[B, Nt]`` (``offsets [B]``: each window's start in top columns) → memory
+        ``[B, Nt, d]``."""
+        x = self.input(top_seq, classes, 0, offsets)
         return self.encoder(x, self.rope_top.all() if self.rope_top is not None else None)
 
     def aligned(self, memory: torch.Tensor, start: int, end: int) -> torch.Tensor:

@@ -49,6 +49,12 @@ class TransformerParams(BaseModel):
         "smooth pitch features, shared by neighbouring pitches",
     )
     attention_backend: Literal["auto", "xformers", "sdpa", "math"] = "auto"
+    max_time_offset: int = Field(
+        0, ge=0, description="largest window start, in this level's columns, with learned time positions of "
+        "its own: a window of a longer note starting at column s indexes the time embedding by s + column "
+        "(later starts use this largest one); 0: every window is a note's start (the paper's, and every "
+        "bundle saved before the option). rope positions are relative, so they need no offset",
+    )
 
     @model_validator(mode="after")
     def _check_sizes(self) -> TransformerParams:
@@ -96,4 +102,12 @@ class ContextParams(TransformerParams):
         (f, t), (cf, ct) = self.codemap_shape, self.top_shape
         if min(cf, ct) < 1 or f % cf or t % ct:
             raise ValueError(f"codemap_shape {self.codemap_shape} must be an integer upsampling of top_shape {self.top_shape}")
+        if self.max_time_offset % (t // ct):
+            raise ValueError(f"max_time_offset {self.max_time_offset} must be a multiple of {t // ct} (the "
+                             f"{self.level} columns per {self.context_level} column)")
         return self
+
+    @property
+    def time_factor(self) -> int:
+        """Columns of this level per column of the context level."""
+        return self.codemap_shape[1] // self.top_shape[1]

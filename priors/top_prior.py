@@ -62,8 +62,8 @@ class TopPrior(TransformerPrior):
         self.lin = Linearizer.columns(tuple(p.codemap_shape))
         self.mask_id = self.bos_id = p.num_codes
         self.classes = class_embedding(p)
-        self.source = TokenInput(p.num_codes + 1, p, self.lin)
-        self.target = TokenInput(p.num_codes + 1, p, self.lin)
+        self.source = TokenInput(p.num_codes + 1, p, self.lin, p.max_time_offset)
+        self.target = TokenInput(p.num_codes + 1, p, self.lin, p.max_time_offset)
         common = dict(d_model=p.d_model, num_heads=p.num_heads, ffn_dim=p.ffn_dim, dropout=p.dropout,
                       mlp=p.mlp, backend=p.attention_backend, norm=p.norm)
         self.encoder = Stack(p.num_encoder_layers, causal=False, cross=False, **common)
@@ -82,18 +82,18 @@ class TopPrior(TransformerPrior):
         return super().supports_sampler(sampler) and (sampler != "parallel" or self.mlm_head is not None)
 
     # -- network pieces ----------------------------------------------------------------------
-    def encode(self, masked_seq: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    def encode(self, masked_seq: torch.Tensor, classes: torch.Tensor, offsets: torch.Tensor | None = None) -> torch.Tensor:
         """Masked top sequence ``[B, N]`` (mask id at hidden cells) → memory ``[B, N, d]``."""
-        x = self.source(masked_seq, classes)
+        x = self.source(masked_seq, classes, 0, offsets)
         return self.encoder(x, self.rope.all() if self.rope else None)
 
     def decode(
         self, inputs: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor, start: int = 0,
-        cache: KVCache | None = None,
+        cache: KVCache | None = None, offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Decoder inputs for slots ``[start, start + L)`` → hidden states ``[B, L, d]``."""
         end = start + inputs.shape[1]
-        x = self.target(inputs, classes, start) + self.align(memory[:, start:end])
+        x = self.target(inputs, classes, start, offsets) + self.align(memory[:, start:end])
         rope_self = rope_cross = None
         if self.rope is not None:
             rope_self = self.rope.slice(start, end)
@@ -101,10 +101,14 @@ class TopPrior(TransformerPrior):
         return self.decoder(x, rope_self, memory, rope_cross, cache)
 
     # -- training ----------------------------------------------------------------------------
-    def loss(self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None) -> PriorLoss:
+    def loss(
+        self, codes: Codemaps, conditioning: Conditioning, mask: torch.Tensor | None = None,
+        time_offset: int | torch.Tensor | None = None,
+    ) -> PriorLoss:
         p = self.params
         top = self.level_codes(codes, self.level, self.codemap_shape, p.num_codes)
         conditioning = self.check_conditioning(conditioning, top.shape[0])
+        offsets = self.time_offsets(time_offset, top.shape[0])
         needs_hidden = p.loss_positions == "hidden" or self.mlm_head is not None
         if mask is None:
             mask = draw_masks(p.mask_sampler, top.shape[0], self.codemap_shape, p.mask_box_prob, top.device,
@@ -114,8 +118,8 @@ class TopPrior(TransformerPrior):
             raise SpecinpaintError("top prior loss: the mask hides no token (the loss counts hidden ones)")
         seq, hidden = self.lin.to_sequence(top), self.lin.to_sequence(mask)
         classes = self.classes(conditioning, p.class_dropout if self.training else 0.0)
-        memory = self.encode(seq.masked_fill(hidden, self.mask_id), classes)
-        states = self.decode(shifted_inputs(seq, self.bos_id), memory, classes)
+        memory = self.encode(seq.masked_fill(hidden, self.mask_id), classes, offsets)
+        states = self.decode(shifted_inputs(seq, self.bos_id), memory, classes, offsets=offsets)
         scored = hidden if p.loss_positions == "hidden" else torch.ones_like(hidden)
         logits = self.head(states[scored])
         ar_loss, accuracy = masked_cross_entropy(logits, seq[scored])
@@ -132,16 +136,19 @@ class TopPrior(TransformerPrior):
 
     # -- sampling ----------------------------------------------------------------------------
     def inpaint(
-        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions
+        self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions,
+        time_offset: int | torch.Tensor | None = None,
     ) -> torch.Tensor:
         top = self.level_codes(codes, self.level, self.codemap_shape, self.params.num_codes)
         device_out = codes[self.level].device
         mask = self.check_mask(mask, top)
         conditioning = self.check_conditioning(conditioning, top.shape[0])
+        offsets = self.time_offsets(time_offset, top.shape[0])
         with self.inference():
             seq, hidden = self.lin.to_sequence(top), self.lin.to_sequence(mask)
             generator = make_generator(options.seed, seq.device)
             classes, guided = self.class_vectors(self.classes, conditioning, options.guidance_scale)
+            offsets = doubled(offsets, guided) if offsets is not None else None
             scale = options.guidance_scale
             if options.sampler == "parallel":
                 mlm_head = self.mlm_head
@@ -149,22 +156,22 @@ class TopPrior(TransformerPrior):
                     raise SpecinpaintError("top prior: parallel sampling needs the encoder head (mlm_loss_weight > 0)")
 
                 def logits_fn(tokens: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
-                    memory = self.encode(doubled(tokens.masked_fill(unknown, self.mask_id), guided), classes)
+                    memory = self.encode(doubled(tokens.masked_fill(unknown, self.mask_id), guided), classes, offsets)
                     logits = mlm_head(memory)
                     return guide(logits, scale) if guided else logits
 
                 out = decode_parallel(seq, hidden, logits_fn, options, generator)
             else:
-                memory = self.encode(doubled(seq.masked_fill(hidden, self.mask_id), guided), classes)
+                memory = self.encode(doubled(seq.masked_fill(hidden, self.mask_id), guided), classes, offsets)
                 cache = self.decoder.new_cache(self.lin.length)
 
                 def step_fn(chunk: torch.Tensor, start: int) -> torch.Tensor:
-                    states = self.decode(doubled(chunk, guided), memory, classes, start, cache)
+                    states = self.decode(doubled(chunk, guided), memory, classes, start, cache, offsets)
                     logits = self.head(states[:, -1])
                     return guide(logits, scale) if guided else logits
 
                 def full_fn(inputs: torch.Tensor, slot: int) -> torch.Tensor:
-                    logits = self.head(self.decode(doubled(inputs, guided), memory, classes)[:, slot])
+                    logits = self.head(self.decode(doubled(inputs, guided), memory, classes, offsets=offsets)[:, slot])
                     return guide(logits, scale) if guided else logits
 
                 out = decode_autoregressive(seq, hidden, options, self.bos_id, step_fn, full_fn, generator)

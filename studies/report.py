@@ -77,6 +77,9 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
             rows.append((f"{level} prior NLL ↓ (all hidden)", f"{fmt(pri[key])} nats",
                          f"accuracy {pct(pri.get(f'{level}_accuracy'))}; codebook perplexity "
                          f"{fmt(pri.get(f'{level}_perplexity'))}, dead {pct(pri.get(f'{level}_dead_fraction'))}"))
+            if f"{level}_pitch_gain" in pri:
+                rows.append((f"{level} prior: NLL the labels save ↑", f"{fmt(pri[f'{level}_label_gain'])} nats",
+                             f"pitch alone: {fmt(pri[f'{level}_pitch_gain'])} nats (≈0: the label is ignored)"))
     return rows
 
 

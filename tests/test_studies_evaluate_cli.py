@@ -23,8 +23,12 @@ SECTION_FIELDS = {
                    "classifier_heldout_accuracy", "family_accuracy_ratio"},
     "inpainting": {"codes_outside_unchanged", "outside_lsd_db", "inside_lsd_db", "pitch_accuracy"},
     "priors": {"top_nll", "top_accuracy", "top_nll_region", "bottom_nll", "bottom_accuracy", "top_perplexity",
-               "bottom_dead_fraction"},
+               "bottom_dead_fraction", "top_pitch_gain", "top_label_gain", "bottom_pitch_gain", "bottom_label_gain"},
 }
+
+
+# tiny.yaml's data at CI size: one built-in-SoundFont instrument per family, every 12th pitch
+CI_RENDER = {"instruments_per_family": 1, "pitch_step": 12, "unseen_instruments_per_family": 0, "soundfont": None}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +37,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("job")
     config = root / "tiny-ci.yaml"
     config.write_text(json.dumps({
-        "extends": str(CONFIG_DIR / "tiny.yaml"), "data": {"render": {"instruments_per_family": 1, "pitch_step": 12}},
+        "extends": str(CONFIG_DIR / "tiny.yaml"), "data": {"render": CI_RENDER},
         "training": {"quantizer": STEPS, "priors": {"top": STEPS, "bottom": STEPS}},
     }))
     out = root / "out"

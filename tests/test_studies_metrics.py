@@ -130,3 +130,16 @@ def test_spec_overrides_are_validated_in_one_line():
         parse_spec(["sedes=5"])
     with pytest.raises(ConfigError, match="evaluation setting seeds"):
         parse_spec(["seeds=0"])
+
+
+def test_label_gain_settings_null_exactly_the_labels_they_name():
+    from specinpaint.core.conditioning import NULL_LABEL, Conditioning
+    from specinpaint.studies.priors import nulled
+
+    labels = Conditioning(pitch=torch.tensor([60, 72]), family=torch.tensor([0, 3]))
+    assert nulled(labels, "nll") is labels
+    no_pitch = nulled(labels, "nll_no_pitch")
+    assert no_pitch.pitch.tolist() == [NULL_LABEL] * 2 and no_pitch.family.tolist() == [0, 3]
+    none = nulled(labels, "nll_no_labels")
+    assert none.pitch.tolist() == none.family.tolist() == [NULL_LABEL] * 2
+    assert labels.pitch.tolist() == [60, 72]  # the evaluated labels are not modified in place

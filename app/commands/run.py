@@ -7,6 +7,11 @@ import argparse
 from pathlib import Path
 
 from specinpaint.app.cli_common import DEFAULT_OUTPUT
+from specinpaint.core.errors import ConfigError
+
+# `--budget NAME` -> the built-in config it trains (configs/NAME.yaml). Both are measured in
+# docs/results/quality-cpu.md; "long" trades ~an hour on 2 cores for better notes.
+BUDGET_CONFIGS = {"default": "tiny", "long": "tiny-long"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,8 +20,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Render the built-in dataset, train the pipeline (VQ-VAE-2 and both priors), then "
         "generate and inpaint notes and write WAVs, PNGs and an HTML report. Finished stages are reused.",
     )
-    parser.add_argument("--config", default="tiny", help="pipeline YAML or built-in name (default: tiny)")
-    parser.add_argument("-o", "--out", type=Path, default=DEFAULT_OUTPUT, help=f"output directory (default: {DEFAULT_OUTPUT})")
+    parser.add_argument("--budget", choices=sorted(BUDGET_CONFIGS), default="default",
+                        help="CPU budget: default (configs/tiny.yaml, ~10 min on 2 cores) or long "
+                        "(configs/tiny-long.yaml, ~1 h, better pitch and timbre)")
+    parser.add_argument("--config", default=None,
+                        help="pipeline YAML or built-in name (default: the --budget's config; not with --budget long)")
+    parser.add_argument("-o", "--out", type=Path, default=None,
+                        help=f"output directory (default: {DEFAULT_OUTPUT}, or {DEFAULT_OUTPUT}-long for --budget long)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="config override, e.g. --set training.quantizer.steps=50 (repeatable)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the demo notes")
@@ -33,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from specinpaint.app.default_job import run_default_job
 
-    result = run_default_job(args.config, args.out, args.overrides, seed=args.seed, progress=not args.no_progress,
+    config, out = resolve_budget(args.budget, args.config, args.out)
+    result = run_default_job(config, out, args.overrides, seed=args.seed, progress=not args.no_progress,
                              evaluate=not args.no_evaluate, evaluation_overrides=args.evaluation)
     if result.evaluation is not None:
         from specinpaint.studies.report import console_table
@@ -44,3 +55,15 @@ def run(args: argparse.Namespace) -> int:
     print(f"report:  {result.report} ({len(result.items)} notes)")
     print(f"serve:   specinpaint serve {result.bundle}")
     return 0
+
+
+def resolve_budget(budget: str, config: str | None, out: Path | None) -> tuple[str, Path]:
+    """The config and output folder that ``--budget``/``--config``/``--out`` ask for. An explicit
+    config is only combined with the default budget: a long budget with another config would say
+    two different things about what is trained."""
+    if config is not None and budget != "default":
+        raise ConfigError(f"--budget {budget} trains configs/{BUDGET_CONFIGS[budget]}.yaml; "
+                          "drop --config or drop --budget")
+    if out is None:
+        out = DEFAULT_OUTPUT if budget == "default" else DEFAULT_OUTPUT.with_name(f"{DEFAULT_OUTPUT.name}-{budget}")
+    return config or BUDGET_CONFIGS[budget], out

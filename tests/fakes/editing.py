@@ -7,7 +7,8 @@ They implement the core contracts with tiny, deterministic models so the editing
 * ``edit-ladder``: a two-level quantizer, top [4, 4] and bottom [8, 8], decoding to the sum of a
   top and a bottom level per cell (so every code change changes the audio);
 * ``edit-prior``: a "prior" whose draws depend on the seed, the labels and (for the bottom level)
-  the aligned top codes; it records every call so tests can inspect windows and context.
+  the aligned top codes; it records every call (with the ``time_offset`` it was given, if any:
+  one is passed only when ``max_time_offset > 0``) so tests can inspect windows and context.
 """
 
 from __future__ import annotations
@@ -156,6 +157,7 @@ class EditPrior(Prior):
         codemap_shape: tuple[int, int] = (4, 4)
         num_codes: int = 16
         context: tuple[str, ...] = ()
+        max_time_offset: int = 0
 
     def __init__(self, params):
         super().__init__(params)
@@ -174,16 +176,21 @@ class EditPrior(Prior):
     def codemap_shape(self):
         return tuple(self.params.codemap_shape)
 
+    @property
+    def max_time_offset(self):
+        return self.params.max_time_offset
+
     def loss(self, codes, conditioning, mask=None):
         return PriorLoss(self.weight * 0 + 1.0)
 
     @torch.no_grad()
-    def inpaint(self, codes, mask, conditioning, options):
+    def inpaint(self, codes, mask, conditioning, options, **offset):
         current = codes[self.level]
         if tuple(current.shape[-2:]) != self.codemap_shape or tuple(mask.shape) != tuple(current.shape):
             raise AssertionError(f"{self.level} prior got window {tuple(current.shape)}, mask {tuple(mask.shape)}")
         self.calls.append({"codes": codes.clone(), "mask": mask.clone(), "options": options,
-                           "pitch": conditioning.pitch.clone(), "family": conditioning.family.clone()})
+                           "pitch": conditioning.pitch.clone(), "family": conditioning.family.clone(),
+                           "time_offset": offset.get("time_offset")})
         gen = torch.Generator().manual_seed(options.seed if options.seed is not None else 12345)
         noise = torch.randint(0, self.params.num_codes, current.shape, generator=gen)
         labels = (conditioning.pitch.clamp_min(0) + 3 * conditioning.family.clamp_min(0)).view(-1, 1, 1)

@@ -1,0 +1,69 @@
+"""Quality against minutes of training, from `specinpaint evaluate` reports.
+
+    python scripts/quality_vs_minutes.py OUT.png RUN_LABEL=EVALUATION.json [...]
+
+Each report's training minutes are the sum of its bundle's recorded stage times (the
+``train_*`` timings the evaluation copies from the training records); the plot shows generated
+pitch accuracy, generated family accuracy (as a share of the classifier's ceiling) and the
+reconstruction's pitch accuracy against them, and a Markdown table of the same numbers is printed.
+Why a script and not a command: it only reads reports that `evaluate` already wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+SERIES = {
+    "generated pitch accuracy": ("generation", "pitch_accuracy"),
+    "generated family / ceiling": ("generation", "family_accuracy_ratio"),
+    "reconstructed pitch accuracy": ("reconstruction", "pitch_accuracy"),
+}
+
+
+def point(path: Path) -> tuple[float, dict[str, float | None]]:
+    report = json.loads(path.read_text())
+    minutes = sum(v for k, v in report["timings"].items() if k.startswith("train_")) / 60
+    values = {name: report["sections"].get(section, {}).get("metrics", {}).get(key)
+              for name, (section, key) in SERIES.items()}
+    return minutes, values
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) < 2 or any("=" not in a for a in argv[1:]):
+        print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
+        return 2
+    out = Path(argv[0])
+    runs = [(label, *point(Path(path))) for label, path in (a.split("=", 1) for a in argv[1:])]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for name in SERIES:
+        xs = [m for _, m, v in runs if v[name] is not None]
+        ys = [100 * v[name] for _, _, v in runs if v[name] is not None]
+        ax.scatter(xs, ys, label=name)
+    for label, minutes, values in runs:
+        y = values["generated pitch accuracy"]
+        if y is not None:
+            ax.annotate(label, (minutes, 100 * y), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    ax.set_xlabel("training minutes (sum of the stages' recorded wall time)")
+    ax.set_ylabel("%")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    print("| run | train min | " + " | ".join(SERIES) + " |")
+    print("|---|---|" + "---|" * len(SERIES))
+    for label, minutes, values in runs:
+        cells = ["–" if v is None else f"{100 * v:.1f} %" for v in values.values()]
+        print(f"| {label} | {minutes:.1f} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,40 @@
+"""`specinpaint run --budget`: each budget names a built-in config that loads, and the long budget
+only trains longer and wider, on the same data and representation as the default job."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from specinpaint.app.cli import main
+from specinpaint.app.cli_common import DEFAULT_OUTPUT
+from specinpaint.app.commands.run import BUDGET_CONFIGS, resolve_budget
+from specinpaint.core.errors import ConfigError
+from specinpaint.core.yaml_config import load_config
+
+
+def test_budgets_pick_their_config_and_a_folder_of_their_own():
+    assert resolve_budget("default", None, None) == ("tiny", DEFAULT_OUTPUT)
+    config, out = resolve_budget("long", None, None)
+    assert config == "tiny-long" and out != DEFAULT_OUTPUT and out.parent == DEFAULT_OUTPUT.parent
+    assert resolve_budget("default", "paper", Path("x")) == ("paper", Path("x"))
+
+
+def test_a_long_budget_with_another_config_is_a_one_line_error(capsys):
+    with pytest.raises(ConfigError):
+        resolve_budget("long", "tiny", None)
+    assert main(["run", "--budget", "long", "--config", "tiny", "--no-evaluate"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: ") and "\n" not in error and "--budget long" in error
+
+
+def test_the_long_budget_trains_the_default_jobs_model_longer_on_the_same_data():
+    default, long = (load_config(BUDGET_CONFIGS[b]) for b in ("default", "long"))
+    assert long.representation == default.representation and long.data == default.data
+    assert long.priors == default.priors
+    assert long.training.quantizer.steps >= 4 * default.training.quantizer.steps
+    assert set(long.training.priors) == set(default.training.priors) == {"top", "bottom"}
+    for level, stage in long.training.priors.items():
+        assert stage.steps >= 4 * default.training.priors[level].steps
+    assert long.quantizer.params["hidden_channels"] > default.quantizer.params["hidden_channels"]
