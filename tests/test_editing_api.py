@@ -1,5 +1,5 @@
 """The editing API, `Editor(pipeline)` (generate, inpaint, attenuate, sample packs, long notes),
-checked exactly with the deterministic two-level fakes of `editing_fakes`."""
+checked exactly with the deterministic two-level fakes of `fakes.editing`."""
 
 from __future__ import annotations
 

@@ -5,8 +5,8 @@ import math
 
 import pytest
 import torch
-from editing_fakes import edit_plugins, make_pipeline
 
+from fakes.editing import edit_plugins, make_pipeline
 from specinpaint.core import Codemaps
 from specinpaint.core.config import TrainingConfig
 from specinpaint.data.code_store import CodeStore, CodeStoreWriter

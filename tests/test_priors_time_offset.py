@@ -6,21 +6,15 @@ import json
 
 import pytest
 import torch
-from editing_fakes import edit_plugins, make_pipeline
 from safetensors import safe_open
-from test_priors_tiny import (
-    BOTTOM,
-    TOP,
-    build,
-    conditioning,
-    one_thread,  # noqa: F401  (autouse fixture: one intra-op thread)
-    random_codes,
-    random_mask,
-)
 
+from fakes.editing import edit_plugins, make_pipeline
+from fakes.priors import BOTTOM, TOP, build, conditioning, random_codes, random_mask
 from specinpaint.core import Codemaps, Conditioning, PluginError, SamplingOptions, SpecinpaintError, registry
 from specinpaint.core.region import Region
 from specinpaint.editing import Editor
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 FIXTURE = __import__("pathlib").Path(__file__).parent / "data" / "prior_offset_fixture.safetensors"
 
