@@ -69,6 +69,19 @@ class TrainingConfig(Strict):
 FORMER_PRIOR_KEY = "prior_"
 
 
+def convert_former_override_key(key: str) -> str:
+    """``training.prior_<level>[.x]`` → ``training.priors.<level>[.x]`` for a dotted override: a
+    former key given on the command line or in a study must win over the file's own
+    ``training.priors.<level>`` section, so it is renamed before it is applied, not after."""
+    parts = key.split(".")
+    if len(parts) < 2 or parts[0] != "training" or not parts[1].startswith(FORMER_PRIOR_KEY) or parts[1] == "priors":
+        return key
+    new = ".".join(["training", "priors", parts[1][len(FORMER_PRIOR_KEY):], *parts[2:]])
+    warnings.warn(f"override {key}: the former per-prior key; write {new}; read as such", DeprecationWarning,
+                  stacklevel=3)
+    return new
+
+
 class TrainingSection(Strict):
     """``quantizer``: the VQ-VAE run; ``priors``: level name → that level's prior run. A level with a
     prior but no entry trains with the defaults (the pipeline fills them in)."""

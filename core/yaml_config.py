@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from .config import PipelineConfig, PluginSpec
+from .config import PipelineConfig, PluginSpec, convert_former_override_key
 from .errors import ConfigError, PluginError
 from .registry import registry
 
@@ -91,7 +91,7 @@ def apply_overrides(data: dict[str, Any], overrides: Iterable[str], source: str 
     out = copy.deepcopy(data)
     for item in overrides:
         key, sep, raw = item.partition("=")
-        key = key.strip()
+        key = convert_former_override_key(key.strip())
         if not sep or not key:
             raise ConfigError(f"{source} '{item}': expected dotted.key=value")
         try:

@@ -167,6 +167,11 @@ def test_former_prior_keys_are_read_as_training_priors_with_a_deprecation_warnin
     with pytest.warns(DeprecationWarning):
         mixed = load_config(fake_config(training={"prior_top": {"steps": 5, "lr": 0.01}}), ["training.priors.top.steps=8"])
     assert (mixed.training.prior("top").steps, mixed.training.prior("top").lr) == (8, 0.01)
+    # a former key as an override of a new-form file: the override still wins (renamed before applying)
+    with pytest.warns(DeprecationWarning, match=r"override training\.prior_top\.steps: .* training\.priors\.top\.steps"):
+        overridden = load_config(fake_config(training={"priors": {"top": {"steps": 5, "lr": 0.01}}}),
+                                 ["training.prior_top.steps=3"])
+    assert (overridden.training.prior("top").steps, overridden.training.prior("top").lr) == (3, 0.01)
 
 
 def test_built_in_configs_in_the_former_form_still_load():
