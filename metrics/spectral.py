@@ -73,35 +73,28 @@ class LogSpectralDistance(_Metric):
         eps: float = Field(1e-5, gt=0, description="magnitude floor (-100 dB) before the log")
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        db = self.log_ratio_db(reference, estimate)  # [B, F, T]
+        return db.pow(2).mean(dim=1).sqrt().mean(dim=1)
+
+    def log_ratio_db(self, reference: torch.Tensor, estimate: torch.Tensor) -> torch.Tensor:
+        """``[B, F, T]``: 20·log10 of the magnitude ratio per STFT bin, both floored at ``eps``."""
         p = self.params
         reference, estimate = check_pair(reference, estimate)
         ref = magnitude(reference, p.n_fft, p.hop_length).clamp_min(p.eps)
         est = magnitude(estimate, p.n_fft, p.hop_length).clamp_min(p.eps)
-        db = 20.0 * (torch.log10(ref) - torch.log10(est))  # [B, F, T]
-        return db.pow(2).mean(dim=1).sqrt().mean(dim=1)
+        return 20.0 * (torch.log10(ref) - torch.log10(est))
 
 
-class MaskedLogSpectralDistance(_Metric):
+class MaskedLogSpectralDistance(LogSpectralDistance):
     """``metric(reference, estimate, where [B, F, T]) -> [B]``: LSD over the STFT bins ``where``
     selects (the bins of ``LogSpectralDistance``'s STFT with the same ``n_fft``/``hop_length``)."""
 
     description = "log-spectral distance in dB over the STFT bins a mask selects (RMS pooled over frames)"
-    unit = "dB"
-
-    class Params(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        n_fft: int = Field(2048, ge=16)
-        hop_length: int = Field(512, ge=1)
-        eps: float = Field(1e-5, gt=0, description="magnitude floor (-100 dB) before the log")
 
     def __call__(self, reference: torch.Tensor, estimate: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
-        p = self.params
-        reference, estimate = check_pair(reference, estimate)
-        ref = magnitude(reference, p.n_fft, p.hop_length).clamp_min(p.eps)
-        est = magnitude(estimate, p.n_fft, p.hop_length).clamp_min(p.eps)
-        if tuple(where.shape) != tuple(ref.shape):
-            raise AudioInputError(f"mask {tuple(where.shape)} does not match the STFT bins {tuple(ref.shape)}")
-        squared = (20.0 * (ref.log10() - est.log10())).square()
+        squared = self.log_ratio_db(reference, estimate).square()
+        if tuple(where.shape) != tuple(squared.shape):
+            raise AudioInputError(f"mask {tuple(where.shape)} does not match the STFT bins {tuple(squared.shape)}")
         count = where.sum(dim=(1, 2))
         total = torch.where(where, squared, torch.zeros_like(squared)).sum(dim=(1, 2))
         return (total / count.clamp_min(1)).sqrt().masked_fill(count == 0, float("nan"))
