@@ -60,7 +60,7 @@ def test_both_variants_get_the_same_budget_sizes_and_data(budget):
     # what the comparison is about does differ
     for key in ("representation.params.layout", "normalizer.params.mode", "quantizer.params.recon_after_clean",
                 "priors.top.params.loss_positions", "priors.bottom.params.cross_attention",
-                "training.quantizer.schedule", "training.priors.top.precision"):
+                "training.quantizer.schedule", "training.priors.top.schedule"):
         assert key in differs
 
 
