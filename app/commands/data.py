@@ -59,7 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     render.add_argument("--tiny", action="store_true", help="start from the tiny test spec (~45 notes)")
     render.add_argument("--families", type=_csv(), help="comma-separated NSynth families (default: all 11)")
     render.add_argument("--programs", type=_csv(int), help="explicit GM programs, 0-based (see `data programs`)")
-    render.add_argument("--instruments-per-family", type=_count_or_all, metavar="N|all", default=argparse.SUPPRESS)
+    render.add_argument("--instruments-per-family", type=_count_or_all, metavar="N|all", default=argparse.SUPPRESS,
+                        help="GM programs per family (default 2, the spec's; 'all' = every mapped program, "
+                        "what the default job renders)")
     render.add_argument("--unseen-instruments-per-family", type=int, metavar="N",
                         help="hold N instruments per family out whole, in the 'unseen' split")
     render.add_argument("--pitch-min", type=int)
