@@ -137,7 +137,14 @@ def write_plots(report: EvaluationReport, directory: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
+    written: list[Path] = []
+
+    def save(fig, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(directory / name, dpi=100)
+        plt.close(fig)
+        written.append(directory / name)
+
     gen = report.sections.get("generation")
     if gen:
         for group in ("per_family", "per_register"):
@@ -152,11 +159,7 @@ def write_plots(report: EvaluationReport, directory: Path) -> list[Path]:
             ax.set_ylabel("accuracy")
             ax.set_title(f"generated notes, {group.replace('_', ' ')}")
             ax.legend()
-            fig.tight_layout()
-            path = directory / f"generation_{group}.png"
-            fig.savefig(path, dpi=100)
-            plt.close(fig)
-            written.append(path)
+            save(fig, f"generation_{group}.png")
         points = [(n["pitch"], n["estimated_midi"]) for n in gen["details"]["notes"] if n["estimated_midi"] is not None]
         if points:
             fig, ax = plt.subplots(figsize=(4, 4))
@@ -166,11 +169,7 @@ def write_plots(report: EvaluationReport, directory: Path) -> list[Path]:
             ax.set_xlabel("requested MIDI pitch")
             ax.set_ylabel("pYIN estimate (MIDI)")
             ax.set_title("generated notes")
-            fig.tight_layout()
-            path = directory / "generation_pitch.png"
-            fig.savefig(path, dpi=100)
-            plt.close(fig)
-            written.append(path)
+            save(fig, "generation_pitch.png")
     rec = report.sections.get("reconstruction")
     if rec:
         fig, ax = plt.subplots(figsize=(4, 3))
@@ -180,11 +179,7 @@ def write_plots(report: EvaluationReport, directory: Path) -> list[Path]:
         ax.set_xlabel("decoded − raw level (dB)")
         ax.set_ylabel("notes")
         ax.set_title("reconstruction level error")
-        fig.tight_layout()
-        path = directory / "reconstruction_level.png"
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        written.append(path)
+        save(fig, "reconstruction_level.png")
     return written
 
 
