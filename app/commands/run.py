@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "generate and inpaint notes and write WAVs, PNGs and an HTML report. Finished stages are reused.",
     )
     parser.add_argument("--budget", choices=sorted(BUDGET_CONFIGS), default="default",
-                        help="CPU budget: default (configs/tiny.yaml, ~10 min on 2 cores) or long "
+                        help="CPU budget: default (configs/tiny.yaml, 10-13 min on 2 cores) or long "
                         "(configs/tiny-long.yaml, ~1 h, better pitch and timbre)")
     parser.add_argument("--config", default=None,
                         help="pipeline YAML or built-in name (default: the --budget's config; not with --budget long)")
