@@ -54,6 +54,7 @@ def evaluate_priors(ctx: EvaluationContext) -> dict[str, Any]:
         if level not in pipeline.priors:
             continue
         prior = pipeline.priors[level]
+        measured: dict[str, tuple[float, float]] = {}  # setting -> (NLL, accuracy) over the notes
         for setting in ("nll", "nll_region", "nll_no_pitch", "nll_no_labels"):
             total = accuracy = 0.0
             for codes, conditioning in zip(codes_parts, labels, strict=True):
@@ -68,13 +69,13 @@ def evaluate_priors(ctx: EvaluationContext) -> dict[str, Any]:
                 total += float(out.metrics.get("ar_loss", out.loss)) * b
                 accuracy += float(out.metrics.get("accuracy", float("nan"))) * b
             else:
-                metrics[f"{level}_{setting}"] = total / len(indices)
-                metrics[f"{level}_{setting.replace('nll', 'accuracy')}"] = accuracy / len(indices)
-        if f"{level}_nll_no_labels" in metrics:
-            metrics[f"{level}_pitch_gain"] = metrics.pop(f"{level}_nll_no_pitch") - metrics[f"{level}_nll"]
-            metrics[f"{level}_label_gain"] = metrics.pop(f"{level}_nll_no_labels") - metrics[f"{level}_nll"]
-            for setting in ("no_pitch", "no_labels"):
-                metrics.pop(f"{level}_accuracy_{setting}", None)
+                measured[setting] = (total / len(indices), accuracy / len(indices))
+        for setting in ("nll", "nll_region"):
+            if setting in measured:
+                metrics[f"{level}_{setting}"], metrics[f"{level}_{setting.replace('nll', 'accuracy')}"] = measured[setting]
+        if {"nll", "nll_no_pitch", "nll_no_labels"} <= measured.keys():
+            metrics[f"{level}_pitch_gain"] = measured["nll_no_pitch"][0] - measured["nll"][0]
+            metrics[f"{level}_label_gain"] = measured["nll_no_labels"][0] - measured["nll"][0]
     return {"metrics": metrics}
 
 
