@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -12,11 +13,19 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# what a fresh clone does not have: a build/ left by an earlier build still holds modules that were
+# moved or deleted since, and setuptools would pack them again
+NOT_IN_A_CLONE = (".git", ".venv", "build", "dist", "outputs", "*.egg-info", "__pycache__", ".pytest_cache",
+                  ".ruff_cache", ".benchmarks")
+
+
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source") / "specinpaint"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_IN_A_CLONE))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
+        [sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation", "-q", "-w", str(out)],
         check=True, capture_output=True,
     )
     (path,) = out.glob("specinpaint-*.whl")

@@ -73,8 +73,7 @@ def test_study_of_the_whole_pipeline_trains_every_stage_and_measures_generation(
     trained = json.loads((directory / "bundle" / "extras.json").read_text())["trained"]
     assert set(STAGES) <= set(trained)
     report = json.loads((directory / "evaluation" / "evaluation.json").read_text())
-    # tiny.yaml's data holds out whole instruments: their reconstruction is measured too
-    assert set(report["sections"]) == {"reconstruction", "reconstruction_unseen", "generation", "priors"}
+    assert set(report["sections"]) == {"reconstruction", "generation", "priors"}  # ci data: nothing held out
     assert (directory / "evaluation" / "evaluation.md").is_file()
     m = result.metrics
     for section, content in report["sections"].items():  # the row is the report's flat() ...
