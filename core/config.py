@@ -96,7 +96,8 @@ class TrainingSection(Strict):
 
 def convert_former_training_keys(data: Any) -> Any:
     """``training.prior_<level>: {...}`` (configs and bundles written before per-level training
-    sections) → ``training.priors.<level>: {...}``, the one place the former form is read. Settings
+    sections) → ``training.priors.<level>: {...}``; with ``convert_former_override_key`` (the same
+    for dotted overrides) the only places the former form is read. Settings
     under ``training.priors.<level>`` win over a former key of the same level (a new YAML that
     ``extends`` an old one). A DeprecationWarning says how to convert a YAML."""
     if not isinstance(data, dict) or not isinstance(data.get("training"), dict):
