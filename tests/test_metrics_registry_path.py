@@ -12,7 +12,7 @@ from unittest import mock
 import pytest
 import torch
 
-from fakes.spine import fake_config
+from fakes.spine import GridRep, fake_config
 from specinpaint.core import Pipeline, load_config
 from specinpaint.core.registry import registry
 from specinpaint.studies import reconstruction
@@ -43,21 +43,6 @@ def notes() -> tuple[torch.Tensor, torch.Tensor]:
     reference = tones + 0.01 * torch.randn(2, 19200, generator=generator) * (t < 0.6)
     estimate = 0.8 * tones + 0.02 * torch.randn(2, 19200, generator=generator)
     return reference, estimate
-
-
-class GridRep:
-    """The geometry a representation exposes: 16 linear rows to 8 kHz, hop-512 frames."""
-
-    sample_rate = 16000
-
-    def output_shape(self, n):
-        return (2, 16, n // 512)
-
-    def bin_frequencies_hz(self):
-        return (torch.arange(16) + 0.5) * 500.0
-
-    def frame_times_s(self, t):
-        return (torch.arange(t) + 0.5) * 512 / 16000
 
 
 @pytest.mark.parametrize("name", sorted(SPECTRAL))

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from fakes.spine import GridRep
 from specinpaint.core.registry import registry
 from specinpaint.metrics.silence import SilentCodeEntropy, block_edges, cell_max_db, stft_level_db
 
@@ -15,21 +16,6 @@ code_entropy_bits = registry("metrics").build("silent-code-entropy", {})
 def silent_cells(audio, representation, shape, num_samples, silence_db=-60.0):
     metric = registry("metrics").build("silent-code-entropy", {"silence_db": silence_db})
     return metric.silent_cells(audio, representation, shape, num_samples)
-
-
-class GridRep:
-    """Just the geometry a Representation exposes: 16 linear rows to 8 kHz, hop-512 frames."""
-
-    sample_rate = 16000
-
-    def output_shape(self, n):
-        return (2, 16, n // 512)
-
-    def bin_frequencies_hz(self):
-        return (torch.arange(16) + 0.5) * 500.0
-
-    def frame_times_s(self, t):
-        return (torch.arange(t) + 0.5) * 512 / 16000
 
 
 def test_entropy_hand_made():

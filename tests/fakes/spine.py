@@ -198,3 +198,19 @@ def fake_config(**overrides) -> dict:
     config["data"] = {"dataset": {"name": "test-sines", "params": {}}}
     config.update(overrides)
     return config
+
+
+class GridRep:
+    """The geometry a representation exposes to the silence metric: 16 linear rows to 8 kHz,
+    hop-512 frames at 16 kHz (nothing else of a Representation)."""
+
+    sample_rate = 16000
+
+    def output_shape(self, n):
+        return (2, 16, n // 512)
+
+    def bin_frequencies_hz(self):
+        return (torch.arange(16) + 0.5) * 500.0
+
+    def frame_times_s(self, t):
+        return (torch.arange(t) + 0.5) * 512 / 16000
