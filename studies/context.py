@@ -64,6 +64,12 @@ class EvaluationContext:
     def num_samples(self) -> int:
         return self.pipeline.config.num_samples
 
+    def ready_pipeline(self) -> torch.device:
+        """Move the pipeline to the spec's device in eval mode (every section starts so); the device."""
+        device = resolve_device(self.spec.device)
+        self.pipeline.to(device).eval()
+        return device
+
     def with_dataset(self, dataset: Any) -> EvaluationContext:
         """The same context on other held-out notes (the classifier is shared, not reloaded)."""
         other = EvaluationContext(self.pipeline, dataset, self.spec, self.train_dataset, self.cache_dir,

@@ -20,7 +20,7 @@ from specinpaint.core.conditioning import NSYNTH_FAMILIES
 from specinpaint.editing import Editor
 
 from . import notes
-from .context import EvaluationContext, resolve_device
+from .context import EvaluationContext
 
 
 def family_pitches(dataset: Any) -> dict[int, list[int]]:
@@ -46,7 +46,7 @@ def _rate(values: list[bool]) -> float:
 @torch.no_grad()
 def evaluate_generation(ctx: EvaluationContext) -> dict[str, Any]:
     pipeline, spec = ctx.pipeline, ctx.spec
-    pipeline.to(resolve_device(spec.device)).eval()
+    ctx.ready_pipeline()
     editor = Editor(pipeline)
     source = ctx.train_dataset if ctx.train_dataset is not None else ctx.dataset
     grid = generation_grid(family_pitches(source), spec.pitches_per_family, spec.seeds)

@@ -25,7 +25,7 @@ from specinpaint.core.registry import registry
 from specinpaint.editing import Editor
 from specinpaint.metrics.silence import block_edges
 
-from .context import EvaluationContext, resolve_device
+from .context import EvaluationContext
 from .reconstruction import finite_mean
 
 N_FFT, HOP = 2048, 512
@@ -71,7 +71,7 @@ def masked_lsd_db(reference: torch.Tensor, estimate: torch.Tensor, where: torch.
 @torch.no_grad()
 def evaluate_inpainting(ctx: EvaluationContext) -> dict[str, Any]:
     pipeline, spec = ctx.pipeline, ctx.spec
-    pipeline.to(resolve_device(spec.device)).eval()
+    ctx.ready_pipeline()
     editor = Editor(pipeline)
     batch = ctx.heldout(spec.inpainting_notes)
     codes = editor.encode_long(batch.audio)

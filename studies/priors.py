@@ -22,7 +22,7 @@ from specinpaint.core.errors import SpecinpaintError
 from specinpaint.metrics.codebook import codebook_stats
 
 from . import notes
-from .context import EvaluationContext, resolve_device
+from .context import EvaluationContext
 
 
 def middle_box(batch: int, shape: tuple[int, int]) -> torch.Tensor:
@@ -36,8 +36,7 @@ def middle_box(batch: int, shape: tuple[int, int]) -> torch.Tensor:
 @torch.no_grad()
 def evaluate_priors(ctx: EvaluationContext) -> dict[str, Any]:
     pipeline, spec = ctx.pipeline, ctx.spec
-    device = resolve_device(spec.device)
-    pipeline.to(device).eval()
+    device = ctx.ready_pipeline()
     indices = notes.spread(len(ctx.dataset), spec.prior_notes)
     codes_parts, labels = [], []
     for batch in notes.batches(ctx.dataset, indices, ctx.num_samples, spec.batch_size):

@@ -27,7 +27,7 @@ from specinpaint.core.registry import registry
 from specinpaint.metrics.codebook import codebook_stats
 
 from . import notes
-from .context import EvaluationContext, resolve_device
+from .context import EvaluationContext
 
 #: Column → name of a ``metrics`` plugin ``metric(reference [B, N], estimate [B, N]) -> [B]``,
 #: built with its default params.
@@ -58,8 +58,7 @@ def finite_std(values: list[float]) -> float:
 @torch.no_grad()
 def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
     pipeline, spec = ctx.pipeline, ctx.spec
-    device = resolve_device(spec.device)
-    pipeline.to(device).eval()
+    device = ctx.ready_pipeline()
     indices = notes.spread(len(ctx.dataset), spec.reconstruction_notes)
     levels = list(pipeline.quantizer.levels)
     metrics_registry = registry("metrics")
