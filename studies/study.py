@@ -389,7 +389,7 @@ def expand_study(
             seeded = data if seed is None else apply_overrides(data, seed_overrides(seed, data), source="seed")
             config = validate_config(seeded, label) if validate else PipelineConfig.model_construct(**seeded)
             run_eval = evaluation if seed is None else evaluation.model_copy(update={"seed": seed})
-            folder = name if run_seeds is None or len(run_seeds) == 1 else f"{name}/seed-{seed}"
+            folder = name if seed is None else f"{name}/seed-{seed}"
             variants.append(Variant(name, vspec.label or name, dict(vspec.overrides), config, run_eval,
                                     budget_name, seed, folder, vspec.base))
     return variants

@@ -4,7 +4,7 @@ evaluation behind `specinpaint evaluate`) and recorded, resumably.
 Layout of the output folder::
 
     results.md, results.csv, results.json, plots/*.png      the table (studies/study_report.py)
-    variants/NAME/ (one seed) or variants/NAME/seed-K/ (several seeds), one folder per run:
+    variants/NAME/seed-K/ (variants/NAME/ for a study without seeds), one folder per run:
         config.yaml       the run's resolved pipeline config
         quantizer/, prior_<level>/, codes/      training (training/stages.py layout)
         bundle/           the trained pipeline (usable with every other command)
@@ -47,8 +47,29 @@ Evaluator = Callable[[Any, Variant, Path], dict[str, float]]
 
 
 def run_dir(out_dir: str | Path, run: Variant | str) -> Path:
-    """The folder of one run (``variants/NAME`` or ``variants/NAME/seed-K``)."""
-    return Path(out_dir) / "variants" / (run.folder if isinstance(run, Variant) else run)
+    """The folder of one run (``variants/NAME/seed-K``, or ``variants/NAME`` for a study without
+    seeds); a run that an earlier version saved in ``variants/NAME`` stays there (see
+    :func:`former_run_dir`)."""
+    if isinstance(run, Variant):
+        former = former_run_dir(out_dir, run)
+        return former if former is not None else Path(out_dir) / "variants" / run.folder
+    return Path(out_dir) / "variants" / run
+
+
+def former_run_dir(out_dir: str | Path, run: Variant) -> Path | None:
+    """``variants/NAME`` when it holds this very run: earlier versions saved a one-seed
+    invocation's run there instead of in ``NAME/seed-K``. Its saved config (which carries the
+    seed) must equal the run's, so a study resumed or extended with more seeds reuses it instead
+    of training it again."""
+    if run.seed is None:
+        return None
+    folder = Path(out_dir) / "variants" / run.name
+    config_file = folder / CONFIG_FILE
+    try:
+        same = config_file.is_file() and config_file.read_text() == run.config_yaml
+    except OSError:
+        return None
+    return folder if same else None
 
 
 def trained_stages(run: Variant) -> tuple[str, ...]:
@@ -179,19 +200,36 @@ def run_study(
         atomic_write_text(directory / RESULT_FILE, json.dumps(result.to_json(), indent=1, sort_keys=True))
         results.append(result)
     if report:
-        from .study_report import write_report
-
         table = finished_results(study, out, budget, overrides, seeds) if only else results
-        write_report(out, table, title=study.spec.description or study.name, meta=study_meta(study, runs))
+        _write_table(study, out, table, runs)
     return results
 
 
+def report_finished(study: Study, out_dir: str | Path, budget: str | None = None, overrides: Sequence[str] = (),
+                    seeds: Sequence[int] | None = None, only: Sequence[str] | None = None) -> list[RunResult]:
+    """``ablate --report-only``: the table of the runs finished so far in ``out_dir`` (what an
+    interrupted or still running study has measured), training nothing. An error when none is."""
+    results = finished_results(study, out_dir, budget, overrides, seeds, only)
+    if not results:
+        raise ConfigError(f"{out_dir}: no finished run of study '{study.name}' with this budget and these "
+                          "overrides (result.json of the same config and evaluation)")
+    _write_table(study, Path(out_dir), results, expand_study(study, budget, overrides, only, seeds=seeds))
+    return results
+
+
+def _write_table(study: Study, out: Path, results: Sequence[RunResult], runs: Sequence[Variant]) -> None:
+    from .study_report import write_report
+
+    write_report(out, results, title=study.spec.description or study.name, meta=study_meta(study, runs))
+
+
 def finished_results(study: Study, out_dir: str | Path, budget: str | None = None,
-                     overrides: Sequence[str] = (), seeds: Sequence[int] | None = None) -> list[RunResult]:
+                     overrides: Sequence[str] = (), seeds: Sequence[int] | None = None,
+                     only: Sequence[str] | None = None) -> list[RunResult]:
     """Results of every run finished in ``out_dir`` with the current config (in grid order), so a
     study restricted with ``only`` still writes the whole table so far."""
     found = []
-    for run in expand_study(study, budget, overrides, seeds=seeds):
+    for run in expand_study(study, budget, overrides, only, seeds=seeds):
         done = read_result(run_dir(out_dir, run) / RESULT_FILE)
         if done is not None and done.fingerprint == run.fingerprint:
             found.append(done)

@@ -77,8 +77,8 @@ def test_representation_study_expands_to_four_variants_times_three_seeds():
 def test_representation_study_budgets_and_paper_study():
     study = load_study("ablations/representation")
     ci, cpu = expand_study(study, "ci"), expand_study(study, "cpu")
-    # ci: one seed, today's layout, reconstruction only, the quantizer alone (cheap)
-    assert [r.folder for r in ci] == ["gansynth", "threshold", "compressed", "paper"]
+    # ci: one seed (in its seed folder, like every seeded run), reconstruction only, the quantizer alone (cheap)
+    assert [r.folder for r in ci] == [f"{name}/seed-0" for name in ("gansynth", "threshold", "compressed", "paper")]
     assert ci[0].config.training.quantizer.steps < cpu[0].config.training.quantizer.steps
     assert ci[0].evaluation.sections == ["reconstruction"] and ci[0].evaluation.reconstruction_notes <= 8
     assert ci[0].evaluation.classifier.epochs == 1 and trained_stages(ci[0]) == ("vqvae",)
@@ -279,14 +279,53 @@ def test_seeds_run_every_variant_once_per_seed(tmp_path, fake_study):
     # finished seeds are skipped; a new seed only runs that seed
     run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[0, 1, 2, 3])
     assert calls[6:] == ["rows8/seed-3", "rows16/seed-3"]
-    # a one-seed run keeps today's layout; --rerun of it keeps the seed folders beside it
+    # a one-seed invocation has the same layout; --rerun of it keeps the other seeds' folders
     run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[5], only=["rows8"])
-    assert (run_dir(out, "rows8") / RESULT_FILE).is_file()
-    run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[6], only=["rows8"], rerun=True)
-    assert "seed: 6" in (run_dir(out, "rows8") / "config.yaml").read_text()
+    assert (run_dir(out, "rows8/seed-5") / RESULT_FILE).is_file()
+    run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[5], only=["rows8"], rerun=True)
+    assert calls[8:] == ["rows8/seed-5", "rows8/seed-5"]
     assert (run_dir(out, "rows8/seed-2") / RESULT_FILE).is_file()
     md = (out / "results.md").read_text()
     assert "±" not in md and "one run per variant" in md  # --only: the table of the current grid
+
+
+def test_a_study_run_a_few_seeds_at_a_time_adds_up_to_one_table(tmp_path, fake_study):
+    """--seeds 0, then --seeds 1 (each a one-seed invocation), then the table of both without
+    training: one run per seed, none trained twice, and a run that an earlier version saved in
+    variants/NAME (its one-seed layout) is reused where it is."""
+    from specinpaint.studies.study_run import report_finished
+
+    calls = []
+
+    def trainer(run, directory):
+        calls.append(run.folder)
+        return run.config
+
+    def evaluator(config, run, directory):
+        return {"reconstruction.sc": 1.0 / config.representation.params["rows"] + 0.01 * run.seed}
+
+    study = load_study(fake_study)
+    out = tmp_path / "out"
+    with pytest.raises(ConfigError, match="no finished run of study 'fake'"):
+        report_finished(study, out, seeds=[0, 1])
+    run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[0])
+    # rows16 seed 0 as an earlier version left it: in variants/rows16 itself
+    legacy = out / "variants" / "rows16"
+    for entry in list((legacy / "seed-0").iterdir()):
+        entry.rename(legacy / entry.name)
+    (legacy / "seed-0").rmdir()
+    run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[1])
+    assert calls == ["rows8/seed-0", "rows16/seed-0", "rows8/seed-1", "rows16/seed-1"]
+    results = report_finished(study, out, seeds=[0, 1])
+    assert [(r.name, r.seed) for r in results] == [("rows8", 0), ("rows8", 1), ("rows16", 0), ("rows16", 1)]
+    assert len(calls) == 4  # the report trained nothing
+    row = next(line for line in (out / "results.md").read_text().splitlines() if line.startswith("| `sc` |"))
+    assert row == "| `sc` | ↓ | 0.13 ± 0.0071 | **0.0675 ± 0.0071** |"
+    # asking for every seed again trains only what is missing (here: nothing)
+    run_study(study, out, trainer=trainer, evaluator=evaluator, seeds=[0, 1])
+    assert len(calls) == 4
+    only = report_finished(study, out, seeds=[0, 1], only=["rows16"])
+    assert {r.name for r in only} == {"rows16"} and "rows8" not in (out / "results.md").read_text()
 
 
 def test_cli_list_shows_the_grid(capsys):
@@ -323,3 +362,19 @@ def test_notes_spread_over_the_split():
     assert spread(3, 5) == [0, 1, 2]
     assert spread(177, 8) == [0, 25, 50, 75, 101, 126, 151, 176]
     assert spread(10, 1) == [0]
+
+
+def test_cli_report_only_writes_the_table_of_finished_runs_and_trains_nothing(tmp_path, fake_study, capsys):
+    from specinpaint.app.cli import main
+
+    out = tmp_path / "out"
+    assert main(["ablate", str(fake_study), "--out", str(out), "--report-only"]) == 2
+    assert "no finished run of study 'fake'" in capsys.readouterr().err
+    study = load_study(fake_study)
+    run_study(study, out, trainer=lambda run, d: run.config, evaluator=lambda c, run, d: {"reconstruction.sc": 0.5},
+              only=["rows8"])
+    (out / "results.md").unlink()
+    assert main(["ablate", str(fake_study), "--out", str(out), "--report-only"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("1 finished runs ->") and "| `sc` |" in printed
+    assert (out / "results.md").is_file() and not (out / "variants" / "rows16").exists()

@@ -114,6 +114,6 @@ def test_the_paper_variant_trains_and_evaluates_at_the_ci_budget(tmp_path):
     assert math.isfinite(result.metrics["reconstruction.sc"]) and result.metrics["reconstruction.notes"] == 2
     from specinpaint.core import Pipeline
 
-    bundle = Pipeline.load(tmp_path / "variants" / "paper" / "bundle")
+    bundle = Pipeline.load(tmp_path / "variants" / "paper" / "seed-0" / "bundle")
     assert not bundle.normalizer.needs_fit and bundle.representation.p.layout == "notono"
     assert bundle.extras["trained"]["quantizer"]["steps"] == 4

@@ -1,7 +1,7 @@
 """`specinpaint ablate`: run an ablation study (studies/study.py, studies/study_run.py)::
 
     specinpaint ablate STUDY.yaml [--out DIR] [--budget NAME] [--only A,B] [--seeds 0,1,2] [--rerun] [--list]
-                                  [KEY=VALUE ...]
+                                  [--report-only] [KEY=VALUE ...]
 
 Benchmark records are compared by ``python benchmarks/compare.py`` (benchmark tooling, in the
 checkout); ``specinpaint ablate compare`` only says so.
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 USAGE = ("specinpaint ablate STUDY [--out DIR] [--budget NAME] [--only V1,V2] [--seeds S1,S2] [--rerun] [--list] "
-         "[KEY=VALUE ...]")
+         "[--report-only] [KEY=VALUE ...]")
 COMPARE_MOVED = ("'ablate compare' moved to the benchmark tooling: run `python benchmarks/compare.py A.json [B.json]` "
                  "in a source checkout")
 DESCRIPTION = """\
@@ -22,10 +22,12 @@ Run an ablation study: train every variant of the study grid with the same data,
 (and the same quantizer, unless the study compares whole configs: a variant may name its own base
 config), evaluate each with the evaluation of `specinpaint evaluate` on the held-out split, and write
 results.md (mean ± std over the seeds), results.csv, results.json and plots/*.png to the output
-folder, and each run's full evaluation report to variants/NAME[/seed-K]/evaluation/. The whole
+folder, and each run's full evaluation report to variants/NAME/seed-K/evaluation/. The whole
 pipeline is trained when the config has priors and the evaluation measures generation, inpainting
 or the priors; else only the quantizer. Finished runs (result.json with the same config and evaluation) are skipped, so an
-interrupted study resumes where it stopped.
+interrupted study resumes where it stopped, and a study may be run a few seeds at a time
+(--seeds 0, then --seeds 1,2): the table covers every finished run of the seeds asked for.
+--report-only writes the table of the runs finished so far without training anything.
 
 STUDY is a study YAML (e.g. configs/ablations/representation.yaml) or a built-in name
 (ablations/representation, ablations/paper_representation, ablations/paper_vs_specinpaint). The representation study's default
@@ -57,6 +59,9 @@ def _add_options(parser: argparse.ArgumentParser, suppress: bool = False) -> Non
                            "(without it, a variant trained with another config is refused)")
     run_group.add_argument("--list", action="store_true", default=default(False),
                            help="print the expanded grid (what each variant changes) and exit")
+    run_group.add_argument("--report-only", action="store_true", default=default(False),
+                           help="write results.md/csv/json and plots from the runs finished so far in --out "
+                           "(of --only's variants and --seeds' seeds, or all) and exit; trains nothing")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -119,6 +124,13 @@ def _study(args: argparse.Namespace) -> int:
     if torch.cuda.is_available() and budget != "paper":
         print(f"note: CUDA is available but budget '{budget}' is a CPU budget; for the paper's budget "
               "run: specinpaint ablate ablations/paper_representation", file=sys.stderr)
+    if args.report_only:
+        from specinpaint.studies.study_run import report_finished
+
+        results = report_finished(study, out, args.budget, args.rest, seeds, only)
+        print(f"{len(results)} finished runs -> {out}/results.md")
+        print((out / "results.md").read_text())
+        return 0
     from specinpaint.studies.study_run import run_default_study
 
     results = run_default_study(study, out, budget=args.budget, overrides=args.rest, only=only, seeds=seeds,
