@@ -37,4 +37,5 @@ def test_the_long_budget_trains_the_default_jobs_model_longer_on_the_same_data()
     assert set(long.training.priors) == set(default.training.priors) == {"top", "bottom"}
     for level, stage in long.training.priors.items():
         assert stage.steps >= 4 * default.training.priors[level].steps
-    assert long.quantizer.params["hidden_channels"] > default.quantizer.params["hidden_channels"]
+    # same model: the long budget buys steps, not width (a wider quantizer step costs ~4x)
+    assert long.quantizer == default.quantizer and long.sampling == default.sampling
