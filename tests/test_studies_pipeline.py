@@ -68,7 +68,7 @@ def _lines(directory) -> dict[str, int]:
 def test_study_of_the_whole_pipeline_trains_every_stage_and_measures_generation(tmp_path, whole_study):
     out = tmp_path / "out"
     (result,) = run_default_study(whole_study, out, progress=False)
-    directory = run_dir(out, "paper")  # one seed: today's layout
+    directory = run_dir(out, "paper/seed-3")  # every seeded run in its seed folder
     assert result.seed == 3 and (directory / "config.yaml").read_text().count("seed: 3") == 3
     trained = json.loads((directory / "bundle" / "extras.json").read_text())["trained"]
     assert set(STAGES) <= set(trained)
