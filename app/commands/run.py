@@ -10,8 +10,8 @@ from specinpaint.app.cli_common import DEFAULT_OUTPUT
 from specinpaint.core.errors import ConfigError
 
 # `--budget NAME` -> the built-in config it trains (configs/NAME.yaml). The default one is measured
-# in docs/results/quality-cpu.md; "long" trains 4x the steps of every stage, sized from measured
-# step times to about 46 minutes on 2 cores (the whole run not measured yet).
+# in docs/results/quality-cpu.md; "long" trains 4x the steps of every stage (44 min measured fresh
+# on 2 cores, section 5 of that file).
 BUDGET_CONFIGS = {"default": "tiny", "long": "tiny-long"}
 
 
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--budget", choices=sorted(BUDGET_CONFIGS), default="default",
                         help="CPU budget: default (configs/tiny.yaml, 10-13 min on 2 cores) or long "
-                        "(configs/tiny-long.yaml, ~45-60 min: 4x the training steps of every stage)")
+                        "(configs/tiny-long.yaml, ~45 min: 4x the training steps of every stage)")
     parser.add_argument("--config", default=None,
                         help="pipeline YAML or built-in name (default: the --budget's config; not with --budget long)")
     parser.add_argument("-o", "--out", type=Path, default=None,
