@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from specinpaint.core.config import PipelineConfig
@@ -204,8 +205,30 @@ class Variant:
     @property
     def fingerprint(self) -> str:
         """Changes whenever the trained model or its evaluation would change."""
-        blob = self.config_yaml + json.dumps(self.evaluation.model_dump(mode="json"), sort_keys=True)
+        return self.fingerprint_of(self.config_yaml)
+
+    def fingerprint_of(self, config_yaml: str) -> str:
+        """The fingerprint a run of ``config_yaml`` with this run's evaluation has."""
+        blob = config_yaml + json.dumps(self.evaluation.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def same_config(self, saved_yaml: str) -> bool:
+        """Whether a saved run config describes this run: equal text, or equal once re-read by
+        this version (a field added since then takes its default, which is what that run had)."""
+        if saved_yaml == self.config_yaml:
+            return True
+        try:
+            saved = yaml.safe_load(saved_yaml)
+            return isinstance(saved, dict) and dump_config(validate_config(saved, "<saved run>")) == self.config_yaml
+        except (ConfigError, ValidationError, yaml.YAMLError, TypeError, ValueError):
+            return False
+
+    def finished_by(self, saved_yaml: str | None, fingerprint: str) -> bool:
+        """Whether a result with ``fingerprint``, saved beside ``saved_yaml``, is this very run
+        (trained before this version added fields with defaults, its fingerprint differs)."""
+        if fingerprint == self.fingerprint:
+            return True
+        return saved_yaml is not None and self.same_config(saved_yaml) and fingerprint == self.fingerprint_of(saved_yaml)
 
 
 def _validation_message(exc: ValidationError, evaluation: bool = False) -> tuple[str, str]:

@@ -66,7 +66,7 @@ def former_run_dir(out_dir: str | Path, run: Variant) -> Path | None:
     folder = Path(out_dir) / "variants" / run.name
     config_file = folder / CONFIG_FILE
     try:
-        same = config_file.is_file() and config_file.read_text() == run.config_yaml
+        same = config_file.is_file() and run.same_config(config_file.read_text())
     except OSError:
         return None
     return folder if same else None
@@ -170,15 +170,15 @@ def run_study(
     for run in runs:
         directory = run_dir(out, run)
         done = read_result(directory / RESULT_FILE)
-        if done is not None and done.fingerprint == run.fingerprint and not rerun:
+        config_file = directory / CONFIG_FILE
+        saved = config_file.read_text() if config_file.is_file() else None
+        if done is not None and run.finished_by(saved, done.fingerprint) and not rerun:
             log.info("%s: already finished in %s, skipping", run.folder, directory)
             results.append(done)
             continue
-        config_file = directory / CONFIG_FILE
-        saved = config_file.read_text() if config_file.is_file() else None
         if rerun and directory.exists():
             _clear_run_dir(directory)
-        elif saved is not None and saved != run.config_yaml:
+        elif saved is not None and not run.same_config(saved):
             raise ConfigError(
                 f"{directory}: variant '{run.name}' was trained with a different config; "
                 "pass --rerun to replace it or choose another --out"
@@ -230,8 +230,11 @@ def finished_results(study: Study, out_dir: str | Path, budget: str | None = Non
     study restricted with ``only`` still writes the whole table so far."""
     found = []
     for run in expand_study(study, budget, overrides, only, seeds=seeds):
-        done = read_result(run_dir(out_dir, run) / RESULT_FILE)
-        if done is not None and done.fingerprint == run.fingerprint:
+        directory = run_dir(out_dir, run)
+        done = read_result(directory / RESULT_FILE)
+        config_file = directory / CONFIG_FILE
+        saved = config_file.read_text() if config_file.is_file() else None
+        if done is not None and run.finished_by(saved, done.fingerprint):
             found.append(done)
     return found
 

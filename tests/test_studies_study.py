@@ -378,3 +378,40 @@ def test_cli_report_only_writes_the_table_of_finished_runs_and_trains_nothing(tm
     printed = capsys.readouterr().out
     assert printed.startswith("1 finished runs ->") and "| `sc` |" in printed
     assert (out / "results.md").is_file() and not (out / "variants" / "rows16").exists()
+
+
+def test_a_run_saved_before_a_new_config_field_is_still_finished(tmp_path, fake_study):
+    """A version that adds a config field (with a default) changes every run's config text and
+    fingerprint; runs saved by the older version are still recognised, not trained again."""
+    calls = []
+
+    def trainer(variant, vdir):
+        calls.append(variant.name)
+        return variant.config.representation.params["rows"]
+
+    def evaluator(rows, run, directory):
+        return {"reconstruction.sc": 1.0 / rows}
+
+    out = tmp_path / "out"
+    study = load_study(fake_study)
+    run_study(study, out, trainer=trainer, evaluator=evaluator)
+    assert calls == ["rows8", "rows16"]
+    runs = {run.name: run for run in expand_study(study, None)}
+    for name, run in runs.items():  # rewrite both runs as the older version saved them
+        config_file, result_file = run_dir(out, name) / "config.yaml", run_dir(out, name) / RESULT_FILE
+        older = yaml.safe_load(config_file.read_text())
+        assert older["training"]["quantizer"].pop("weight_decay") == 0.0
+        older_yaml = yaml.safe_dump(older, sort_keys=False)
+        config_file.write_text(older_yaml)
+        result = json.loads(result_file.read_text())
+        result["fingerprint"] = run.fingerprint_of(older_yaml)
+        result_file.write_text(json.dumps(result))
+        assert result["fingerprint"] != run.fingerprint and run.same_config(older_yaml)
+    results = run_study(study, out, trainer=trainer, evaluator=evaluator)
+    assert calls == ["rows8", "rows16"] and [r.metrics["reconstruction.sc"] for r in results] == [1 / 8, 1 / 16]
+    # a saved value that differs from the default is another run, not an older version of this one
+    config_file = run_dir(out, "rows8") / "config.yaml"
+    other = yaml.safe_load(config_file.read_text())
+    other["training"]["quantizer"]["weight_decay"] = 0.5
+    assert not runs["rows8"].same_config(yaml.safe_dump(other, sort_keys=False))
+    assert not runs["rows8"].same_config("not: [valid")
