@@ -85,7 +85,9 @@ class LevelAlias(BaseModel):
         return data
 
 
-class CodesRequest(Strict):
+class CodesRequest(Labels):
+    """Codes to render; the labels reach a quantizer whose decoder takes them (else ignored)."""
+
     codes: CodesJson
 
 
@@ -96,7 +98,9 @@ class InpaintRequest(LevelAlias, Labels, Sampling):
     dilate: int = Field(0, ge=0, le=4, description="grow the region by this many cells")
 
 
-class AttenuateRequest(Strict):
+class AttenuateRequest(Labels):
+    """Attenuation decodes the codes first: the labels reach a decoder that takes them."""
+
     codes: CodesJson
     region: RegionModel
     amount_db: float = Field(20.0, ge=0, le=120)

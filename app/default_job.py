@@ -29,6 +29,7 @@ import torch
 from specinpaint.core.atomic import atomic_write_text
 from specinpaint.core.bundle import BUNDLE_DIR, METADATA_FILE, WEIGHTS_FILE
 from specinpaint.core.codemaps import Codemaps
+from specinpaint.core.conditioning import NULL_LABEL, Conditioning
 from specinpaint.core.errors import BundleError
 from specinpaint.core.region import Region
 
@@ -141,15 +142,16 @@ def _read_stamp(out: Path) -> dict | None:
         return None
 
 
-def _first_store_note(out: Path) -> Codemaps | None:
-    """Codes of one training note (from the run's code store), for the 'dataset note' demo."""
+def _first_store_note(out: Path) -> tuple[Codemaps, Conditioning] | None:
+    """Codes and labels of one training note (from the run's code store), for the 'dataset note'
+    demo."""
     from specinpaint.core.errors import SpecinpaintError
 
     try:
         from specinpaint.data.code_store import CodeStore
 
         store = CodeStore(out / "codes" / "train", verify=False)
-        return store.batch([0])[0] if len(store) else None
+        return store.batch([0]) if len(store) else None
     except (SpecinpaintError, ImportError, OSError):
         return None
 
@@ -171,7 +173,7 @@ def make_demo(
     *,
     seed: int = 0,
     progress: bool = True,
-    dataset_codes: Codemaps | None = None,
+    dataset_codes: tuple[Codemaps, Conditioning] | None = None,
 ) -> list[ReportItem]:
     """Generate, inpaint, attenuate and sample-pack a few notes; write WAVs and PNGs under
     ``out_dir/demo``; return the report items (paths relative to ``out_dir``)."""
@@ -191,11 +193,13 @@ def make_demo(
     bar = tqdm(total=7 if dataset_codes is not None else 6, desc="demo notes", unit="note", disable=not progress)
 
     def add(name: str, title: str, description: str, audio: torch.Tensor, codes: Codemaps,
-            masks: Mapping[str, torch.Tensor] | None = None, **details: Any) -> None:
+            masks: Mapping[str, torch.Tensor] | None = None, labels: tuple[Any, Any] = (None, None),
+            **details: Any) -> None:
+        """``labels``: the (pitch, family) the note's spectrogram image is decoded with."""
         wav = demo / f"{name}.wav"
         write_wav(wav, audio, editor.geometry.sample_rate)
         pngs = write_note_pngs(editor, codes, demo, stem=f"{name}-", masks=masks, channels=1,
-                               fast_codemaps=True)
+                               fast_codemaps=True, pitch=labels[0], family=labels[1])
         images = [(p.stem.removeprefix(f"{name}-"), str(p.relative_to(out))) for p in pngs]
         items.append(ReportItem(title, description, str(wav.relative_to(out)), images, details))
         bar.update()
@@ -207,32 +211,34 @@ def make_demo(
     for i, (pitch, family) in enumerate([(p60, brass), (p48, string)]):
         add(f"generated-{i}", f"Generated note {i + 1}: {family}, MIDI {pitch}",
             "Sampled from scratch (one batch): top codes from the top prior, bottom codes from the bottom prior.",
-            base.audio[i], base.codes.select(i), pitch=pitch, family=family, seed=seed)
+            base.audio[i], base.codes.select(i), labels=(pitch, family), pitch=pitch, family=family, seed=seed)
     note = base.codes.select(0)
 
     edit = editor.inpaint(note, regions["middle"], pitch=p60, family=flute, level="top", seed=seed + 1)
     add("inpaint-top", f"Inpainted (top level): a box re-drawn as {flute}",
         f"Region {_box(regions['middle'])}: top codes resampled, then the bottom codes under them.",
-        edit.audio[0], edit.codes, edit.masks, changed=_changed(note, edit.codes))
+        edit.audio[0], edit.codes, edit.masks, labels=(p60, flute), changed=_changed(note, edit.codes))
 
     edit = editor.inpaint(note, regions["low band"], pitch=p60, family=organ, level="bottom", seed=seed + 2)
     add("inpaint-bottom", f"Inpainted (bottom level): low band re-detailed as {organ}",
         f"Region {_box(regions['low band'])}: only bottom (detail) codes resampled; the top codes are kept.",
-        edit.audio[0], edit.codes, edit.masks, changed=_changed(note, edit.codes))
+        edit.audio[0], edit.codes, edit.masks, labels=(p60, organ), changed=_changed(note, edit.codes))
 
-    edit = editor.attenuate(note, regions["tail"], amount_db=30.0)
+    edit = editor.attenuate(note, regions["tail"], amount_db=30.0, pitch=p60, family=brass)
     add("attenuated", "Attenuated: the second half lowered by 30 dB",
         f"Region {_box(regions['tail'])}: decoded, lowered in the spectrogram, re-encoded.",
-        edit.audio[0], edit.codes, edit.masks, changed=_changed(note, edit.codes))
+        edit.audio[0], edit.codes, edit.masks, labels=(p60, brass), changed=_changed(note, edit.codes))
 
     pack = editor.sample_pack(note, [p48, p55, p67], family=brass, sampling={"seed": seed + 3})
     add("pack-67", f"Sample pack: same top codes, bottom codes resampled for MIDI {p67}",
         f"One bottom map per pitch, all pitches in one batch (the pack also holds {p48} and {p55}).",
-        pack.audio[2], pack.codes.select(2), pitches=pack.pitches)
+        pack.audio[2], pack.codes.select(2), labels=(p67, brass), pitches=pack.pitches)
     if dataset_codes is not None:
-        audio = editor.decode_long(dataset_codes)[0]
+        codes, conditioning = dataset_codes
+        known = [None if int(v) == NULL_LABEL else int(v) for v in (conditioning.pitch[0], conditioning.family[0])]
+        audio = editor.decode_long(codes, pitch=known[0], family=known[1])[0]
         add("dataset-note", "A training note, reconstructed from its codes",
-            "Codes extracted by the trained quantizer, decoded back to audio.", audio, dataset_codes)
+            "Codes extracted by the trained quantizer, decoded back to audio.", audio, codes, labels=tuple(known))
     bar.close()
     return items
 

@@ -190,7 +190,9 @@ class EditorService:
 
     def attenuate(self, req: AttenuateRequest) -> CodesResponse:
         codes = self.codes(req.codes)
-        result = self.run_locked(self.editor.attenuate, codes, self.region(req.region), req.amount_db, decode=False)
+        self.check_labels(req.pitch, req.family)
+        result = self.run_locked(self.editor.attenuate, codes, self.region(req.region), req.amount_db,
+                                 pitch=req.pitch, family=req.family, decode=False)
         return CodesResponse(codes=codes_json(result.codes), masks=masks_json(result.masks))
 
     def noise(self, req: NoiseRequest) -> CodesResponse:
@@ -213,7 +215,8 @@ class EditorService:
         from specinpaint.core.audio import wav_bytes
 
         codes = self.codes(req.codes)
-        audio = self.run_locked(self.editor.decode_long, codes)
+        self.check_labels(req.pitch, req.family)
+        audio = self.run_locked(self.editor.decode_long, codes, pitch=req.pitch, family=req.family)
         return wav_bytes(audio[0], self.editor.geometry.sample_rate)
 
     def spectrogram(self, req: CodesRequest) -> bytes:
@@ -221,7 +224,8 @@ class EditorService:
         from .images import log_magnitude_png
 
         codes = self.codes(req.codes)
-        spec = self.run_locked(self.editor.decode_spectrogram, codes)
+        self.check_labels(req.pitch, req.family)
+        spec = self.run_locked(self.editor.decode_spectrogram, codes, pitch=req.pitch, family=req.family)
         return log_magnitude_png(spec[0, self.editor.level_channel], self.editor.db_per_log_unit)
 
     def sample_pack(self, req: SamplePackRequest) -> tuple[bytes, str]:

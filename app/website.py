@@ -142,7 +142,8 @@ def _grid(editor: Editor, out: Path, cells: list[tuple[str, int]], families: lis
         chunk = cells[start:start + batch_size]
         result = editor.generate([p for _, p in chunk], [f for f, _ in chunk], n=len(chunk),
                                  sampling={"seed": seed + batch})
-        spec = editor.decode_spectrogram(result.codes)[:, editor.level_channel]
+        spec = editor.decode_spectrogram(result.codes, pitch=[p for _, p in chunk],
+                                         family=[f for f, _ in chunk])[:, editor.level_channel]
         for i, (family, pitch) in enumerate(chunk):
             stem = f"grid/{_safe(family)}-{pitch}"
             write_wav(out / f"{stem}.wav", result.audio[i], editor.geometry.sample_rate)
@@ -168,7 +169,7 @@ def _variants(editor: Editor, out: Path, note: Note, seed: int, bar: Any) -> tup
         if audio_path is None:
             write_wav(wav, audio, rate)
         pngs = write_note_pngs(editor, codes, folder, stem=f"{name}-", masks=masks, channels=1, fast_codemaps=True,
-                               audio_path=audio_path)
+                               audio_path=audio_path, pitch=pitch, family=family)
         images = [(p.stem.removeprefix(f"{name}-"), str(p.relative_to(out))) for p in pngs]
         items.append(ReportItem(title, description, str(wav.relative_to(out)), images, details))
         bar.update()
@@ -178,7 +179,7 @@ def _variants(editor: Editor, out: Path, note: Note, seed: int, bar: Any) -> tup
     codes = editor.encode_long(note.audio)
     add("original", "The note", f"{note.source}; its input spectrogram (first window) and what its codes decode to.",
         note.audio, codes, audio_path=original, pitch=note.pitch, family=note.family)
-    reconstruction = editor.decode_long(codes)[0]
+    reconstruction = editor.decode_long(codes, pitch=pitch, family=family)[0]
     add("reconstruction", "Its reconstruction", "The note's codes decoded back to audio: what every variant "
         "starts from.", reconstruction, codes)
     columns = codes[editor.geometry.levels[0]].shape[-1]

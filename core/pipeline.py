@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .codemaps import Codemaps
+from .conditioning import Conditioning
 from .config import PipelineConfig
 from .errors import ConfigError
 from .model_size import build_checked
@@ -43,6 +44,7 @@ class Pipeline(nn.Module):
         self.quantizer: Quantizer = build_checked(
             lambda: quantizers.build(config.quantizer.name, config.quantizer.params), where("quantizer.params")
         )
+        self.quantizer.bind_representation(self.representation)
         self.priors = nn.ModuleDict({
             level: build_checked(lambda spec=spec: priors.build(spec.name, spec.params), where(f"priors.{level}.params"))
             for level, spec in config.priors.items()
@@ -114,10 +116,19 @@ class Pipeline(nn.Module):
         """Audio [B, num_samples] → codemaps (e.g. top [B, 32, 4], bottom [B, 64, 8])."""
         return self.quantizer.encode(self.spectrogram(audio.to(self.device)))
 
+    def decode_codes(self, codes: Codemaps, conditioning: Conditioning | None = None) -> torch.Tensor:
+        """Codemaps → normalised spectrogram [B, C, F, T]; the notes' labels reach the quantizer
+        when its decoder takes them (``Quantizer.label_conditioned``), and are ignored otherwise."""
+        codes = codes.to(self.device)
+        if conditioning is not None and self.quantizer.label_conditioned:
+            return self.quantizer.decode(codes, conditioning.to(self.device))
+        return self.quantizer.decode(codes)
+
     @torch.no_grad()
-    def decode(self, codes: Codemaps, length: int | None = None) -> torch.Tensor:
-        """Codemaps → audio [B, length]."""
-        return self.audio_from_spectrogram(self.quantizer.decode(codes.to(self.device)), length)
+    def decode(self, codes: Codemaps, length: int | None = None,
+               conditioning: Conditioning | None = None) -> torch.Tensor:
+        """Codemaps → audio [B, length] (``conditioning``: see `decode_codes`)."""
+        return self.audio_from_spectrogram(self.decode_codes(codes, conditioning), length)
 
     # -- bundle (core/bundle.py) --------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

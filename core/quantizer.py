@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from torch import nn
 
 from .codemaps import Codemaps
+from .conditioning import Conditioning
 
 
 @dataclass
@@ -37,7 +38,10 @@ class QuantizerOutput:
 class Quantizer(nn.Module, ABC):
     """``forward(spec) → QuantizerOutput``; ``encode(spec) → Codemaps`` (deterministic in eval
     mode); ``decode(codes) → spec``. ``codemap_shapes((C, F, T))`` gives each level's (F, T);
-    ``num_codes`` gives each level's codebook size; ``levels`` lists levels coarsest first."""
+    ``num_codes`` gives each level's codebook size; ``levels`` lists levels coarsest first.
+
+    A quantizer whose decoder also takes the notes' labels says so with ``label_conditioned``; only
+    then do callers pass ``conditioning`` to ``forward`` and ``decode``."""
 
     Params: ClassVar[type[BaseModel]]
     description: ClassVar[str] = ""
@@ -54,14 +58,22 @@ class Quantizer(nn.Module, ABC):
     @abstractmethod
     def num_codes(self) -> dict[str, int]: ...
 
+    @property
+    def label_conditioned(self) -> bool:
+        return False
+
+    def bind_representation(self, representation) -> None:
+        """Called once by the `Pipeline` with its representation (e.g. for the rows' frequencies);
+        nothing by default."""
+
     @abstractmethod
     def codemap_shapes(self, input_shape: tuple[int, int, int]) -> dict[str, tuple[int, int]]: ...
 
     @abstractmethod
-    def forward(self, spec: torch.Tensor) -> QuantizerOutput: ...
+    def forward(self, spec: torch.Tensor, conditioning: Conditioning | None = None) -> QuantizerOutput: ...
 
     @abstractmethod
     def encode(self, spec: torch.Tensor) -> Codemaps: ...
 
     @abstractmethod
-    def decode(self, codes: Codemaps) -> torch.Tensor: ...
+    def decode(self, codes: Codemaps, conditioning: Conditioning | None = None) -> torch.Tensor: ...

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from specinpaint.core.codemaps import Codemaps
+from specinpaint.core.conditioning import Conditioning
 
 from .errors import EditError
 from .geometry import Geometry
@@ -26,7 +27,7 @@ LN10 = math.log(10.0)
 
 
 def attenuate(editor: Editor, source: Source, region: RegionLike, amount_db: float = 20.0, *,
-              decode: bool = True) -> EditResult:
+              decode: bool = True, conditioning: Conditioning | None = None) -> EditResult:
     if not math.isfinite(amount_db) or amount_db < 0:
         raise EditError(f"amount_db must be a finite number >= 0, got {amount_db}")
     geometry, pipeline = editor.geometry, editor.pipeline
@@ -35,7 +36,7 @@ def attenuate(editor: Editor, source: Source, region: RegionLike, amount_db: flo
     masks = editor.region_masks(region, columns, level=finest, batch=codes.batch_size)
     masks = {lvl: m | coarse_any(masks[finest], m.shape[-2:]) for lvl, m in masks.items()}
     if amount_db == 0:  # nothing to lower: keep the codes (re-encoding is not idempotent)
-        return editor.result(codes, columns, masks, decode)
+        return editor.result(codes, columns, masks, decode, conditioning)
     channel = level_channel(pipeline.representation)
     db_per_unit = db_per_log_unit(pipeline.representation)
     w = geometry.window_columns
@@ -44,7 +45,7 @@ def attenuate(editor: Editor, source: Source, region: RegionLike, amount_db: flo
     with editor.inference():
         for start in geometry.window_starts(columns):
             window = geometry.slice(codes, start, w).to(device)
-            spec = pipeline.normalizer.denormalize(pipeline.quantizer.decode(window))
+            spec = pipeline.normalizer.denormalize(pipeline.decode_codes(window, conditioning))
             cell = _spectrogram_mask(geometry, masks, start, spec.shape[-2:]).to(device)
             spec = spec.clone()
             spec[:, channel] = spec[:, channel] - cell.float() * amount_db / db_per_unit
@@ -53,7 +54,7 @@ def attenuate(editor: Editor, source: Source, region: RegionLike, amount_db: flo
             for lvl in geometry.levels:
                 lo, hi = start * geometry.ratios[lvl], (start + w) * geometry.ratios[lvl]
                 maps[lvl][..., lo:hi] = torch.where(masks[lvl][..., lo:hi], new[lvl], maps[lvl][..., lo:hi])
-    return editor.result(Codemaps(maps), columns, masks, decode)
+    return editor.result(Codemaps(maps), columns, masks, decode, conditioning)
 
 
 def level_channel(representation) -> int:

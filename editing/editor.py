@@ -37,6 +37,8 @@ from .results import EditResult, SamplePack
 
 #: What an operation edits: codemaps (checked), or audio [B, N] / [N] of any length (encoded).
 Source = Codemaps | torch.Tensor | Any
+#: A pitch (MIDI) or family (name or index): one value for every note, one per note, or None.
+Labels = int | str | Sequence[int | str | None] | None
 
 
 class Editor:
@@ -76,14 +78,18 @@ class Editor:
                                 sampling=sampling, dilate=dilate, decode=decode, progress=progress)
 
     def attenuate(self, source: Source, region: RegionLike, amount_db: float = 20.0, *,
-                  decode: bool = True) -> EditResult:
-        """Lower the level inside ``region`` by ``amount_db`` dB and re-encode."""
-        return _attenuate.attenuate(self, source, region, amount_db, decode=decode)
+                  pitch: Labels = None, family: Labels = None, decode: bool = True) -> EditResult:
+        """Lower the level inside ``region`` by ``amount_db`` dB and re-encode (``pitch``/``family``:
+        the note's labels, for a quantizer whose decoder takes them)."""
+        return _attenuate.attenuate(self, source, region, amount_db, decode=decode,
+                                    conditioning=self.labels.conditioning(pitch, family, self.batch_of(source)))
 
     def noise(self, source: Source, region: RegionLike, level: str = "top", seed: int | None = None, *,
-              dilate: int = 0, decode: bool = True) -> EditResult:
-        """Fill ``region`` with uniformly random codes (the noise brush)."""
-        return _noise.noise(self, source, region, level, seed, dilate=dilate, decode=decode)
+              pitch: Labels = None, family: Labels = None, dilate: int = 0, decode: bool = True) -> EditResult:
+        """Fill ``region`` with uniformly random codes (the noise brush; ``pitch``/``family``: as in
+        `attenuate`)."""
+        return _noise.noise(self, source, region, level, seed, dilate=dilate, decode=decode,
+                            conditioning=self.labels.conditioning(pitch, family, self.batch_of(source)))
 
     def sample_pack(self, source: Source, pitches: Sequence[int], family: str | int | None = None,
                     sampling: SamplingOptions | Mapping[str, Any] | None = None) -> SamplePack:
@@ -98,6 +104,13 @@ class Editor:
             return source.to("cpu"), self.geometry.check_codes(source)
         codes = self.encode_long(torch.as_tensor(source))
         return codes, codes[self.geometry.levels[0]].shape[-1]
+
+    def batch_of(self, source: Source) -> int:
+        """How many notes ``source`` holds (codemaps, or audio [B, N] / [N])."""
+        if isinstance(source, Codemaps):
+            return source.batch_size
+        audio = torch.as_tensor(source)
+        return 1 if audio.dim() == 1 else int(audio.shape[0])
 
     def check_codes(self, codes: Codemaps) -> int:
         """Validate codes against this pipeline; return the number of coarsest columns."""
@@ -122,12 +135,15 @@ class Editor:
         plan = plan_resample(self.geometry, self.pipeline.priors, masks, level, options)
         with self.inference():
             new = resample(self.geometry, codes, masks, plan, conditioning, self.pipeline.device, progress)
-        return self.result(new, columns, masks, decode)
+        return self.result(new, columns, masks, decode, conditioning)
 
-    def result(self, codes: Codemaps, columns: int, masks: Mapping[str, torch.Tensor], decode: bool) -> EditResult:
-        """The `EditResult` of checked codes, decoded unless ``decode`` is False."""
+    def result(self, codes: Codemaps, columns: int, masks: Mapping[str, torch.Tensor], decode: bool,
+               conditioning: Conditioning | None = None) -> EditResult:
+        """The `EditResult` of checked codes, decoded (with the notes' labels, for a decoder that
+        takes them) unless ``decode`` is False."""
         with self.inference():
-            audio = windows.decode_long(self.pipeline, self.geometry, codes, columns) if decode else None
+            audio = (windows.decode_long(self.pipeline, self.geometry, codes, columns, conditioning=conditioning)
+                     if decode else None)
         return EditResult(audio, codes, self.geometry.sample_rate, dict(masks))
 
     @contextlib.contextmanager
@@ -142,17 +158,23 @@ class Editor:
         with self.inference():
             return windows.encode_long(self.pipeline, self.geometry, audio)
 
-    def decode_long(self, codes: Codemaps, length: int | None = None) -> torch.Tensor:
-        """Codemaps of any (>= one window) length → audio [B, length], windows cross-faded."""
+    def decode_long(self, codes: Codemaps, length: int | None = None, *, pitch: Labels = None,
+                    family: Labels = None) -> torch.Tensor:
+        """Codemaps of any (>= one window) length → audio [B, length], windows cross-faded;
+        ``pitch``/``family``: the notes' labels, for a quantizer whose decoder takes them
+        (`Pipeline.decode_codes`; ignored otherwise)."""
         columns = self.check_codes(codes)
+        conditioning = self.labels.conditioning(pitch, family, codes.batch_size)
         with self.inference():
-            return windows.decode_long(self.pipeline, self.geometry, codes, columns, length)
+            return windows.decode_long(self.pipeline, self.geometry, codes, columns, length, conditioning)
 
-    def decode_spectrogram(self, codes: Codemaps) -> torch.Tensor:
-        """Codemaps of any length → the raw spectrogram [B, C, F, T] of all their columns."""
+    def decode_spectrogram(self, codes: Codemaps, *, pitch: Labels = None, family: Labels = None) -> torch.Tensor:
+        """Codemaps of any length → the raw spectrogram [B, C, F, T] of all their columns
+        (``pitch``/``family``: as in `decode_long`)."""
         columns = self.check_codes(codes)
+        conditioning = self.labels.conditioning(pitch, family, codes.batch_size)
         with self.inference():
-            return windows.decode_spectrogram(self.pipeline, self.geometry, codes, columns)
+            return windows.decode_spectrogram(self.pipeline, self.geometry, codes, columns, conditioning)
 
     @property
     def level_channel(self) -> int:

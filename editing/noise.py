@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from specinpaint.core.codemaps import Codemaps
+from specinpaint.core.conditioning import Conditioning
 from specinpaint.core.prior import MAX_SEED
 
 from .errors import EditError
@@ -24,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 def noise(
     editor: Editor, source: Source, region: RegionLike, level: str = "top", seed: int | None = None, *,
-    dilate: int = 0, decode: bool = True,
+    dilate: int = 0, decode: bool = True, conditioning: Conditioning | None = None,
 ) -> EditResult:
     if seed is not None and not 0 <= int(seed) <= MAX_SEED:
         raise EditError(f"seed must be in 0..{MAX_SEED}, got {seed}")
@@ -39,4 +40,4 @@ def noise(
     for lvl in editor.geometry.levels:
         drawn = torch.randint(0, editor.geometry.num_codes[lvl], codes[lvl].shape, generator=generator)
         maps[lvl] = torch.where(masks[lvl], drawn, codes[lvl])
-    return editor.result(Codemaps(maps), columns, masks, decode)
+    return editor.result(Codemaps(maps), columns, masks, decode, conditioning)

@@ -15,6 +15,7 @@ import torch
 
 from specinpaint.core.audio import fit_length, prepare_batch
 from specinpaint.core.codemaps import Codemaps
+from specinpaint.core.conditioning import Conditioning
 
 from .geometry import Geometry
 
@@ -44,20 +45,23 @@ def encode_long(pipeline: Pipeline, geometry: Geometry, audio: torch.Tensor) -> 
 
 
 def decode_long(
-    pipeline: Pipeline, geometry: Geometry, codes: Codemaps, columns: int, length: int | None = None
+    pipeline: Pipeline, geometry: Geometry, codes: Codemaps, columns: int, length: int | None = None,
+    conditioning: Conditioning | None = None,
 ) -> torch.Tensor:
     """Checked codemaps of ``columns`` (>= one window) coarsest columns → audio [B, length]
-    (default: the columns' duration)."""
+    (default: the columns' duration); ``conditioning``: the notes' labels, for a quantizer whose
+    decoder takes them (`Pipeline.decode_codes`)."""
     if columns == geometry.window_columns:
-        audio = pipeline.decode(codes).cpu()
+        audio = pipeline.decode(codes, conditioning=conditioning).cpu()
     else:
-        audio = _decode_overlapped(pipeline, geometry, codes, columns)
+        audio = _decode_overlapped(pipeline, geometry, codes, columns, conditioning)
     if length is not None:
         return fit_length(audio, length)
     return audio[..., :geometry.column_samples(columns)]
 
 
-def _decode_overlapped(pipeline: Pipeline, geometry: Geometry, codes: Codemaps, columns: int) -> torch.Tensor:
+def _decode_overlapped(pipeline: Pipeline, geometry: Geometry, codes: Codemaps, columns: int,
+                       conditioning: Conditioning | None) -> torch.Tensor:
     w, n = geometry.window_columns, geometry.num_samples
     hop = max(1, w // 2)
     starts = sorted(set(list(range(0, columns - w + 1, hop)) + [columns - w]))
@@ -66,7 +70,7 @@ def _decode_overlapped(pipeline: Pipeline, geometry: Geometry, codes: Codemaps, 
     weight = torch.zeros(total)
     fade = trapezoid(n, geometry.column_samples(hop))
     for start in starts:
-        audio = pipeline.decode(geometry.slice(codes, start, w)).cpu()
+        audio = pipeline.decode(geometry.slice(codes, start, w), conditioning=conditioning).cpu()
         offset = geometry.column_samples(start)
         span = min(n, total - offset)
         ramp = fade[:span].clone()
@@ -79,14 +83,15 @@ def _decode_overlapped(pipeline: Pipeline, geometry: Geometry, codes: Codemaps, 
     return out / weight.clamp_min(1e-6)
 
 
-def decode_spectrogram(pipeline: Pipeline, geometry: Geometry, codes: Codemaps, columns: int) -> torch.Tensor:
+def decode_spectrogram(pipeline: Pipeline, geometry: Geometry, codes: Codemaps, columns: int,
+                       conditioning: Conditioning | None = None) -> torch.Tensor:
     """Checked codemaps of any length → the raw (denormalised, cleaned) spectrogram [B, C, F, T]
     of all columns, window by window (for images and analysis)."""
     w = geometry.window_columns
     pieces, done = [], 0
     device = pipeline.device
     for start in geometry.window_starts(columns):
-        spec = pipeline.quantizer.decode(geometry.slice(codes, start, w).to(device))
+        spec = pipeline.decode_codes(geometry.slice(codes, start, w).to(device), conditioning)
         spec = pipeline.representation.clean(pipeline.normalizer.denormalize(spec)).cpu()
         per_column = spec.shape[-1] // w
         pieces.append(spec[..., (done - start) * per_column:])

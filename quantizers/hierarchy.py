@@ -22,10 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from torch import nn
 
 from specinpaint.core.codemaps import Codemaps
+from specinpaint.core.conditioning import Conditioning
 from specinpaint.core.errors import ConfigError, SpecinpaintError
 from specinpaint.core.quantizer import Quantizer, QuantizerOutput
 
 from .blocks import Decoder, Encoder, Stride, Upsampler
+from .decoder_labels import DecoderLabels
 
 
 def level_names(num_levels: int) -> tuple[str, ...]:
@@ -112,6 +114,20 @@ class HierarchyParams(BaseModel):
         "the threshold (applied by the trainer)",
     )
 
+    decoder_label_channels: int = Field(
+        0, ge=0, description="channels of pitch/family maps the decoder sees beside the codes (0: the decoder sees "
+        "codes only; see quantizers.decoder_labels)",
+    )
+    decoder_label_pitch_maps: Literal["table", "comb"] = Field(
+        "table", description="how the decoder sees the pitch: a learned map per pitch, or the harmonic comb of the "
+        "representation's rows (quantizers.decoder_labels)",
+    )
+    decoder_label_rows: int = Field(64, ge=1, description="frequency resolution of each pitch's learned map (table)")
+    decoder_label_families: int = Field(11, ge=1, description="family classes the decoder knows (NSynth has 11)")
+    decoder_label_dropout: float = Field(
+        0.1, ge=0, le=1, description="training probability of null labels (so unlabelled audio decodes too)"
+    )
+
     @field_validator("bottom_strides", "top_strides")
     @classmethod
     def _positive(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -172,7 +188,13 @@ class HierarchicalVAE(Quantizer):
             self.quantize_convs[name] = nn.Conv2d(c if coarsest else c + d, d, 1)
             self.codebooks[name] = make_codebook(name)
         self._num_codes = {name: int(self.codebooks[name].num_codes) for name in self._levels}
-        self.decoder = Decoder(d * len(self._levels), p.in_channels, c, *block, p.bottom_strides)
+        self.decoder_labels = (
+            DecoderLabels(p.decoder_label_pitch_maps, p.decoder_label_channels, p.decoder_label_rows,
+                          stride_product(p.bottom_strides)[0], p.decoder_label_families, p.decoder_label_dropout)
+            if p.decoder_label_channels else None
+        )
+        label_channels = self.decoder_labels.out_channels if self.decoder_labels is not None else 0
+        self.decoder = Decoder(d * len(self._levels) + label_channels, p.in_channels, c, *block, p.bottom_strides)
         weights = torch.tensor(p.channel_weights or [1.0] * p.in_channels, dtype=torch.float32)
         self.register_buffer("channel_weights", weights / weights.sum(), persistent=False)
 
@@ -184,6 +206,14 @@ class HierarchicalVAE(Quantizer):
     @property
     def num_codes(self) -> dict[str, int]:
         return dict(self._num_codes)
+
+    @property
+    def label_conditioned(self) -> bool:
+        return self.decoder_labels is not None
+
+    def bind_representation(self, representation) -> None:
+        if self.decoder_labels is not None:
+            self.decoder_labels.set_bin_frequencies(representation.bin_frequencies_hz())
 
     def level_factors(self) -> dict[str, tuple[int, int]]:
         """Total (freq, time) downsampling of each level relative to the input."""
@@ -258,10 +288,17 @@ class HierarchicalVAE(Quantizer):
             coarser = quants[name]
         return quants, codes, commits, metrics
 
-    def _decode_quantized(self, quants: dict[str, torch.Tensor]) -> torch.Tensor:
+    def _decode_quantized(self, quants: dict[str, torch.Tensor], conditioning: Conditioning | None) -> torch.Tensor:
         finest = self._levels[-1]
         parts = [self.upsamplers[name](quants[name]) for name in self._levels[:-1]]
-        return self.decoder(torch.cat([*parts, quants[finest]], 1))
+        parts.append(quants[finest])
+        labels = self.decoder_labels
+        if labels is None:
+            return self.decoder(torch.cat(parts, 1))
+        b, _, f, t = quants[finest].shape
+        pitch, family = labels.indices(conditioning, b)
+        parts.append(labels(pitch, family, f, t).to(quants[finest].dtype))
+        return self.decoder(torch.cat(parts, 1))
 
     def recon_loss(self, recon: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Channel-weighted reconstruction loss and the per-channel errors [C]."""
@@ -271,12 +308,13 @@ class HierarchicalVAE(Quantizer):
         return (per_channel * self.channel_weights).sum(), per_channel
 
     # -- public API ------------------------------------------------------------------------------
-    def forward(self, spec: torch.Tensor) -> QuantizerOutput:
+    def forward(self, spec: torch.Tensor, conditioning: Conditioning | None = None) -> QuantizerOutput:
         """Training/evaluation pass: reconstruction, codes, weighted losses and usage metrics (0-d
-        tensors: read once per logging window). Codebooks are updated only in training mode."""
+        tensors: read once per logging window). Codebooks are updated only in training mode.
+        ``conditioning`` reaches the decoder when it takes labels (else it is ignored)."""
         self._check_input(spec)
         quants, codes, commits, metrics = self._quantize(self._features(spec), train=True)
-        recon = self._decode_quantized(quants)
+        recon = self._decode_quantized(quants, conditioning)
         recon_loss, per_channel = self.recon_loss(recon, spec)
         losses = {"recon": recon_loss}
         for name, commit in commits.items():
@@ -292,8 +330,9 @@ class HierarchicalVAE(Quantizer):
         _, codes, _, _ = self._quantize(self._features(spec), train=False)
         return Codemaps(codes)
 
-    def decode(self, codes: Codemaps) -> torch.Tensor:
-        """Codemaps → reconstructed normalised spectrogram [B, C, F, T]."""
+    def decode(self, codes: Codemaps, conditioning: Conditioning | None = None) -> torch.Tensor:
+        """Codemaps → reconstructed normalised spectrogram [B, C, F, T]; ``conditioning`` (the
+        notes' labels) reaches the decoder when it takes labels (else it is ignored)."""
         missing = [name for name in self._levels if name not in codes]
         if missing:
             raise SpecinpaintError(f"codemaps lack level '{missing[0]}' (quantizer levels: {', '.join(self._levels)})")
@@ -314,4 +353,4 @@ class HierarchicalVAE(Quantizer):
                 quants[name] = channels_first(self._codebook(name).lookup(codes[name].to(self.channel_weights.device)))
             except ValueError as exc:
                 raise SpecinpaintError(f"codemap '{name}': {exc}") from None
-        return self._decode_quantized(quants)
+        return self._decode_quantized(quants, conditioning)

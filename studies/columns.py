@@ -34,6 +34,10 @@ RECONSTRUCTION: dict[str, tuple[str, str]] = {
     "octave_error_rate": ("decoded notes whose pitch is off by whole octaves (share)", "lower"),
     "family_accuracy": ("family classifier on the decoded notes (share right)", "higher"),
     "raw_family_accuracy": ("the classifier on the raw notes: the ceiling", ""),
+    "unlabelled_sc": ("spectral convergence of the same notes decoded without their labels (only for a "
+                      "decoder that takes labels)", "lower"),
+    "unlabelled_pitch_accuracy": ("pitch accuracy of the notes decoded without their labels (only for a decoder "
+                                  "that takes labels)", "higher"),
     "notes": ("held-out notes encoded and decoded", ""),
 }
 RECONSTRUCTION_LEVEL: dict[str, tuple[str, str]] = {

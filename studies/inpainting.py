@@ -75,7 +75,7 @@ def evaluate_inpainting(ctx: EvaluationContext) -> dict[str, Any]:
     editor = Editor(pipeline)
     batch = ctx.heldout(spec.inpainting_notes)
     codes = editor.encode_long(batch.audio)
-    original = editor.decode_long(codes).float()
+    original = editor.decode_long(codes, pitch=batch.pitch.tolist(), family=batch.family.tolist()).float()
     per_region: dict[str, dict[str, float]] = {}
     overall: dict[str, list[float]] = defaultdict(list)
     for index, (name, region) in enumerate(evaluation_regions(editor).items()):

@@ -168,7 +168,8 @@ def seam_flux(
         masks[lvl][..., a * r:b * r] = True
 
     def measure(maps: Codemaps) -> tuple[float, float]:
-        spec = editor.decode_spectrogram(maps)[:, channel]
+        spec = editor.decode_spectrogram(maps, pitch=conditioning.pitch.tolist(),
+                                         family=conditioning.family.tolist())[:, channel]
         per_column = spec.shape[-1] // columns
         flux = frame_flux(spec)  # pair j: frames j → j + 1
         seams = [a * per_column - 1, b * per_column - 1]

@@ -6,6 +6,9 @@
 * ``pitch_accuracy`` (↑): pYIN on the decoded notes within the tolerance of the label, next to
   ``raw_pitch_accuracy``, the same estimator on the raw notes (its ceiling on these notes);
 * ``family_accuracy`` (↑): the family classifier on the decoded notes, next to ``raw_family_accuracy``;
+* ``unlabelled_sc``, ``unlabelled_pitch_accuracy``: only for a quantizer whose decoder takes the
+  notes' labels (decoded with them above): the same notes decoded without labels, as audio of
+  unknown pitch and family would be;
 * ``roundtrip_*``: the representation's own round trip (no quantizer) against the raw note, and
   ``*_vs_roundtrip``: decoded against that round trip (what the quantizer alone loses);
 * ``{level}_perplexity`` (↑), ``{level}_dead_fraction`` (↓): code usage on these notes;
@@ -68,12 +71,13 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
     per_note: dict[str, list[float]] = defaultdict(list)
     codes_by_level: dict[str, list[torch.Tensor]] = defaultdict(list)
     silent_by_level: dict[str, list[torch.Tensor]] = defaultdict(list)
-    raw_all, decoded_all, pitch_all, family_all = [], [], [], []
+    raw_all, decoded_all, pitch_all, family_all, unlabelled_all = [], [], [], [], []
+    labelled = pipeline.quantizer.label_conditioned
     for batch in notes.batches(ctx.dataset, indices, ctx.num_samples, spec.batch_size):
         raw = batch.audio.to(device)
         spectrogram = pipeline.spectrogram(raw)
         codes = pipeline.quantizer.encode(spectrogram)
-        decoded = pipeline.audio_from_spectrogram(pipeline.quantizer.decode(codes), raw.shape[-1]).float()
+        decoded = pipeline.audio_from_spectrogram(pipeline.decode_codes(codes, batch.conditioning()), raw.shape[-1]).float()
         signals = {"raw": raw.float(), "dec": decoded}
         pairs = [("", "raw", "dec")]
         if spec.roundtrip:
@@ -90,6 +94,10 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
             silent_by_level[level].append(silence.silent_cells(
                 raw.cpu(), pipeline.representation, tuple(level_codes.shape[1:]), ctx.num_samples,
             ))
+        if labelled:
+            unlabelled = pipeline.audio_from_spectrogram(pipeline.decode_codes(codes), raw.shape[-1]).float()
+            per_note["unlabelled_sc"] += distances["sc"](raw.float(), unlabelled).double().cpu().tolist()
+            unlabelled_all.append(unlabelled.cpu())
         raw_all.append(raw.float().cpu())
         decoded_all.append(decoded.cpu())
         pitch_all.append(batch.pitch)
@@ -106,6 +114,9 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
     metrics["pitch_accuracy"] = float(decoded_pitch["accuracy"])
     metrics["raw_pitch_accuracy"] = float(raw_pitch["accuracy"])
     metrics["octave_error_rate"] = float(decoded_pitch["octave_error_rate"])
+    if labelled:
+        unlabelled_pitch = ctx.score_pitch(ctx.estimate_pitch(torch.cat(unlabelled_all)), pitch)
+        metrics["unlabelled_pitch_accuracy"] = float(unlabelled_pitch["accuracy"])
     families = ctx.family_accuracy(decoded, family)
     if families is not None:
         metrics["family_accuracy"] = families[0]

@@ -46,6 +46,9 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
         if "family_accuracy" in rec:
             rows.append(("reconstruction family accuracy ↑", pct(rec["family_accuracy"]),
                          f"raw notes: {pct(rec.get('raw_family_accuracy'))}"))
+        if "unlabelled_pitch_accuracy" in rec:
+            rows.append(("decoded without labels: SC ↓", fmt(rec["unlabelled_sc"]),
+                         f"pitch {pct(rec['unlabelled_pitch_accuracy'])} (the decoder takes labels)"))
     unseen = report.sections.get("reconstruction_unseen", {}).get("metrics")
     if unseen:
         rows.append(("unseen instruments: reconstruction SC ↓", fmt(unseen["sc"]),

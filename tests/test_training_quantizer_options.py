@@ -148,7 +148,7 @@ class _FixedOutput(torch.nn.Module):
         super().__init__()
         self.quantizer, self.recon = quantizer, torch.nn.Parameter(recon.clone())
 
-    def forward(self, spec: torch.Tensor):
+    def forward(self, spec: torch.Tensor, conditioning=None):  # the Quantizer forward's signature
         from specinpaint.core import Codemaps
         from specinpaint.core.quantizer import QuantizerOutput
 

@@ -21,10 +21,11 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from specinpaint.core.bundle import METADATA_FILE, read_extras
+from specinpaint.core.conditioning import Conditioning
 from specinpaint.core.config import TrainingConfig
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
-from specinpaint.core.quantizer import QuantizerOutput
+from specinpaint.core.quantizer import Quantizer, QuantizerOutput
 
 from .batches import eval_batches
 from .checkpoint import BEST, load_checkpoint
@@ -52,10 +53,18 @@ def configured_fit_batches(config: TrainingConfig) -> int | None:
 
 @dataclass
 class SpecBatch:
-    """A prepared batch: raw audio [B, N] and normalised spectrograms [B, C, F, T] on the device."""
+    """A prepared batch: raw audio [B, N], normalised spectrograms [B, C, F, T] on the device, and
+    the labels (given to the quantizer only when its decoder takes them)."""
 
     audio: torch.Tensor
     spec: torch.Tensor
+    conditioning: Conditioning | None = None
+
+    def inputs(self, quantizer: Quantizer) -> tuple:
+        """The positional arguments of the quantizer's forward pass."""
+        if quantizer.label_conditioned and self.conditioning is not None:
+            return (self.spec, self.conditioning)
+        return (self.spec,)
 
 
 def pipeline_signature(pipeline: Pipeline, *parts: str) -> dict[str, Any]:
@@ -109,10 +118,10 @@ class QuantizerTask(TrainingTask):
     @torch.no_grad()
     def prepare(self, batch: AudioBatch, device: torch.device) -> SpecBatch:
         audio = batch.audio.to(device, non_blocking=True)
-        return SpecBatch(audio, self.pipeline.spectrogram(audio))
+        return SpecBatch(audio, self.pipeline.spectrogram(audio), batch.conditioning().to(device))
 
     def compute_loss(self, module: nn.Module, batch: SpecBatch) -> tuple[torch.Tensor, dict[str, Any]]:
-        out = module(batch.spec)
+        out = module(*batch.inputs(self.pipeline.quantizer))
         if self.after_clean:
             self._recon_after_clean(out, batch.spec)
         loss = out.loss
@@ -189,7 +198,7 @@ class QuantizerTask(TrainingTask):
         was_training = self.module.training
         self.module.eval()
         try:
-            out = self.module(prepared.spec)
+            out = self.module(*prepared.inputs(self.pipeline.quantizer))
             recon = out.reconstruction.float()
             audio = self.pipeline.audio_from_spectrogram(recon, prepared.audio.shape[-1])
         finally:

@@ -62,9 +62,10 @@ def run(args: argparse.Namespace) -> int:
     editor = load_editor(args.bundle, args.device)
     codes = read_source(args.input, editor)
     if args.attenuate is not None:
-        result = editor.attenuate(codes, region, args.attenuate)
+        result = editor.attenuate(codes, region, args.attenuate, pitch=args.pitch, family=args.family)
     elif args.noise:
-        result = editor.noise(codes, region, level=args.level, seed=args.seed, dilate=args.dilate)
+        result = editor.noise(codes, region, level=args.level, seed=args.seed, dilate=args.dilate,
+                              pitch=args.pitch, family=args.family)
     else:
         result = editor.inpaint(codes, region, args.pitch, args.family, level=args.level,
                                 sampling=sampling_from_args(args), dilate=args.dilate,

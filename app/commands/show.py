@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from specinpaint.app.cli_common import add_bundle_arg, load_editor, read_source
+from specinpaint.app.cli_common import add_bundle_arg, add_label_args, load_editor, read_source
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    parser = sub.add_parser("show", help="write spectrogram and codemap PNGs of a WAV or codes file",
+    parser = sub.add_parser("show", help="write spectrogram and codemap PNGs of a WAV or codes file", add_help=False,
                             description="Render what the pipeline sees: the input spectrogram (for audio), "
-                            "every codemap level, and the spectrogram decoded from the codes.")
+                            "every codemap level, and the spectrogram decoded from the codes (with --pitch/--family "
+                            "when the bundle's decoder takes the note's labels).")
     parser.add_argument("input", type=Path, help="a WAV or a codes .json")
     parser.add_argument("-o", "--output", type=Path, default=Path("show"), help="output directory (default: show)")
+    add_label_args(parser)
     add_bundle_arg(parser)
     parser.set_defaults(func=run)
 
@@ -21,19 +24,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     editor = load_editor(args.bundle, args.device)
     codes = read_source(args.input, editor)
-    for path in write_note_pngs(editor, codes, args.output, audio_path=args.input):
+    for path in write_note_pngs(editor, codes, args.output, audio_path=args.input, pitch=args.pitch,
+                                family=args.family):
         print(path)
     return 0
 
 
 def write_note_pngs(
     editor, codes, directory: Path, audio_path: Path | None = None, stem: str = "", masks=None,
-    channels: int | None = None, fast_codemaps: bool = False,
+    channels: int | None = None, fast_codemaps: bool = False, pitch: Any = None, family: Any = None,
 ) -> list[Path]:
     """PNG files for one note: ``{stem}spectrogram.png`` (decoded from the codes; the first
     ``channels`` channels, default all), ``{stem}codes-{level}.png`` per level (``masks`` by level:
     edited cells outlined; ``fast_codemaps``: plain cell images instead of figures with axes), and
-    ``{stem}input-spectrogram.png`` for audio input."""
+    ``{stem}input-spectrogram.png`` for audio input. ``pitch``/``family``: the note's labels, for a
+    quantizer whose decoder takes them."""
     import torch
 
     from specinpaint.app.images import codemap_png
@@ -46,7 +51,7 @@ def write_note_pngs(
     freqs = geometry.bin_frequencies()
     columns = codes[geometry.levels[0]].shape[-1]
     written = []
-    spec = editor.decode_spectrogram(codes)[0, :channels]
+    spec = editor.decode_spectrogram(codes, pitch=pitch, family=family)[0, :channels]
     path = directory / f"{stem}spectrogram.png"
     render_spectrogram(spec, freqs, geometry.frame_times(columns)[: spec.shape[-1]], path=path,
                        titles=("decoded level", "decoded phase/IF"))

@@ -48,7 +48,8 @@ def inpaint(req: InpaintRequest, service: Service) -> CodesResponse:
 
 @router.post("/attenuate", response_model=CodesResponse)
 def attenuate(req: AttenuateRequest, service: Service) -> CodesResponse:
-    """Lower a region by ``amount_db`` in the spectrogram and re-encode."""
+    """Lower a region by ``amount_db`` in the spectrogram and re-encode (the codes are decoded with
+    ``pitch``/``family`` when the decoder takes labels)."""
     return service.attenuate(req)
 
 

@@ -15,13 +15,14 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @router.post("/audio", response_class=Response, responses={200: {"content": {"audio/wav": {}}}})
 def audio(req: CodesRequest, service: Service) -> Response:
-    """16-bit PCM WAV of the codes."""
+    """16-bit PCM WAV of the codes (decoded with ``pitch``/``family`` when the decoder takes labels)."""
     return Response(service.audio(req), media_type="audio/wav", headers=NO_STORE)
 
 
 @router.post("/spectrogram", response_class=Response, responses={200: {"content": {"image/png": {}}}})
 def spectrogram(req: CodesRequest, service: Service) -> Response:
-    """PNG of the decoded log-magnitude: one pixel per frame, low frequencies at the bottom."""
+    """PNG of the decoded log-magnitude: one pixel per frame, low frequencies at the bottom
+    (``pitch``/``family`` as for the WAV)."""
     return Response(service.spectrogram(req), media_type="image/png", headers=NO_STORE)
 
 

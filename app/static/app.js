@@ -288,8 +288,8 @@
   // -- state changes -------------------------------------------------------------------------
   async function refreshMedia() {
     const [png, wav] = await Promise.all([
-      postJson("/api/spectrogram", { codes: app.codes }, "blob"),
-      postJson("/api/audio", { codes: app.codes }, "blob"),
+      postJson("/api/spectrogram", { codes: app.codes, ...labels() }, "blob"),
+      postJson("/api/audio", { codes: app.codes, ...labels() }, "blob"),
     ]);
     app.specImage = await createImageBitmap(png);
     if (app.audioUrl) URL.revokeObjectURL(app.audioUrl);
@@ -349,7 +349,7 @@
     }),
     attenuate: () => task("attenuating region", async () => {
       const res = await postJson("/api/attenuate", {
-        codes: app.codes, region: app.region, amount_db: parseFloat($("amount-db").value) || 0,
+        codes: app.codes, region: app.region, amount_db: parseFloat($("amount-db").value) || 0, ...labels(),
       });
       await setCodes(res.codes, res.masks);
     }),

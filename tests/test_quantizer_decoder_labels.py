@@ -1,0 +1,199 @@
+"""The quantizer's optional label-conditioned decoder (``quantizer.params.decoder_label_channels``):
+labels change the decoding only when the decoder takes them, a null label equals no labels, the
+trainer feeds the batch's labels, and the paper's shapes decode."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from fakes.training import synthetic_config
+from specinpaint.core import Pipeline, load_config
+from specinpaint.core.conditioning import NULL_LABEL, Conditioning
+from specinpaint.core.errors import ConfigError
+from specinpaint.core.pipeline import build_pipeline
+from specinpaint.core.region import Region
+from specinpaint.quantizers.decoder_labels import DecoderLabels
+from specinpaint.quantizers.harmonic_comb import fractional_rows, harmonic_comb
+from specinpaint.training.data import AudioCollate, build_dataset
+from specinpaint.training.distributed import DistContext
+from specinpaint.training.quantizer_task import QuantizerTask
+
+CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+
+pytestmark = pytest.mark.usefixtures("synthetic_one_thread")
+
+
+def _pipeline(**quantizer) -> Pipeline:
+    torch.manual_seed(0)
+    return Pipeline(load_config(synthetic_config(count=8, priors=False, **quantizer)))
+
+
+def _labels(pitches: list[int], families: list[int]) -> Conditioning:
+    return Conditioning(torch.tensor(pitches), torch.tensor(families))
+
+
+def test_default_decoder_ignores_labels_and_keeps_its_weights_layout():
+    plain = _pipeline()
+    assert not plain.quantizer.label_conditioned
+    assert not any(name.startswith("decoder_labels") for name in plain.quantizer.state_dict())
+    codes = plain.quantizer.eval().encode(torch.randn(2, *plain.spectrogram_shape))
+    with torch.no_grad():
+        assert torch.equal(plain.decode_codes(codes, _labels([40, 60], [0, 1])), plain.decode_codes(codes))
+
+
+@pytest.mark.parametrize("pitch_maps", ["table", "comb"])
+def test_labels_change_the_decoding_and_null_labels_equal_none(pitch_maps):
+    pipe = _pipeline(decoder_label_channels=4, decoder_label_rows=8, decoder_label_pitch_maps=pitch_maps)
+    quantizer = pipe.quantizer.eval()
+    assert quantizer.label_conditioned
+    codes = quantizer.encode(torch.randn(2, *pipe.spectrogram_shape))
+    with torch.no_grad():
+        a = pipe.decode_codes(codes, _labels([40, 60], [0, 1]))
+        b = pipe.decode_codes(codes, _labels([41, 60], [0, 1]))
+        again = pipe.decode_codes(codes, _labels([40, 60], [0, 1]))
+        null = pipe.decode_codes(codes, Conditioning.null(2))
+        unlabelled = pipe.decode_codes(codes)
+    assert torch.equal(a, again)  # eval mode: no label dropout
+    assert not torch.allclose(a[0], b[0]) and torch.equal(a[1], b[1])  # only the relabelled note changes
+    assert torch.equal(null, unlabelled)
+    with pytest.raises(ValueError, match="3 labels for a batch of 2"):
+        pipe.decode_codes(codes, _labels([40, 60, 62], [0, 1, 2]))
+
+
+def test_training_mode_drops_labels_with_the_configured_probability():
+    pipe = _pipeline(decoder_label_channels=2, decoder_label_rows=4, decoder_label_dropout=1.0)
+    labels = pipe.quantizer.decoder_labels.train()
+    pitch, family = labels.indices(_labels([40] * 64, [3] * 64), 64)
+    assert torch.all(pitch == NULL_LABEL) and torch.all(family == NULL_LABEL)
+    labels.drop_prob = 0.0
+    pitch, family = labels.indices(_labels([40] * 4, [3] * 4), 4)
+    assert torch.all(pitch == 40) and torch.all(family == 3)
+
+
+def test_trainer_feeds_the_batch_labels_to_the_decoder():
+    """One optimiser step moves exactly the pitch rows of the batch's notes (the others get no
+    gradient): the trainer passed the labels."""
+    pipe = _pipeline(decoder_label_channels=2, decoder_label_rows=4, decoder_label_dropout=0.0)
+    train_set = build_dataset(pipe.config, "train")
+    task = QuantizerTask(pipe, train_set)
+    task.setup(CPU, resumed=False)
+    batch = task.prepare(AudioCollate(2048)([train_set[i] for i in range(4)]), CPU.device)
+    used = set(batch.conditioning.pitch.tolist())
+    assert used and batch.conditioning.pitch.min() >= 0
+    table = pipe.quantizer.decoder_labels.pitch.weight
+    before = table.detach().clone()
+    optimiser = torch.optim.SGD(pipe.quantizer.parameters(), lr=1.0)
+    loss, _ = task.compute_loss(pipe.quantizer.train(), batch)
+    loss.backward()
+    optimiser.step()
+    moved = {row for row in range(table.shape[0]) if not torch.equal(table[row], before[row])}
+    assert moved == used
+
+
+def test_paper_shapes_decode_with_labels():
+    pipe = build_pipeline("paper", ["quantizer.params.decoder_label_channels=8",
+                                    "quantizer.params.decoder_label_pitch_maps=comb"])
+    assert pipe.quantizer.decoder_labels.out_channels == 8 + 16 + 1  # family, comb folded ×16, pitch given
+    quantizer = pipe.quantizer.eval()
+    codes = quantizer.encode(torch.randn(1, *pipe.spectrogram_shape))
+    assert codes.shapes == {"top": (32, 4), "bottom": (64, 8)}
+    with torch.no_grad():
+        spec = pipe.decode_codes(codes, _labels([24], [0]))
+        other = pipe.decode_codes(codes, _labels([84], [0]))
+    assert spec.shape == (1, 2, 1024, 128)
+    assert torch.isfinite(spec).all() and not torch.allclose(spec, other)
+
+
+def test_harmonic_comb_marks_the_rows_of_each_harmonic():
+    bin_hz = torch.arange(1, 801, dtype=torch.float32) * 10.0  # rows every 10 Hz, 10..8000 Hz
+    comb = harmonic_comb(torch.tensor([69, NULL_LABEL]), bin_hz)  # A4 = 440 Hz
+    peaks = [int(row) for row in torch.nonzero(comb[0] > 0.99).flatten()]
+    assert peaks == [44 * k - 1 for k in range(1, 19)]  # 440·k Hz sits on row 44k−1, up to 7920 Hz
+    assert float(comb[0, 44 * 2 - 1 + 5]) < 1e-6  # halfway between two harmonics: nothing
+    assert torch.all(comb[1] == 0)  # no pitch, no comb
+    rows = fractional_rows(torch.tensor([5.0, 15.0, 9000.0]), bin_hz)
+    assert torch.isnan(rows[0]) and float(rows[1]) == pytest.approx(0.5) and torch.isnan(rows[2])
+
+
+def test_comb_needs_the_representation_frequencies():
+    labels = DecoderLabels("comb", channels=2, rows=4, fold=4, num_families=3, drop_prob=0.0)
+    with pytest.raises(ConfigError, match="row frequencies"):
+        labels.comb(torch.tensor([60]))
+
+
+def _labelled_editor():
+    from specinpaint.editing import Editor
+
+    torch.manual_seed(0)
+    pipe = Pipeline(load_config(synthetic_config(count=8, decoder_label_channels=2, decoder_label_pitch_maps="comb")))
+    return Editor(pipe)
+
+
+def test_editor_decodes_attenuates_and_noises_with_the_notes_labels():
+    editor = _labelled_editor()
+    codes = editor.encode_long(torch.randn(2, editor.geometry.num_samples))
+    a = editor.decode_long(codes, pitch=[40, 60], family=[0, 1])
+    b = editor.decode_long(codes, pitch=[52, 60], family=[0, 1])
+    assert not torch.allclose(a[0], b[0]) and torch.equal(a[1], b[1])
+    spec = editor.decode_spectrogram(codes, pitch=[40, 60], family=[0, 1])
+    assert not torch.equal(spec, editor.decode_spectrogram(codes))
+    # a 0 dB attenuation keeps the codes: its audio is the labelled decoding
+    kept = editor.attenuate(codes, Region(time_s=(0.0, 0.01)), amount_db=0.0, pitch=[40, 60], family=[0, 1])
+    assert torch.equal(kept.codes["bottom"], codes["bottom"]) and torch.allclose(kept.audio, a)
+    noisy = editor.noise(codes, Region(time_s=(0.0, 0.01)), seed=3, pitch=[40, 60], family=[0, 1])
+    assert torch.allclose(noisy.audio, editor.decode_long(noisy.codes, pitch=[40, 60], family=[0, 1]))
+    with pytest.raises(Exception, match="expected 2 labels"):
+        editor.decode_long(codes, pitch=[40, 60, 62])
+
+
+def test_the_app_renders_and_attenuates_with_the_chosen_labels():
+    import warnings
+
+    from specinpaint.app.server import ServerSettings, create_app
+    from specinpaint.app.service import codes_json
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    editor = _labelled_editor()
+    client = TestClient(create_app(editor.pipeline, ServerSettings(rate_limit_per_minute=0)),
+                        base_url="http://127.0.0.1:8000")
+    codes = codes_json(editor.encode_long(torch.randn(1, editor.geometry.num_samples)))
+    family = editor.labels.offered[0]
+    plain = client.post("/api/audio", json={"codes": codes})
+    low = client.post("/api/audio", json={"codes": codes, "pitch": 40, "family": family})
+    high = client.post("/api/audio", json={"codes": codes, "pitch": 70, "family": family})
+    assert plain.status_code == low.status_code == high.status_code == 200
+    assert low.content != high.content and low.content != plain.content
+    image = client.post("/api/spectrogram", json={"codes": codes, "pitch": 40, "family": family})
+    assert image.status_code == 200 and image.content != client.post("/api/spectrogram", json={"codes": codes}).content
+    bad = client.post("/api/audio", json={"codes": codes, "pitch": 127})
+    assert bad.status_code == 422 and "pitch" in bad.json()["detail"]
+    region = {"time_s": [0.0, 0.05]}
+    attenuated = client.post("/api/attenuate", json={"codes": codes, "region": region, "amount_db": 10,
+                                                     "pitch": 40, "family": family})
+    assert attenuated.status_code == 200 and "codes" in attenuated.json()
+
+
+def test_reconstruction_reports_the_unlabelled_decoding_too():
+    """A decoder that takes labels is scored with them, and also without (as unlabelled audio would
+    decode); a plain decoder has no such columns."""
+    from unittest import mock
+
+    from specinpaint.studies import reconstruction
+    from specinpaint.studies.context import EvaluationContext
+    from specinpaint.studies.evaluation_spec import EvaluationSpec
+
+    spec = EvaluationSpec(reconstruction_notes=4, roundtrip=False, batch_size=2, device="cpu")
+    no_pitch = lambda self, audio: torch.full((audio.shape[0],), float("nan"), dtype=torch.float64)  # noqa: E731
+    found = {}
+    for name, pipe in (("labelled", _labelled_editor().pipeline), ("plain", _pipeline())):
+        dataset = build_dataset(pipe.config, "train")
+        with mock.patch.object(EvaluationContext, "estimate_pitch", no_pitch):
+            found[name] = reconstruction.evaluate_reconstruction(EvaluationContext(pipe, dataset, spec))["metrics"]
+    labelled = found["labelled"]
+    assert {"unlabelled_sc", "unlabelled_pitch_accuracy"} <= set(labelled)
+    assert labelled["unlabelled_sc"] > 0 and labelled["unlabelled_sc"] != labelled["sc"]
+    assert not {"unlabelled_sc", "unlabelled_pitch_accuracy"} & set(found["plain"])
