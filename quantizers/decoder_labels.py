@@ -67,7 +67,9 @@ class DecoderLabels(nn.Module):
             dropped = torch.rand(pitch.shape, device=device) < self.drop_prob
             pitch = torch.where(dropped, torch.full_like(pitch, NULL_LABEL), pitch)
             family = torch.where(dropped, torch.full_like(family, NULL_LABEL), family)
-        family = torch.where(family >= self.num_families, torch.full_like(family, NULL_LABEL), family)
+        if family.numel() and int(family.max()) >= self.num_families:
+            raise ConfigError(f"family index {int(family.max())} is beyond the decoder's {self.num_families} families "
+                              "(raise quantizer.params.decoder_label_families)")
         return pitch, family
 
     def comb(self, pitch: torch.Tensor) -> torch.Tensor:

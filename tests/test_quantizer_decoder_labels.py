@@ -59,6 +59,8 @@ def test_labels_change_the_decoding_and_null_labels_equal_none(pitch_maps):
     assert torch.equal(null, unlabelled)
     with pytest.raises(ValueError, match="3 labels for a batch of 2"):
         pipe.decode_codes(codes, _labels([40, 60, 62], [0, 1, 2]))
+    with pytest.raises(ConfigError, match="family index 11 is beyond the decoder's 11 families"):
+        pipe.decode_codes(codes, _labels([40, 60], [0, 11]))
 
 
 def test_training_mode_drops_labels_with_the_configured_probability():
