@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from specinpaint.core.codemaps import Codemaps
-from specinpaint.core.conditioning import Conditioning
 
 from .errors import EditError
 from .geometry import Geometry
@@ -27,12 +26,13 @@ LN10 = math.log(10.0)
 
 
 def attenuate(editor: Editor, source: Source, region: RegionLike, amount_db: float = 20.0, *,
-              decode: bool = True, conditioning: Conditioning | None = None) -> EditResult:
+              pitch: Any = None, family: Any = None, decode: bool = True) -> EditResult:
     if not math.isfinite(amount_db) or amount_db < 0:
         raise EditError(f"amount_db must be a finite number >= 0, got {amount_db}")
     geometry, pipeline = editor.geometry, editor.pipeline
     finest = geometry.levels[-1]
     codes, columns = editor.codes_of(source)
+    conditioning = editor.labels.conditioning(pitch, family, codes.batch_size)  # for a decoder that takes labels
     masks = editor.region_masks(region, columns, level=finest, batch=codes.batch_size)
     masks = {lvl: m | coarse_any(masks[finest], m.shape[-2:]) for lvl, m in masks.items()}
     if amount_db == 0:  # nothing to lower: keep the codes (re-encoding is not idempotent)

@@ -81,15 +81,14 @@ class Editor:
                   pitch: Labels = None, family: Labels = None, decode: bool = True) -> EditResult:
         """Lower the level inside ``region`` by ``amount_db`` dB and re-encode (``pitch``/``family``:
         the note's labels, for a quantizer whose decoder takes them)."""
-        return _attenuate.attenuate(self, source, region, amount_db, decode=decode,
-                                    conditioning=self.labels.conditioning(pitch, family, self.batch_of(source)))
+        return _attenuate.attenuate(self, source, region, amount_db, pitch=pitch, family=family, decode=decode)
 
     def noise(self, source: Source, region: RegionLike, level: str = "top", seed: int | None = None, *,
               pitch: Labels = None, family: Labels = None, dilate: int = 0, decode: bool = True) -> EditResult:
         """Fill ``region`` with uniformly random codes (the noise brush; ``pitch``/``family``: as in
         `attenuate`)."""
-        return _noise.noise(self, source, region, level, seed, dilate=dilate, decode=decode,
-                            conditioning=self.labels.conditioning(pitch, family, self.batch_of(source)))
+        return _noise.noise(self, source, region, level, seed, pitch=pitch, family=family, dilate=dilate,
+                            decode=decode)
 
     def sample_pack(self, source: Source, pitches: Sequence[int], family: str | int | None = None,
                     sampling: SamplingOptions | Mapping[str, Any] | None = None) -> SamplePack:
@@ -104,13 +103,6 @@ class Editor:
             return source.to("cpu"), self.geometry.check_codes(source)
         codes = self.encode_long(torch.as_tensor(source))
         return codes, codes[self.geometry.levels[0]].shape[-1]
-
-    def batch_of(self, source: Source) -> int:
-        """How many notes ``source`` holds (codemaps, or audio [B, N] / [N])."""
-        if isinstance(source, Codemaps):
-            return source.batch_size
-        audio = torch.as_tensor(source)
-        return 1 if audio.dim() == 1 else int(audio.shape[0])
 
     def check_codes(self, codes: Codemaps) -> int:
         """Validate codes against this pipeline; return the number of coarsest columns."""

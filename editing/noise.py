@@ -7,12 +7,11 @@ level and the finer cells under it)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from specinpaint.core.codemaps import Codemaps
-from specinpaint.core.conditioning import Conditioning
 from specinpaint.core.prior import MAX_SEED
 
 from .errors import EditError
@@ -25,11 +24,12 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 def noise(
     editor: Editor, source: Source, region: RegionLike, level: str = "top", seed: int | None = None, *,
-    dilate: int = 0, decode: bool = True, conditioning: Conditioning | None = None,
+    pitch: Any = None, family: Any = None, dilate: int = 0, decode: bool = True,
 ) -> EditResult:
     if seed is not None and not 0 <= int(seed) <= MAX_SEED:
         raise EditError(f"seed must be in 0..{MAX_SEED}, got {seed}")
     codes, columns = editor.codes_of(source)
+    conditioning = editor.labels.conditioning(pitch, family, codes.batch_size)  # for a decoder that takes labels
     masks = editor.region_masks(region, columns, level=level, batch=codes.batch_size, dilate=dilate)
     generator = torch.Generator()
     if seed is None:
