@@ -20,7 +20,11 @@ class Representation(nn.Module, ABC):
     * ``decode(spec, length)``: ``[B, C, F, T]`` → audio ``[B, length]`` (``length`` = the number of
       samples that went in, so round trips keep the length).
     * ``output_shape(N)`` → ``(C, F, T)`` that ``encode`` returns for ``N`` samples.
-    * ``bin_frequencies_hz()`` → ``[F]`` centre frequency of each row (Hz), for regions and plots.
+    * ``bin_frequencies_hz()`` → ``[F]`` centre frequency of each row (Hz): where the energy of a
+      row comes from, for regions, plots and the decoder's harmonic comb.
+    * ``frequency_resolution_hz()`` → the analysis's own resolution (Hz; an FFT's bin spacing), which
+      can be coarser than the rows' spacing: how wide a steady tone spreads. 0 (the default) when
+      the rows' spacing is the only limit.
     * ``frame_times_s(T)`` → ``[T]`` centre time of each frame (s).
     * ``clean(spec)`` → the same spectrogram with the representation's own invariants re-applied
       (e.g. the paper's phase threshold); called on model outputs before ``decode``. Identity by default.
@@ -58,6 +62,9 @@ class Representation(nn.Module, ABC):
 
     @abstractmethod
     def frame_times_s(self, num_frames: int) -> torch.Tensor: ...
+
+    def frequency_resolution_hz(self) -> float:
+        return 0.0
 
     def clean(self, spec: torch.Tensor) -> torch.Tensor:
         return spec

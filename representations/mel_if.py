@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar, Literal
 
+import numpy as np
 import torch
 from pydantic import Field, model_validator
 
@@ -112,7 +113,18 @@ class MelIF(Representation):
         return (2, self.p.n_mels, self.stft.num_frames(num_samples))
 
     def bin_frequencies_hz(self) -> torch.Tensor:
-        return torch.from_numpy(mel_band_centres_hz(**self._bank_args()).copy()).float()
+        """Where each band's energy comes from. The filterbank is laid on the grid
+        ``linspace(0, sr/2, n_fft/2)`` (magenta's recipe) while the STFT rows it weighs sit elsewhere
+        (the magenta layout drops DC: row k is at (k+1)·sr/n_fft), so the nominal centres are moved
+        onto the rows' true frequencies: one FFT bin (7.8 Hz at 2048) higher in the magenta layout,
+        which is a quarter of the harmonic spacing of MIDI 24."""
+        nominal = mel_band_centres_hz(**self._bank_args())
+        grid = np.linspace(0.0, self.p.sample_rate / 2, self.p.n_fft // 2)
+        rows_hz = self.stft.bin_frequencies_hz(self.p.sample_rate).double().numpy()
+        return torch.from_numpy(np.interp(nominal, grid, rows_hz)).float()
+
+    def frequency_resolution_hz(self) -> float:
+        return self.p.sample_rate / self.p.n_fft
 
     def frame_times_s(self, num_frames: int) -> torch.Tensor:
         return (self.stft.frame_centres(num_frames) / self.p.sample_rate).float()

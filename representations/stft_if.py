@@ -45,6 +45,9 @@ class StftIF(Representation):
     def bin_frequencies_hz(self) -> torch.Tensor:
         return self.stft.bin_frequencies_hz(self.p.sample_rate)
 
+    def frequency_resolution_hz(self) -> float:
+        return self.p.sample_rate / self.p.n_fft
+
     def frame_times_s(self, num_frames: int) -> torch.Tensor:
         return (self.stft.frame_centres(num_frames) / self.p.sample_rate).float()
 

@@ -103,5 +103,21 @@ def test_pseudo_inverse_formula():
 def test_representation_frequencies_follow_the_break():
     gansynth = MelIF(MelIF.Params()).bin_frequencies_hz()
     paper = PaperMelIF(PaperMelIF.Params()).bin_frequencies_hz()
-    assert paper[311] < 505 < gansynth[311]
+    assert paper[311] < 510 < gansynth[311]  # ~500 Hz on the filterbank grid, +1 FFT bin on the rows
     assert gansynth.dtype == torch.float32 and gansynth.shape == (1024,)
+
+
+@pytest.mark.parametrize(("cls", "n_mels", "layout"), [(PaperMelIF, 1024, "magenta"), (MelIF, 256, "magenta"),
+                                                       (PaperMelIF, 256, "notono")])
+def test_a_pure_tone_is_loudest_on_the_row_labelled_with_its_frequency(cls, n_mels, layout):
+    """The filterbank is laid on magenta's grid, one FFT bin (7.8 Hz) away from the magenta layout's
+    rows: the labels must say where the energy really is, or a low note's harmonics are placed a
+    quarter of their spacing off (MIDI 24) by everything that reads them."""
+    rep = cls(cls.Params(n_mels=n_mels, layout=layout))
+    hz = rep.bin_frequencies_hz()
+    t = torch.arange(64000) / 16000
+    for tone in (33.0, 50.0, 110.0, 440.0):
+        level = rep.encode(torch.sin(2 * math.pi * tone * t)[None])[0, rep.level_channel, :, 20:100].mean(-1)
+        weight = (level - (level.max() - 0.5)).clamp_min(0)  # the rows within 0.5 log units of the peak
+        assert abs(float((weight * hz).sum() / weight.sum()) - tone) < 4.0, tone
+    assert rep.frequency_resolution_hz() == pytest.approx(16000 / 2048)
