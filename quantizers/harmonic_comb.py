@@ -3,6 +3,11 @@
 Why: the decoder has to put a note's harmonics on exact rows, finer than a code's span, and a
 learned per-pitch table has to discover that layout from examples. The layout is known in
 advance from the pitch and the representation's row frequencies, so the decoder can be handed it.
+
+Each row is scored by its distance in Hz to the nearest harmonic, through a Gaussian as wide as
+the wider of the analysis resolution (a steady tone spreads over a few FFT bins) and a share of
+the row's own spacing (where rows are coarser than the analysis). Harmonics closer than that
+blend into a plateau, as they do in the spectrogram.
 """
 
 from __future__ import annotations
@@ -11,30 +16,25 @@ import torch
 
 from specinpaint.core.conditioning import NULL_LABEL
 
-#: Harmonics placed per note (enough to reach 8 kHz from MIDI 24, 32.7 Hz).
-MAX_HARMONICS = 256
+
+def row_spacing_hz(bin_hz: torch.Tensor) -> torch.Tensor:
+    """[F] increasing row centres → [F] distance between each row's neighbours, halved (the
+    one-sided difference at both ends)."""
+    if bin_hz.numel() < 2:
+        return torch.ones_like(bin_hz)
+    inner = (bin_hz[2:] - bin_hz[:-2]) / 2
+    return torch.cat([bin_hz[1:2] - bin_hz[:1], inner, bin_hz[-1:] - bin_hz[-2:-1]])
 
 
-def fractional_rows(hz: torch.Tensor, bin_hz: torch.Tensor) -> torch.Tensor:
-    """Frequencies ``hz`` (any shape) → fractional row indices on rows centred at ``bin_hz`` [F]
-    (increasing), linear between centres; below the first or above the last centre: NaN."""
-    f = bin_hz.numel()
-    upper = torch.searchsorted(bin_hz, hz.contiguous()).clamp(1, f - 1)
-    lo, hi = bin_hz[upper - 1], bin_hz[upper]
-    rows = upper - 1 + (hz - lo) / (hi - lo)
-    outside = (hz < bin_hz[0]) | (hz > bin_hz[-1])
-    return torch.where(outside, torch.full_like(rows, float("nan")), rows)
-
-
-def harmonic_comb(pitch: torch.Tensor, bin_hz: torch.Tensor, width_rows: float = 0.5) -> torch.Tensor:
+def harmonic_comb(pitch: torch.Tensor, bin_hz: torch.Tensor, width_rows: float = 0.5,
+                  width_hz: float = 0.0) -> torch.Tensor:
     """MIDI pitches [B] (NULL_LABEL: no pitch) → [B, F]: 1 on the rows of each harmonic, falling
-    off as a Gaussian of ``width_rows`` rows; all zeros for the null pitch. Harmonics closer than
-    a row blend into a plateau, as they do in the spectrogram."""
-    bin_hz = bin_hz.float()
-    f0 = 440.0 * 2.0 ** ((pitch.float() - 69.0) / 12.0)
-    harmonics = torch.arange(1, MAX_HARMONICS + 1, dtype=torch.float32, device=pitch.device)
-    rows = fractional_rows(f0[:, None] * harmonics, bin_hz)  # [B, H]
-    grid = torch.arange(bin_hz.numel(), dtype=torch.float32, device=pitch.device)
-    bumps = torch.exp(-0.5 * ((grid[None, None, :] - rows[:, :, None]) / width_rows) ** 2)
-    comb = torch.nan_to_num(bumps, nan=0.0).amax(dim=1)
+    off as a Gaussian of ``max(width_hz, width_rows × row spacing)`` Hz; all zeros for the null
+    pitch."""
+    bin_hz = bin_hz.float().to(pitch.device)
+    f0 = 440.0 * 2.0 ** ((pitch.float()[:, None] - 69.0) / 12.0)  # [B, 1]
+    nearest = torch.clamp(torch.round(bin_hz[None, :] / f0), min=1.0)
+    distance = bin_hz[None, :] - nearest * f0
+    sigma = torch.clamp(width_rows * row_spacing_hz(bin_hz), min=width_hz)[None, :]
+    comb = torch.exp(-0.5 * (distance / sigma) ** 2)
     return torch.where((pitch == NULL_LABEL)[:, None], torch.zeros_like(comb), comb)

@@ -127,6 +127,11 @@ class HierarchyParams(BaseModel):
     decoder_label_dropout: float = Field(
         0.1, ge=0, le=1, description="training probability of null labels (so unlabelled audio decodes too)"
     )
+    decoder_harmonic_gain: bool = Field(
+        False, description="the decoder also outputs a gain per channel for the pitch's harmonic comb, drawn onto "
+        "its output at full resolution (puts harmonics on exact rows, finer than a code; needs "
+        "decoder_label_pitch_maps 'comb')",
+    )
 
     @field_validator("bottom_strides", "top_strides")
     @classmethod
@@ -148,6 +153,8 @@ class HierarchyParams(BaseModel):
                 )
             if any(w < 0 for w in self.channel_weights) or sum(self.channel_weights) <= 0:
                 raise ValueError("channel_weights must be >= 0 with a positive sum")
+        if self.decoder_harmonic_gain and not (self.decoder_label_channels and self.decoder_label_pitch_maps == "comb"):
+            raise ValueError("decoder_harmonic_gain needs decoder_label_channels > 0 and decoder_label_pitch_maps 'comb'")
         return self
 
     def check_level_keys(self, mapping: dict, field: str) -> None:
@@ -194,7 +201,8 @@ class HierarchicalVAE(Quantizer):
             if p.decoder_label_channels else None
         )
         label_channels = self.decoder_labels.out_channels if self.decoder_labels is not None else 0
-        self.decoder = Decoder(d * len(self._levels) + label_channels, p.in_channels, c, *block, p.bottom_strides)
+        out_channels = p.in_channels * (2 if p.decoder_harmonic_gain else 1)  # + a comb gain per channel
+        self.decoder = Decoder(d * len(self._levels) + label_channels, out_channels, c, *block, p.bottom_strides)
         weights = torch.tensor(p.channel_weights or [1.0] * p.in_channels, dtype=torch.float32)
         self.register_buffer("channel_weights", weights / weights.sum(), persistent=False)
 
@@ -213,7 +221,8 @@ class HierarchicalVAE(Quantizer):
 
     def bind_representation(self, representation) -> None:
         if self.decoder_labels is not None:
-            self.decoder_labels.set_bin_frequencies(representation.bin_frequencies_hz())
+            self.decoder_labels.set_bin_frequencies(representation.bin_frequencies_hz(),
+                                                    representation.frequency_resolution_hz())
 
     def level_factors(self) -> dict[str, tuple[int, int]]:
         """Total (freq, time) downsampling of each level relative to the input."""
@@ -297,8 +306,15 @@ class HierarchicalVAE(Quantizer):
             return self.decoder(torch.cat(parts, 1))
         b, _, f, t = quants[finest].shape
         pitch, family = labels.indices(conditioning, b)
-        parts.append(labels(pitch, family, f, t).to(quants[finest].dtype))
-        return self.decoder(torch.cat(parts, 1))
+        comb = labels.comb(pitch) if labels.pitch_maps == "comb" else None
+        parts.append(labels(pitch, family, f, t, comb).to(quants[finest].dtype))
+        out = self.decoder(torch.cat(parts, 1))
+        if not self.params.decoder_harmonic_gain:
+            return out
+        # The comb at full resolution, scaled per channel and position by the decoder: harmonics
+        # land on exact rows (a null pitch has an empty comb, so unlabelled decoding is `base`).
+        base, gain = out.chunk(2, dim=1)
+        return base + gain * comb[:, None, :, None].to(base.dtype)
 
     def recon_loss(self, recon: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Channel-weighted reconstruction loss and the per-channel errors [C]."""

@@ -14,7 +14,7 @@ from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import build_pipeline
 from specinpaint.core.region import Region
 from specinpaint.quantizers.decoder_labels import DecoderLabels
-from specinpaint.quantizers.harmonic_comb import fractional_rows, harmonic_comb
+from specinpaint.quantizers.harmonic_comb import harmonic_comb
 from specinpaint.training.data import AudioCollate, build_dataset
 from specinpaint.training.distributed import DistContext
 from specinpaint.training.quantizer_task import QuantizerTask
@@ -95,7 +95,8 @@ def test_trainer_feeds_the_batch_labels_to_the_decoder():
 
 def test_paper_shapes_decode_with_labels():
     pipe = build_pipeline("paper", ["quantizer.params.decoder_label_channels=8",
-                                    "quantizer.params.decoder_label_pitch_maps=comb"])
+                                    "quantizer.params.decoder_label_pitch_maps=comb",
+                                    "quantizer.params.decoder_harmonic_gain=true"])
     assert pipe.quantizer.decoder_labels.out_channels == 8 + 16 + 1  # family, comb folded ×16, pitch given
     quantizer = pipe.quantizer.eval()
     codes = quantizer.encode(torch.randn(1, *pipe.spectrogram_shape))
@@ -107,6 +108,49 @@ def test_paper_shapes_decode_with_labels():
     assert torch.isfinite(spec).all() and not torch.allclose(spec, other)
 
 
+def test_harmonic_gain_draws_the_comb_onto_the_output_at_full_resolution():
+    """With ``decoder_harmonic_gain`` the decoder's second half of channels scales the full-resolution
+    comb: a decoder that outputs base 0 and gain 1 reconstructs exactly the comb (every channel), and
+    nothing without a pitch."""
+    pipe = _pipeline(decoder_label_channels=2, decoder_label_pitch_maps="comb", decoder_harmonic_gain=True)
+    quantizer = pipe.quantizer.eval()
+    codes = quantizer.encode(torch.randn(2, *pipe.spectrogram_shape))
+    channels, rows, frames = pipe.spectrogram_shape
+
+    class BaseZeroGainOne(torch.nn.Module):
+        def forward(self, x):
+            return torch.cat([torch.zeros(x.shape[0], channels, rows, frames),
+                              torch.ones(x.shape[0], channels, rows, frames)], 1)
+
+    quantizer.decoder = BaseZeroGainOne()
+    with torch.no_grad():
+        out = pipe.decode_codes(codes, _labels([40, NULL_LABEL], [0, 1]))
+    comb = quantizer.decoder_labels.comb(torch.tensor([40]))[0]
+    assert comb.shape == (rows,) and comb.max() > 0.9
+    torch.testing.assert_close(out[0], comb[None, :, None].expand(channels, rows, frames))
+    assert torch.all(out[1] == 0)
+    with pytest.raises(ConfigError, match="decoder_harmonic_gain needs"):
+        _pipeline(decoder_label_channels=2, decoder_label_pitch_maps="table", decoder_harmonic_gain=True)
+
+
+def test_the_comb_is_as_wide_as_the_representation_resolves():
+    """Bound to a Mel-IF representation, the comb's harmonics are COMB_WIDTH_BINS FFT bins wide."""
+    from specinpaint.quantizers.decoder_labels import COMB_WIDTH_BINS
+
+    pipe = build_pipeline("tiny")
+    labels = pipe.quantizer.decoder_labels
+    assert labels.resolution_hz == pytest.approx(16000 / 2048)
+    hz = labels.bin_hz
+    comb = labels.comb(torch.tensor([24]))[0]  # MIDI 24: 32.7 Hz, the fundamental on the 4 Hz rows
+    row = int(torch.argmin((hz - 32.703).abs()))
+    sigma = COMB_WIDTH_BINS * 16000 / 2048
+    for near in (row, row + 1, row + 2):  # up to 42.6 Hz: the fundamental is the nearest harmonic
+        expected = torch.exp(-0.5 * ((hz[near] - 32.703) / sigma) ** 2)
+        assert float(comb[near]) == pytest.approx(float(expected), rel=1e-3)
+    between = (hz > 40) & (hz < 58)  # around 49 Hz, half-way to the second harmonic: a trough
+    assert float(comb[row]) > 0.95 and float(comb[between].min()) < 0.5
+
+
 def test_harmonic_comb_marks_the_rows_of_each_harmonic():
     bin_hz = torch.arange(1, 801, dtype=torch.float32) * 10.0  # rows every 10 Hz, 10..8000 Hz
     comb = harmonic_comb(torch.tensor([69, NULL_LABEL]), bin_hz)  # A4 = 440 Hz
@@ -114,8 +158,12 @@ def test_harmonic_comb_marks_the_rows_of_each_harmonic():
     assert peaks == [44 * k - 1 for k in range(1, 19)]  # 440·k Hz sits on row 44k−1, up to 7920 Hz
     assert float(comb[0, 44 * 2 - 1 + 5]) < 1e-6  # halfway between two harmonics: nothing
     assert torch.all(comb[1] == 0)  # no pitch, no comb
-    rows = fractional_rows(torch.tensor([5.0, 15.0, 9000.0]), bin_hz)
-    assert torch.isnan(rows[0]) and float(rows[1]) == pytest.approx(0.5) and torch.isnan(rows[2])
+    # an analysis coarser than the rows widens every harmonic to its resolution
+    wide = harmonic_comb(torch.tensor([69]), bin_hz, width_hz=20.0)[0]
+    assert float(wide[44 - 1 + 2]) == pytest.approx(float(torch.exp(torch.tensor(-0.5))))  # 20 Hz off: 1 sigma
+    assert float(comb[0, 44 - 1 + 2]) < 1e-3  # half a row (5 Hz) wide without it
+    # a note whose harmonics are closer than that blends into a plateau (MIDI 24 = 32.7 Hz, 20 Hz wide)
+    assert float(harmonic_comb(torch.tensor([24]), bin_hz, width_hz=20.0)[0, 100:700].min()) > 0.5
 
 
 def test_comb_needs_the_representation_frequencies():
