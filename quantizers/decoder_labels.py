@@ -31,7 +31,7 @@ from torch import nn
 from specinpaint.core.conditioning import MIDI_MAX, NULL_LABEL, Conditioning
 from specinpaint.core.errors import ConfigError
 
-from .harmonic_comb import harmonic_comb
+from .harmonic_comb import comb_widths_hz, harmonic_comb
 
 PitchMaps = Literal["table", "comb"]
 #: Gaussian width of each harmonic, in units of the representation's frequency resolution.
@@ -53,6 +53,7 @@ class DecoderLabels(nn.Module):
             if table is not None:
                 nn.init.normal_(table.weight, std=0.1)
         self.register_buffer("bin_hz", torch.empty(0), persistent=False)
+        self.register_buffer("comb_widths", torch.empty(0), persistent=False)  # per row, Hz
         self.resolution_hz = 0.0
 
     @property
@@ -64,6 +65,7 @@ class DecoderLabels(nn.Module):
         analysis resolution (Hz) that sets the width of its harmonics."""
         self.bin_hz = bin_hz.detach().float().to(self.family.weight.device)
         self.resolution_hz = float(resolution_hz)
+        self.comb_widths = comb_widths_hz(self.bin_hz, width_hz=COMB_WIDTH_BINS * self.resolution_hz)
 
     def indices(self, conditioning: Conditioning | None, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """(pitch, family) label indices [B]; NULL_LABEL where a label is absent or dropped."""
@@ -88,7 +90,7 @@ class DecoderLabels(nn.Module):
         if self.bin_hz.numel() == 0:
             raise ConfigError("decoder_label_pitch_maps 'comb' needs the representation's row frequencies "
                               "(build the quantizer through a Pipeline)")
-        return harmonic_comb(pitch, self.bin_hz, width_hz=COMB_WIDTH_BINS * self.resolution_hz)
+        return harmonic_comb(pitch, self.bin_hz, widths=self.comb_widths)
 
     def forward(self, pitch: torch.Tensor, family: torch.Tensor, freq: int, time: int,
                 comb: torch.Tensor | None = None) -> torch.Tensor:

@@ -15,26 +15,26 @@ from __future__ import annotations
 import torch
 
 from specinpaint.core.conditioning import NULL_LABEL
+from specinpaint.core.region import axis_edges
 
 
-def row_spacing_hz(bin_hz: torch.Tensor) -> torch.Tensor:
-    """[F] increasing row centres → [F] distance between each row's neighbours, halved (the
-    one-sided difference at both ends)."""
-    if bin_hz.numel() < 2:
-        return torch.ones_like(bin_hz)
-    inner = (bin_hz[2:] - bin_hz[:-2]) / 2
-    return torch.cat([bin_hz[1:2] - bin_hz[:1], inner, bin_hz[-1:] - bin_hz[-2:-1]])
+def comb_widths_hz(bin_hz: torch.Tensor, width_rows: float = 0.5, width_hz: float = 0.0) -> torch.Tensor:
+    """[F] increasing row centres → [F] Gaussian width of a harmonic on each row (Hz): the wider of
+    ``width_hz`` and ``width_rows`` times the row's extent."""
+    extent = axis_edges(bin_hz, "row frequency").diff().to(dtype=torch.float32, device=bin_hz.device)
+    return (width_rows * extent).clamp_min(width_hz)
 
 
 def harmonic_comb(pitch: torch.Tensor, bin_hz: torch.Tensor, width_rows: float = 0.5,
-                  width_hz: float = 0.0) -> torch.Tensor:
+                  width_hz: float = 0.0, widths: torch.Tensor | None = None) -> torch.Tensor:
     """MIDI pitches [B] (NULL_LABEL: no pitch) → [B, F]: 1 on the rows of each harmonic, falling
-    off as a Gaussian of ``max(width_hz, width_rows × row spacing)`` Hz; all zeros for the null
-    pitch."""
+    off as a Gaussian of ``max(width_hz, width_rows × row spacing)`` Hz (or of ``widths`` [F], from
+    `comb_widths_hz`, when the caller keeps them); all zeros for the null pitch."""
+    if widths is None:
+        widths = comb_widths_hz(bin_hz, width_rows, width_hz)
     bin_hz = bin_hz.float().to(pitch.device)
     f0 = 440.0 * 2.0 ** ((pitch.float()[:, None] - 69.0) / 12.0)  # [B, 1]
     nearest = torch.clamp(torch.round(bin_hz[None, :] / f0), min=1.0)
     distance = bin_hz[None, :] - nearest * f0
-    sigma = torch.clamp(width_rows * row_spacing_hz(bin_hz), min=width_hz)[None, :]
-    comb = torch.exp(-0.5 * (distance / sigma) ** 2)
+    comb = torch.exp(-0.5 * (distance / widths.to(pitch.device)[None, :]) ** 2)
     return torch.where((pitch == NULL_LABEL)[:, None], torch.zeros_like(comb), comb)
