@@ -7,7 +7,7 @@ import argparse
 import json
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from specinpaint.core.bundle import BUNDLE_DIR
 from specinpaint.core.codemaps import Codemaps
@@ -48,16 +48,22 @@ def _check_exists(path: Path) -> None:
 COMMAND_LINE: ContextVar[tuple[str, ...]] = ContextVar("specinpaint_command_line", default=())
 LABEL_HELP = {
     "pitch": "MIDI pitch (default: unconditioned); the bundle's range: {pitches}",
+    "audio_pitch": "MIDI pitch (default: for a WAV input, the pitch estimated from it; for codes, unconditioned); "
+                   "the bundle's range: {pitches}",
     "family": "instrument family (default: unconditioned); the bundle's: {families}",
 }
 
 
-def add_label_args(parser: argparse.ArgumentParser, required: bool = False) -> None:
+def add_label_args(parser: argparse.ArgumentParser, required: bool = False, audio_input: bool = False) -> None:
     """``--pitch`` and ``--family``, checked against the bundle's labels once it is loaded (argparse
-    builds its choices before that); ``-h`` lists the labels of the bundle named by ``-b``."""
+    builds its choices before that); ``-h`` lists the labels of the bundle named by ``-b``.
+    ``audio_input``: the command reads audio, whose pitch is estimated when ``--pitch`` is not given."""
     unknown = "see -b BUNDLE --help"
-    parser.add_argument("--pitch", type=int, required=required, help=LABEL_HELP["pitch"].format(pitches=unknown))
-    parser.add_argument("--family", metavar="FAMILY", help=LABEL_HELP["family"].format(families=unknown))
+    templates = {"pitch": LABEL_HELP["audio_pitch" if audio_input else "pitch"], "family": LABEL_HELP["family"]}
+    pitch = parser.add_argument("--pitch", type=int, required=required, help=templates["pitch"].format(pitches=unknown))
+    family = parser.add_argument("--family", metavar="FAMILY", help=templates["family"].format(families=unknown))
+    for action in (pitch, family):
+        action.help_template = templates[action.dest]  # type: ignore[attr-defined]  # read by BundleLabelsHelp
     parser.add_argument("-h", "--help", action=BundleLabelsHelp, help="show this help message (with the labels "
                         "of the bundle given by -b) and exit")
 
@@ -74,8 +80,9 @@ class BundleLabelsHelp(argparse.Action):
                  option_string: str | None = None) -> None:
         families, pitches = bundle_labels_text(bundle_on_command_line(namespace))
         for action in parser._actions:
-            if action.dest in LABEL_HELP:
-                action.help = LABEL_HELP[action.dest].format(families=families, pitches=pitches)
+            template = getattr(action, "help_template", None)
+            if template is not None:
+                action.help = template.format(families=families, pitches=pitches)
         parser.print_help()
         parser.exit()
 
@@ -158,8 +165,26 @@ def write_codes_json(path: Path, codes: Codemaps, index: int = 0) -> None:
     atomic_write_text(path, json.dumps({level: codes[level][index].tolist() for level in codes.levels}))
 
 
-def read_source(path: Path, editor) -> Codemaps:
-    """Codes from a ``.json`` codes file (checked), or from audio (encoded, any length)."""
+class Source(NamedTuple):
+    """What a command's input gives: codes, the note's pitch label, and whether it was estimated."""
+
+    codes: Codemaps
+    pitch: int | None
+    pitch_estimated: bool = False
+
+    def pitch_text(self) -> str:
+        """How the pitch was chosen, for the command's output."""
+        if not self.pitch_estimated:
+            return f"pitch {self.pitch if self.pitch is not None else 'none'}"
+        said = f"MIDI {self.pitch}" if self.pitch is not None else "none found"
+        return f"pitch estimated from the input: {said} (--pitch sets it)"
+
+
+def read_source(path: Path, editor, pitch: int | None = None) -> Source:
+    """Codes from a ``.json`` codes file (checked) or from audio (encoded, any length), with the
+    note's pitch label: ``pitch`` when given, else for audio the pitch estimated from it
+    (`Editor.estimate_pitch`), so a decoder that takes the pitch draws the note's harmonics where
+    they were; codes carry no pitch, so for them it stays None."""
     path = Path(path)
     if not path.is_file():
         raise SpecinpaintError(f"{path}: no such file")
@@ -169,10 +194,14 @@ def read_source(path: Path, editor) -> Codemaps:
             editor.check_codes(codes)
         except SpecinpaintError as exc:
             raise SpecinpaintError(f"{path}: {exc}") from None
-        return codes
+        return Source(codes, pitch)
     from specinpaint.core.audio import load_audio
 
-    return editor.encode_long(load_audio(path, editor.geometry.sample_rate))
+    audio = load_audio(path, editor.geometry.sample_rate)
+    codes = editor.encode_long(audio)
+    if pitch is not None:
+        return Source(codes, pitch)
+    return Source(codes, editor.estimate_pitch(audio)[0], pitch_estimated=True)
 
 
 def numbered(path: Path, index: int, count: int) -> Path:

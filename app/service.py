@@ -173,6 +173,9 @@ class EditorService:
             raise HTTPProblem(413, f"audio is {duration:.1f} s long; the limit is {self.settings.max_duration_s:g} s")
         codes = self.run_locked(self.editor.encode_long, samples)
         labels: dict[str, Any] = {"duration_s": round(duration, 3)}
+        # the pitch the sound most likely has (pYIN), for the decoder that draws its harmonics
+        # from the label; null when there is no usable estimate
+        labels["pitch"] = self.editor.estimate_pitch(samples)[0]
         if notes:
             labels["warnings"] = notes  # what was done to the audio (e.g. scaled down to full scale)
         return CodesResponse(codes=codes_json(codes), labels=labels)

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 
 from specinpaint.core.codemaps import Codemaps
-from specinpaint.core.conditioning import Conditioning
+from specinpaint.core.conditioning import NULL_LABEL, Conditioning
 from specinpaint.core.pipeline import Pipeline
 from specinpaint.core.prior import SamplingOptions
 
@@ -31,6 +31,7 @@ from .inference import inference
 from .labels import LabelVocabulary
 from .masks import RegionLike, region_masks
 from .options import sampling_options
+from .pitch_estimate import estimate_pitch_labels
 from .plan import plan_resample
 from .resample import resample
 from .results import EditResult, SamplePack
@@ -167,6 +168,14 @@ class Editor:
         conditioning = self.labels.conditioning(pitch, family, codes.batch_size)
         with self.inference():
             return windows.decode_spectrogram(self.pipeline, self.geometry, codes, columns, conditioning)
+
+    def estimate_pitch(self, audio: torch.Tensor) -> list[int | None]:
+        """A pitch label per note of audio ``[B, N]`` (or ``[N]``) that came without one: pYIN's
+        estimate rounded to a MIDI note this bundle knows, None where there is none (see
+        `specinpaint.editing.pitch_estimate`). Decoding with it keeps the note's harmonics where
+        they were."""
+        labels = estimate_pitch_labels(audio, self.geometry.sample_rate, self.labels.pitch_range)
+        return [None if int(v) == NULL_LABEL else int(v) for v in labels]
 
     @property
     def level_channel(self) -> int:

@@ -38,6 +38,11 @@ RECONSTRUCTION: dict[str, tuple[str, str]] = {
                       "decoder that takes labels)", "lower"),
     "unlabelled_pitch_accuracy": ("pitch accuracy of the notes decoded without their labels (only for a decoder "
                                   "that takes labels)", "higher"),
+    "estimated_pitch_sc": ("spectral convergence of the same notes decoded with the pitch estimated from the raw "
+                           "audio (pYIN) and no family, as unlabelled audio is decoded (only for a decoder that "
+                           "takes labels)", "lower"),
+    "estimated_pitch_accuracy": ("pitch accuracy of the notes decoded with the pitch estimated from the raw audio "
+                                 "(only for a decoder that takes labels)", "higher"),
     "notes": ("held-out notes encoded and decoded", ""),
 }
 RECONSTRUCTION_LEVEL: dict[str, tuple[str, str]] = {

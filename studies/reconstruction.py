@@ -7,8 +7,10 @@
   ``raw_pitch_accuracy``, the same estimator on the raw notes (its ceiling on these notes);
 * ``family_accuracy`` (↑): the family classifier on the decoded notes, next to ``raw_family_accuracy``;
 * ``unlabelled_sc``, ``unlabelled_pitch_accuracy``: only for a quantizer whose decoder takes the
-  notes' labels (decoded with them above): the same notes decoded without labels, as audio of
-  unknown pitch and family would be;
+  notes' labels (decoded with them above): the same notes decoded without labels;
+* ``estimated_pitch_sc``, ``estimated_pitch_accuracy``: the same notes decoded with the pitch
+  estimated from the raw audio and no family, as the app and the CLI decode audio that comes
+  without labels (`specinpaint.editing.pitch_estimate`);
 * ``roundtrip_*``: the representation's own round trip (no quantizer) against the raw note, and
   ``*_vs_roundtrip``: decoded against that round trip (what the quantizer alone loses);
 * ``{level}_perplexity`` (↑), ``{level}_dead_fraction`` (↓): code usage on these notes;
@@ -26,7 +28,10 @@ from typing import Any
 
 import torch
 
+from specinpaint.core.conditioning import NULL_LABEL, Conditioning
 from specinpaint.core.registry import registry
+from specinpaint.editing.labels import LabelVocabulary
+from specinpaint.editing.pitch_estimate import pitch_labels
 from specinpaint.metrics.codebook import codebook_stats
 
 from . import notes
@@ -71,7 +76,7 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
     per_note: dict[str, list[float]] = defaultdict(list)
     codes_by_level: dict[str, list[torch.Tensor]] = defaultdict(list)
     silent_by_level: dict[str, list[torch.Tensor]] = defaultdict(list)
-    raw_all, decoded_all, pitch_all, family_all, unlabelled_all = [], [], [], [], []
+    raw_all, decoded_all, pitch_all, family_all, unlabelled_all, codes_all = [], [], [], [], [], []
     labelled = pipeline.quantizer.label_conditioned
     for batch in notes.batches(ctx.dataset, indices, ctx.num_samples, spec.batch_size):
         raw = batch.audio.to(device)
@@ -98,6 +103,7 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
             unlabelled = pipeline.audio_from_spectrogram(pipeline.decode_codes(codes), raw.shape[-1]).float()
             per_note["unlabelled_sc"] += distances["sc"](raw.float(), unlabelled).double().cpu().tolist()
             unlabelled_all.append(unlabelled.cpu())
+            codes_all.append(codes)
         raw_all.append(raw.float().cpu())
         decoded_all.append(decoded.cpu())
         pitch_all.append(batch.pitch)
@@ -117,6 +123,7 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
     if labelled:
         unlabelled_pitch = ctx.score_pitch(ctx.estimate_pitch(torch.cat(unlabelled_all)), pitch)
         metrics["unlabelled_pitch_accuracy"] = float(unlabelled_pitch["accuracy"])
+        metrics.update(_estimated_pitch_decoding(ctx, codes_all, raw_all, raw_pitch["midi"], pitch))
     families = ctx.family_accuracy(decoded, family)
     if families is not None:
         metrics["family_accuracy"] = families[0]
@@ -139,3 +146,26 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
         "raw_estimated_midi": [None if not math.isfinite(v) else round(v, 3) for v in raw_pitch["midi"].tolist()],
     }
     return {"metrics": metrics, "details": details}
+
+
+def _estimated_pitch_decoding(
+    ctx: EvaluationContext, codes_all: list, raw_all: list[torch.Tensor], raw_midi: torch.Tensor,
+    pitch: torch.Tensor,
+) -> dict[str, float]:
+    """SC and pitch accuracy of the notes decoded with the pitch pYIN estimated on the raw notes
+    (rounded to a MIDI note of the bundle's range, null where unvoiced) and no family."""
+    pipeline = ctx.pipeline
+    labels = pitch_labels(raw_midi, LabelVocabulary.from_extras(pipeline.extras).within(
+        dict(pipeline.priors.items())).pitch_range)
+    decoded_all, sc_all, start = [], [], 0
+    sc = registry("metrics").build(DISTANCES["sc"], {})
+    for codes, raw in zip(codes_all, raw_all, strict=True):
+        count = raw.shape[0]
+        guessed = labels[start:start + count]
+        start += count
+        conditioning = Conditioning(pitch=guessed, family=torch.full_like(guessed, NULL_LABEL))
+        decoded = pipeline.audio_from_spectrogram(pipeline.decode_codes(codes, conditioning), raw.shape[-1]).float()
+        sc_all += sc(raw.to(decoded.device), decoded).double().cpu().tolist()
+        decoded_all.append(decoded.cpu())
+    scored = ctx.score_pitch(ctx.estimate_pitch(torch.cat(decoded_all)), pitch)
+    return {"estimated_pitch_sc": finite_mean(sc_all), "estimated_pitch_accuracy": float(scored["accuracy"])}

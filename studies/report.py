@@ -49,6 +49,9 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
         if "unlabelled_pitch_accuracy" in rec:
             rows.append(("decoded without labels: SC ↓", fmt(rec["unlabelled_sc"]),
                          f"pitch {pct(rec['unlabelled_pitch_accuracy'])} (the decoder takes labels)"))
+        if "estimated_pitch_accuracy" in rec:
+            rows.append(("decoded with the estimated pitch: SC ↓", fmt(rec["estimated_pitch_sc"]),
+                         f"pitch {pct(rec['estimated_pitch_accuracy'])} (as the app decodes an upload)"))
     unseen = report.sections.get("reconstruction_unseen", {}).get("metrics")
     if unseen:
         rows.append(("unseen instruments: reconstruction SC ↓", fmt(unseen["sc"]),

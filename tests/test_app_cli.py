@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 
+import numpy as np
 import pytest
 import soundfile as sf
 import torch
@@ -97,12 +98,27 @@ def test_cli_errors_are_one_line(bundle, tmp_path, capsys):
         assert err.startswith("error: ") and message in err and err.count("\n") == 1, err
 
 
-def test_show_writes_pngs(bundle, tmp_path):
+def test_show_writes_pngs(bundle, tmp_path, capsys):
     main(["generate", "-b", str(bundle), "--seed", "3", "-o", str(tmp_path / "n.wav")])
+    capsys.readouterr()
     assert main(["show", str(tmp_path / "n.wav"), "-b", str(bundle), "-o", str(tmp_path / "pngs")]) == 0
     names = sorted(p.name for p in (tmp_path / "pngs").iterdir())
     assert names == ["codes-bottom.png", "codes-top.png", "input-spectrogram.png", "spectrogram.png"]
     assert all((tmp_path / "pngs" / n).read_bytes().startswith(b"\x89PNG") for n in names)
+    # audio comes without a pitch: the one estimated from it is used, and said
+    assert "pitch estimated from the input:" in capsys.readouterr().out
+
+
+def test_audio_input_without_pitch_decodes_with_the_estimated_pitch(bundle, tmp_path, capsys):
+    wav = tmp_path / "a3.wav"
+    t = np.arange(16000) / 16000
+    sf.write(wav, 0.3 * np.sin(2 * np.pi * 220.0 * t), 16000)  # A3 = MIDI 57
+    assert main(["inpaint", str(wav), "-b", str(bundle), "--time", "0:0.06", "-o", str(tmp_path / "o.wav")]) == 0
+    assert "pitch estimated from the input: MIDI 57" in capsys.readouterr().out
+    assert main(["inpaint", str(wav), "-b", str(bundle), "--time", "0:0.06", "--pitch", "40",
+                 "-o", str(tmp_path / "o.wav")]) == 0
+    out = capsys.readouterr().out
+    assert "pitch 40" in out and "estimated" not in out
 
 
 def test_serve_builds_settings_and_binds_loopback(bundle, monkeypatch):

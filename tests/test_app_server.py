@@ -119,6 +119,9 @@ def test_analyze_upload_and_its_limits(served):
     ok = client.post("/api/analyze", files={"audio": ("stereo.wav", _wav(0.3, channels=2), "audio/wav")})
     assert ok.status_code == 200, ok.text
     assert len(ok.json()["codes"]["top"][0]) == 10  # 0.3 s / 0.032 s per column, rounded up
+    assert ok.json()["labels"]["pitch"] is None  # 0.3 s at this bundle's 8 kHz is too short for pYIN
+    tone = client.post("/api/analyze", files={"audio": ("tone.wav", _wav(0.9), "audio/wav")})
+    assert tone.json()["labels"]["pitch"] == 69  # the 440 Hz tone's pitch, estimated for the decoder
     resampled = client.post("/api/analyze", files={"audio": ("hi.wav", _wav(0.2, rate=16000), "audio/wav")})
     assert resampled.status_code == 200 and len(resampled.json()["codes"]["top"][0]) == 7
     too_long = client.post("/api/analyze", files={"audio": ("long.wav", _wav(1.5), "audio/wav")})

@@ -244,6 +244,9 @@ def test_reconstruction_reports_the_unlabelled_decoding_too():
         with mock.patch.object(EvaluationContext, "estimate_pitch", no_pitch):
             found[name] = reconstruction.evaluate_reconstruction(EvaluationContext(pipe, dataset, spec))["metrics"]
     labelled = found["labelled"]
-    assert {"unlabelled_sc", "unlabelled_pitch_accuracy"} <= set(labelled)
+    extra = {"unlabelled_sc", "unlabelled_pitch_accuracy", "estimated_pitch_sc", "estimated_pitch_accuracy"}
+    assert extra <= set(labelled)
     assert labelled["unlabelled_sc"] > 0 and labelled["unlabelled_sc"] != labelled["sc"]
-    assert not {"unlabelled_sc", "unlabelled_pitch_accuracy"} & set(found["plain"])
+    # no voiced estimate → the null pitch: decoding "with the estimated pitch" is the unlabelled decoding
+    assert labelled["estimated_pitch_sc"] == pytest.approx(labelled["unlabelled_sc"], rel=1e-6)
+    assert not extra & set(found["plain"])

@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         help="codemap level to resample; top: structure + detail, bottom: detail only (default top; "
                         "--layer is the former name)")
     parser.add_argument("--dilate", type=int, default=0, help="grow the region by this many codemap cells")
-    add_label_args(parser)
+    add_label_args(parser, audio_input=True)
     brush = parser.add_mutually_exclusive_group()
     brush.add_argument("--attenuate", type=float, metavar="DB",
                        help="instead of resampling, lower the region by DB decibels (the 'erase' brush)")
@@ -60,14 +60,15 @@ def run(args: argparse.Namespace) -> int:
         raise SpecinpaintError("give a region: --time START:END and/or --freq LOW:HIGH")
     region = Region(time_s=time_s, freq_hz=freq_hz)
     editor = load_editor(args.bundle, args.device)
-    codes = read_source(args.input, editor)
+    source = read_source(args.input, editor, args.pitch)
+    codes, pitch = source.codes, source.pitch
     if args.attenuate is not None:
-        result = editor.attenuate(codes, region, args.attenuate, pitch=args.pitch, family=args.family)
+        result = editor.attenuate(codes, region, args.attenuate, pitch=pitch, family=args.family)
     elif args.noise:
         result = editor.noise(codes, region, level=args.level, seed=args.seed, dilate=args.dilate,
-                              pitch=args.pitch, family=args.family)
+                              pitch=pitch, family=args.family)
     else:
-        result = editor.inpaint(codes, region, args.pitch, args.family, level=args.level,
+        result = editor.inpaint(codes, region, pitch, args.family, level=args.level,
                                 sampling=sampling_from_args(args), dilate=args.dilate,
                                 progress=not args.no_progress)
     write_wav(args.output, result.audio[0], editor.geometry.sample_rate)
@@ -75,5 +76,5 @@ def run(args: argparse.Namespace) -> int:
         write_codes_json(args.codes, result.codes)
     changed = {lvl: int((result.codes[lvl] != codes[lvl]).sum()) for lvl in codes.levels}
     cells = {lvl: int(m.sum()) for lvl, m in result.masks.items()}
-    print(f"{args.output}  region cells {cells}, changed codes {changed}")
+    print(f"{args.output}  region cells {cells}, changed codes {changed}, {source.pitch_text()}")
     return 0

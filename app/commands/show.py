@@ -16,17 +16,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                             "when the bundle's decoder takes the note's labels).")
     parser.add_argument("input", type=Path, help="a WAV or a codes .json")
     parser.add_argument("-o", "--output", type=Path, default=Path("show"), help="output directory (default: show)")
-    add_label_args(parser)
+    add_label_args(parser, audio_input=True)
     add_bundle_arg(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     editor = load_editor(args.bundle, args.device)
-    codes = read_source(args.input, editor)
-    for path in write_note_pngs(editor, codes, args.output, audio_path=args.input, pitch=args.pitch,
+    source = read_source(args.input, editor, args.pitch)
+    codes, pitch = source.codes, source.pitch
+    for path in write_note_pngs(editor, codes, args.output, audio_path=args.input, pitch=pitch,
                                 family=args.family):
         print(path)
+    if source.pitch_estimated:
+        print(source.pitch_text())
     return 0
 
 

@@ -68,8 +68,7 @@
     refreshButtons();
     setStatus(`${label}…`);
     try {
-      await fn();
-      setStatus("ready");
+      setStatus((await fn()) || "ready");  // a task may return what to say when it is done
     } catch (err) {
       setStatus(`${label} failed: ${err.message}`, true);
     } finally {
@@ -323,7 +322,11 @@
       const res = await postJson("/api/generate", { ...labels(), ...sampling() });
       app.lastSeed = res.seed;
       clearSelection();
+      if (Number.isInteger(res.labels.pitch)) $("pitch").value = res.labels.pitch;
       await setCodes(res.codes, null);
+      return (Number.isInteger(res.labels.pitch)
+        ? `${file.name}: estimated pitch ${res.labels.pitch} (set in the pitch box; change it to decode the codes as another pitch)`
+        : `${file.name}: no pitch could be estimated; set the pitch box to the note's pitch`);
     }),
     dataset: () => task("picking a dataset note", async () => {
       const { pitch, family } = labels();
@@ -331,14 +334,18 @@
       const res = await postJson("/api/sample-from-dataset", { pitch, family, ...(seed !== undefined ? { seed } : {}) });
       app.lastSeed = res.seed;
       await setCodes(res.codes, null);
-      setStatus(`dataset note #${res.labels.index} (${res.labels.family}, pitch ${res.labels.pitch})`);
+      return `dataset note #${res.labels.index} (${res.labels.family}, pitch ${res.labels.pitch})`;
     }),
     upload: (file) => task("analysing upload", async () => {
       const form = new FormData();
       form.append("audio", file, file.name);
       const res = await request("/api/analyze", { method: "POST", body: form }, "json");
       clearSelection();
+      if (Number.isInteger(res.labels.pitch)) $("pitch").value = res.labels.pitch;
       await setCodes(res.codes, null);
+      return (Number.isInteger(res.labels.pitch)
+        ? `${file.name}: estimated pitch ${res.labels.pitch} (set in the pitch box; change it to decode the codes as another pitch)`
+        : `${file.name}: no pitch could be estimated; set the pitch box to the note's pitch`);
     }),
     resample: () => task("resampling region", async () => {
       const res = await postJson("/api/inpaint", {
