@@ -35,21 +35,22 @@ class Labels(Strict):
 
 
 class Sampling(Strict):
-    """Sampling options; ``seed`` None = the server draws one and returns it."""
+    """Sampling options; an option left out (None) is the bundle's own default (its config's
+    ``sampling``: the guidance and filters its recipe was measured with); ``seed`` None = the
+    server draws one and returns it."""
 
-    temperature: float = Field(1.0, gt=0, le=10)
-    top_k: int = Field(0, ge=0, le=4096)
-    top_p: float = Field(0.0, ge=0, le=1)
-    guidance_scale: float = Field(1.0, ge=0, le=20)
+    temperature: float | None = Field(None, gt=0, le=10)
+    top_k: int | None = Field(None, ge=0, le=4096)
+    top_p: float | None = Field(None, ge=0, le=1)
+    guidance_scale: float | None = Field(None, ge=0, le=20)
+    guidance_drop: Literal["both", "family"] | None = None
     sampler: Literal["autoregressive", "parallel"] | None = None
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
 
     def options(self, seed: int) -> dict:
-        out = {"temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
-               "guidance_scale": self.guidance_scale, "seed": seed}
-        if self.sampler is not None:
-            out["sampler"] = self.sampler
-        return out
+        given = self.model_dump(include={"temperature", "top_k", "top_p", "guidance_scale", "guidance_drop",
+                                         "sampler"}, exclude_none=True)
+        return {**given, "seed": seed}
 
 
 class GenerateRequest(Labels, Sampling):

@@ -118,6 +118,9 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--top-k", type=int, help="keep the k most likely codes (0 = off)")
     group.add_argument("--top-p", type=float, help="nucleus sampling mass (0 = off)")
     group.add_argument("--guidance-scale", type=float, help="classifier-free guidance (1 = off)")
+    group.add_argument("--guidance-drop", choices=("both", "family"),
+                       help="what guidance compares against: no labels (both, the default) or the same pitch "
+                       "without the family (family: the scale strengthens the family alone)")
     group.add_argument("--sampler", choices=("autoregressive", "parallel"),
                        help="sampler (default: the config's); parallel runs on the levels whose prior supports "
                        "it (top-transformer with its encoder head, bottom-masked: see configs/tiny-masked.yaml), "
@@ -131,7 +134,8 @@ def add_progress_arg(parser: argparse.ArgumentParser) -> None:
 
 def sampling_from_args(args: argparse.Namespace) -> dict[str, Any]:
     names = {"seed": "seed", "temperature": "temperature", "top_k": "top_k", "top_p": "top_p",
-             "guidance_scale": "guidance_scale", "sampler": "sampler", "steps": "num_steps"}
+             "guidance_scale": "guidance_scale", "guidance_drop": "guidance_drop", "sampler": "sampler",
+             "steps": "num_steps"}
     return {key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr, None) is not None}
 
 

@@ -17,6 +17,10 @@ from .conditioning import Conditioning
 MAX_SEED = 2**32 - 1
 
 
+#: What classifier-free guidance's unconditional half leaves out.
+GuidanceDrop = Literal["both", "family"]
+
+
 class LevelSampling(BaseModel):
     """Per-level overrides of the drawing filters (unset fields keep the request's own)."""
 
@@ -26,6 +30,7 @@ class LevelSampling(BaseModel):
     top_k: int | None = Field(None, ge=0)
     top_p: float | None = Field(None, ge=0, le=1)
     guidance_scale: float | None = Field(None, ge=0)
+    guidance_drop: GuidanceDrop | None = None
 
 
 class SamplingOptions(BaseModel):
@@ -43,6 +48,10 @@ class SamplingOptions(BaseModel):
     top_k: int = Field(0, ge=0)
     top_p: float = Field(0.0, ge=0, le=1)
     guidance_scale: float = Field(1.0, ge=0)
+    guidance_drop: GuidanceDrop = Field(
+        "both", description="the labels guidance's unconditional half drops: both (classic classifier-free "
+        "guidance), or only the family (the scale then strengthens the family alone; the pitch keeps its "
+        "conditional strength)")
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     use_kv_cache: bool = True
     num_steps: int = Field(8, ge=1, description="passes of the parallel (MaskGIT) sampler")

@@ -87,7 +87,7 @@ class AlignedBottomPrior(TransformerPrior):
         with self.inference():
             seq, hidden = self.lin.to_sequence(bottom), self.lin.to_sequence(mask)
             generator = make_generator(options.seed, seq.device)
-            classes, guided = self.class_vectors(self.classes, conditioning, options.guidance_scale)
+            classes, guided = self.class_vectors(self.classes, conditioning, options)
             if offsets is not None and top_offsets is not None:
                 offsets, top_offsets = doubled(offsets, guided), doubled(top_offsets, guided)
             memory = self.context(doubled(self.top_lin.to_sequence(top), guided), classes, top_offsets)

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from specinpaint.core.codemaps import Codemaps
-from specinpaint.core.conditioning import Conditioning
+from specinpaint.core.conditioning import NULL_LABEL, Conditioning
 from specinpaint.core.errors import SpecinpaintError
 from specinpaint.core.linearize import Linearizer
 from specinpaint.core.prior import Prior, PriorLoss, SamplingOptions
@@ -175,12 +175,19 @@ class TransformerPrior(Prior):
         return conditioning.to(self.device)
 
     # -- conditioning ------------------------------------------------------------------------
-    def class_vectors(self, embed: ClassEmbedding, conditioning: Conditioning, guidance_scale: float) -> tuple[torch.Tensor, bool]:
-        """``[B, d]`` class vectors, or ``[2B, d]`` (conditional then null) when guidance is on."""
+    def class_vectors(self, embed: ClassEmbedding, conditioning: Conditioning, options: SamplingOptions,
+                      ) -> tuple[torch.Tensor, bool]:
+        """``[B, d]`` class vectors, or ``[2B, d]`` (conditional, then the unconditional half of
+        guidance: no labels, or the same pitch without the family for ``guidance_drop='family'``)
+        when guidance is on."""
         cond = embed(conditioning)
-        if guidance_scale == 1.0:
+        if options.guidance_scale == 1.0:
             return cond, False
-        return torch.cat([cond, embed.null(conditioning.batch_size)]), True
+        if options.guidance_drop == "family":
+            unconditional = embed(Conditioning(conditioning.pitch, torch.full_like(conditioning.family, NULL_LABEL)))
+        else:
+            unconditional = embed.null(conditioning.batch_size)
+        return torch.cat([cond, unconditional]), True
 
     def variations(
         self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions, n: int,

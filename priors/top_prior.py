@@ -147,7 +147,7 @@ class TopPrior(TransformerPrior):
         with self.inference():
             seq, hidden = self.lin.to_sequence(top), self.lin.to_sequence(mask)
             generator = make_generator(options.seed, seq.device)
-            classes, guided = self.class_vectors(self.classes, conditioning, options.guidance_scale)
+            classes, guided = self.class_vectors(self.classes, conditioning, options)
             offsets = doubled(offsets, guided) if offsets is not None else None
             scale = options.guidance_scale
             if options.sampler == "parallel":

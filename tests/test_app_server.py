@@ -71,6 +71,20 @@ def test_generate_is_seeded_and_matches_the_python_api(served):
     assert isinstance(drawn["seed"], int)  # the server picks and reports a seed
 
 
+def test_sampling_left_out_of_a_request_is_the_bundles_own():
+    """The page sends only what the user set: everything else (guidance, top-p) is the bundle's
+    recipe, not the API model's defaults."""
+    from specinpaint.app.api_models import GenerateRequest
+
+    with edit_plugins():
+        editor = Editor(make_pipeline(sampling={"guidance_scale": 2.0, "top_p": 0.8, "temperature": 0.9}))
+    bare = editor.sampling_options(GenerateRequest(pitch=60).options(5))
+    assert (bare.guidance_scale, bare.top_p, bare.temperature, bare.seed) == (2.0, 0.8, 0.9, 5)
+    assert bare.guidance_drop == "both"
+    asked = editor.sampling_options(GenerateRequest(pitch=60, temperature=0.5, guidance_drop="family").options(6))
+    assert (asked.guidance_scale, asked.temperature, asked.guidance_drop) == (2.0, 0.5, "family")
+
+
 def test_inpaint_changes_only_the_returned_mask(served):
     _, client = served
     codes = client.post("/api/generate", json={"seed": 1}).json()["codes"]

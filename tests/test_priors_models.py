@@ -228,6 +228,27 @@ def test_guidance_scale_zero_is_the_unconditional_model():
     assert not torch.equal(conditional, unconditional)
 
 
+@pytest.mark.parametrize("name", ["top-transformer", "bottom-transformer"])
+def test_family_only_guidance_strengthens_the_family_alone(name):
+    """``guidance_drop='family'``: scale 0 is the model given the pitch without the family; any
+    scale is the plain conditional model when no family is asked for (both halves agree)."""
+    prior = build(name)
+    codes, cond = random_codes(), conditioning()
+    mask = torch.ones(3, *SHAPE[name], dtype=torch.bool)
+    pitch_only = Conditioning(cond.pitch, torch.full_like(cond.family, -1))
+
+    def sample(c, **options):
+        return prior.inpaint(codes, mask, c, SamplingOptions(seed=5, **options))
+
+    assert torch.equal(sample(cond, guidance_scale=0.0, guidance_drop="family"), sample(pitch_only))
+    assert torch.equal(sample(pitch_only, guidance_scale=4.0, guidance_drop="family"), sample(pitch_only))
+    assert not torch.equal(sample(pitch_only, guidance_scale=4.0), sample(pitch_only))  # classic: pitch pushed
+    per_level = SamplingOptions(guidance_scale=2.0, levels={prior.level: {"guidance_drop": "family"}})
+    assert per_level.for_level(prior.level).guidance_drop == "family"
+    with pytest.raises(ValidationError):
+        SamplingOptions(guidance_drop="pitch")
+
+
 def test_variations_are_sampled_as_one_batch():
     prior = build("top-transformer")
     codes, cond, mask = random_codes(2), conditioning(2), random_mask(TOP, batch=2, p=0.7)
