@@ -1,0 +1,86 @@
+"""Where a pipeline loses the instrument family: the evaluation's family classifier on the same
+held-out notes at each step from the raw audio to a generated note.
+
+    python scripts/family_probe.py BUNDLE [--per-family 10] [--seed 0] [--generate]
+
+Rows: the raw notes; the representation's own round trip (no quantizer); the reconstruction with
+the notes' labels and without; the reconstruction's level channel with the raw notes' phase
+channel, and the raw level with the reconstruction's phase (which channel carries the loss); with
+``--generate``, notes generated at the same labels. Each row prints the accuracy and how many notes
+the classifier put in each family, so a collapse onto a few families shows. The classifier is the
+one `specinpaint evaluate` trained and cached for the bundle's dataset (trained now if missing).
+Why a script: it answers a research question about one bundle; `evaluate` reports the measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import random
+
+import torch
+
+from specinpaint.core.bundle import load_bundle
+from specinpaint.core.conditioning import Conditioning
+from specinpaint.editing import Editor
+from specinpaint.studies.context import EvaluationContext
+from specinpaint.studies.evaluation_spec import EvaluationSpec
+from specinpaint.training.data import build_dataset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("bundle")
+    parser.add_argument("--per-family", type=int, default=10, help="validation notes per family")
+    parser.add_argument("--seed", type=int, default=0, help="which notes are drawn, and the generation seed")
+    parser.add_argument("--generate", action="store_true", help="also generate notes at the same labels")
+    args = parser.parse_args()
+
+    pipeline = load_bundle(args.bundle).eval()
+    dataset = build_dataset(pipeline.config, "valid")
+    context = EvaluationContext(pipeline, dataset, EvaluationSpec(device="cpu"),
+                                train_dataset=build_dataset(pipeline.config, "train"))
+    classifier = context.classifier
+    if classifier is None:
+        raise SystemExit("the dataset has no family labels to classify")
+    by_family = collections.defaultdict(list)
+    for index, family in enumerate(dataset.families):
+        by_family[int(family)].append(index)
+    rng = random.Random(args.seed)
+    chosen = [i for f in sorted(by_family) for i in rng.sample(by_family[f], min(args.per_family, len(by_family[f])))]
+    samples = pipeline.config.num_samples
+    audio = torch.stack([torch.as_tensor(dataset[i]["audio"]).float().reshape(-1)[:samples] for i in chosen])
+    pitch = torch.tensor([int(dataset.pitches[i]) for i in chosen])
+    family = torch.tensor([int(dataset.families[i]) for i in chosen])
+    labels = Conditioning(pitch=pitch, family=family)
+
+    rows: dict[str, torch.Tensor] = {"raw notes": audio}
+    with torch.no_grad():
+        spec = pipeline.spectrogram(audio)
+        codes = pipeline.quantizer.encode(spec)
+        recon = pipeline.decode_codes(codes, labels)
+        to_audio = lambda s: pipeline.audio_from_spectrogram(s, samples)  # noqa: E731
+        level = pipeline.representation.level_channel
+        rows["representation round trip"] = to_audio(spec)
+        rows["reconstruction, labelled"] = to_audio(recon)
+        rows["reconstruction, no labels"] = to_audio(pipeline.decode_codes(codes))
+        for name, (keep, other) in {"reconstructed level + raw phase": (recon, spec),
+                                    "raw level + reconstructed phase": (spec, recon)}.items():
+            mixed = other.clone()
+            mixed[:, level] = keep[:, level]
+            rows[name] = to_audio(mixed)
+        if args.generate:
+            editor = Editor(pipeline)
+            rows["generated (bundle's sampling)"] = editor.generate(
+                pitch.tolist(), family.tolist(), n=len(chosen), sampling={"seed": args.seed}).audio
+
+    print(f"{len(chosen)} validation notes; classifier held-out accuracy (ceiling) {classifier.heldout_accuracy:.3f}")
+    for name, notes in rows.items():
+        predicted = classifier.predict(notes.float())
+        accuracy = float((predicted == family).float().mean())
+        counts = collections.Counter(predicted.tolist())
+        print(f"{name:34s} {accuracy:6.3f}   predicted families {sorted(counts.items())}")
+
+
+if __name__ == "__main__":
+    main()
