@@ -24,6 +24,9 @@
   };
   window.specinpaint = app;
   const MAX_HISTORY = 50;
+  // "push the family": guidance against the same pitch without the family (docs/results/quality-cpu.md,
+  // section 8: scale 4 to 5 lifts the family most; some notes then miss the pitch)
+  const FAMILY_GUIDANCE = { guidance_drop: "family", guidance_scale: 4 };
 
   // -- helpers ------------------------------------------------------------------------------
   function setStatus(text, isError = false) {
@@ -87,6 +90,7 @@
     const out = { temperature: parseFloat($("temperature").value) };
     const sampler = $("sampler").value;
     if (sampler) out.sampler = sampler;
+    if ($("guidance").value === "family") Object.assign(out, FAMILY_GUIDANCE);
     const seed = parseInt($("seed").value, 10);
     if (Number.isFinite(seed)) out.seed = seed;
     return out;
