@@ -49,3 +49,20 @@ def codebook_stats(codes: torch.Tensor, codebook_size: int, dead_threshold: int 
         histogram=counts, perplexity=ppl, dead_fraction=float((counts <= dead_threshold).double().mean()),
         used=int((counts > 0).sum()), codebook_size=codebook_size,
     )
+
+
+def cell_entropy_bits(codes: torch.Tensor, codebook_size: int) -> float:
+    """Mean over codemap cells of the entropy (bits) of that cell's code across the notes of
+    ``codes [N, F, T]``: how much a level's codes differ from note to note. 0 = every note gets
+    the same map (the level has collapsed and carries nothing about the note, whatever its
+    perplexity over positions); at most log2(N)."""
+    codes = torch.as_tensor(codes)
+    if codes.dim() != 3 or codes.shape[0] == 0:
+        raise SpecinpaintError(f"cell entropy needs codes [N, F, T] of at least one note, got {tuple(codes.shape)}")
+    usage_histogram(codes, codebook_size)  # range and dtype checks
+    cells = codes.reshape(codes.shape[0], -1).long().T  # [cells, N]
+    counts = torch.zeros(cells.shape[0], codebook_size, dtype=torch.float64)
+    counts.scatter_add_(1, cells, torch.ones_like(cells, dtype=torch.float64))
+    p = counts / codes.shape[0]
+    entropy = -(p * torch.log2(p.clamp_min(1e-300))).sum(dim=1)
+    return float(entropy.mean())

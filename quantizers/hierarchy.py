@@ -132,6 +132,11 @@ class HierarchyParams(BaseModel):
         "its output at full resolution (puts harmonics on exact rows, finer than a code; needs "
         "decoder_label_pitch_maps 'comb')",
     )
+    finest_level_dropout: float = Field(
+        0.0, ge=0, lt=1, description="training probability that the decoder sees an example without its finest "
+        "level's codes (zeros instead), so the coarser levels must carry the note's broad shape and do not "
+        "collapse to one fixed map while the finest codes and the labels carry everything",
+    )
 
     @field_validator("bottom_strides", "top_strides")
     @classmethod
@@ -300,7 +305,7 @@ class HierarchicalVAE(Quantizer):
     def _decode_quantized(self, quants: dict[str, torch.Tensor], conditioning: Conditioning | None) -> torch.Tensor:
         finest = self._levels[-1]
         parts = [self.upsamplers[name](quants[name]) for name in self._levels[:-1]]
-        parts.append(quants[finest])
+        parts.append(self._drop_finest(quants[finest]))
         labels = self.decoder_labels
         if labels is None:
             return self.decoder(torch.cat(parts, 1))
@@ -315,6 +320,15 @@ class HierarchicalVAE(Quantizer):
         # land on exact rows (a null pitch has an empty comb, so unlabelled decoding is `base`).
         base, gain = out.chunk(2, dim=1)
         return base + gain * comb[:, None, :, None].to(base.dtype)
+
+    def _drop_finest(self, finest: torch.Tensor) -> torch.Tensor:
+        """Training only: zero the finest level's map for a ``finest_level_dropout`` share of the
+        examples (the coarser maps and the labels must then reconstruct them alone)."""
+        rate = self.params.finest_level_dropout
+        if not self.training or rate <= 0 or len(self._levels) < 2:
+            return finest
+        kept = torch.rand(finest.shape[0], 1, 1, 1, device=finest.device) >= rate
+        return finest * kept.to(finest.dtype)
 
     def recon_loss(self, recon: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Channel-weighted reconstruction loss and the per-channel errors [C]."""

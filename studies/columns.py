@@ -48,6 +48,8 @@ RECONSTRUCTION: dict[str, tuple[str, str]] = {
 RECONSTRUCTION_LEVEL: dict[str, tuple[str, str]] = {
     "perplexity": ("codebook perplexity exp(H) of the codes of the held-out notes", "higher"),
     "dead_fraction": ("share of the codebook never used on the held-out notes", "lower"),
+    "cell_entropy_bits": ("entropy (bits) of each cell's code across the held-out notes, averaged over cells "
+                          "(0: every note gets the same map, a collapsed level)", "higher"),
     "silent_entropy_bits": ("entropy (bits) of the codes in cells that are silent in the raw audio "
                             "(few codes for silence = low)", "lower"),
     "silent_distinct_codes": ("distinct codes in silent cells", "lower"),

@@ -14,6 +14,8 @@
 * ``roundtrip_*``: the representation's own round trip (no quantizer) against the raw note, and
   ``*_vs_roundtrip``: decoded against that round trip (what the quantizer alone loses);
 * ``{level}_perplexity`` (↑), ``{level}_dead_fraction`` (↓): code usage on these notes;
+  ``{level}_cell_entropy_bits`` (↑): how much each cell's code varies from note to note (0: the
+  level gives every note the same map, a collapsed level);
 * ``{level}_silent_*``: codes in cells that are silent in the raw audio (metrics/silence.py).
 
 Every measure is a plugin of the ``metrics`` registry, looked up by name (`DISTANCES`,
@@ -32,7 +34,7 @@ from specinpaint.core.conditioning import NULL_LABEL, Conditioning
 from specinpaint.core.registry import registry
 from specinpaint.editing.labels import LabelVocabulary
 from specinpaint.editing.pitch_estimate import pitch_labels
-from specinpaint.metrics.codebook import codebook_stats
+from specinpaint.metrics.codebook import cell_entropy_bits, codebook_stats
 
 from . import notes
 from .context import EvaluationContext
@@ -134,6 +136,7 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
         stats = codebook_stats(level_codes, num_codes[level])
         metrics[f"{level}_perplexity"] = stats.perplexity
         metrics[f"{level}_dead_fraction"] = stats.dead_fraction
+        metrics[f"{level}_cell_entropy_bits"] = cell_entropy_bits(level_codes, num_codes[level])
         entropy, distinct, cells = silence(level_codes, torch.cat(silent_by_level[level]))
         metrics[f"{level}_silent_entropy_bits"] = entropy
         metrics[f"{level}_silent_distinct_codes"] = float(distinct)

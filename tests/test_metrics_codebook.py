@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from specinpaint.core.errors import SpecinpaintError
-from specinpaint.metrics.codebook import codebook_stats, usage_histogram
+from specinpaint.metrics.codebook import cell_entropy_bits, codebook_stats, usage_histogram
 
 
 def test_hand_computed_stats():
@@ -38,3 +38,17 @@ def test_bad_codes():
     with pytest.raises(SpecinpaintError, match="integer"):
         usage_histogram(torch.tensor([0.5]), 4)
     assert codebook_stats(torch.zeros(0, dtype=torch.long), 4).perplexity == 0.0
+
+
+def test_cell_entropy_tells_a_collapsed_level_from_a_used_one():
+    """Every note with the same map scores 0 bits even when the map uses many codes (a high
+    perplexity over positions); maps that differ in every cell across 8 notes score 3 bits."""
+    same_map = torch.arange(32 * 4).remainder(512).reshape(1, 32, 4).repeat(8, 1, 1)  # paper top shape
+    assert codebook_stats(same_map, 512).perplexity == pytest.approx(128.0)
+    assert cell_entropy_bits(same_map, 512) == 0.0
+    distinct = torch.arange(8)[:, None, None].expand(8, 32, 4)
+    assert cell_entropy_bits(distinct, 512) == pytest.approx(3.0)
+    half = torch.tensor([0, 0, 0, 0, 1, 1, 1, 1])[:, None, None].expand(8, 2, 2)  # one bit in every cell
+    assert cell_entropy_bits(half, 2) == pytest.approx(1.0)
+    with pytest.raises(SpecinpaintError, match="codes \\[N, F, T\\]"):
+        cell_entropy_bits(torch.zeros(4, 4, dtype=torch.long), 2)

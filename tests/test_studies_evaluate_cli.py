@@ -18,7 +18,7 @@ EVAL = ["seeds=1", "pitches_per_family=1", "reconstruction_notes=4", "inpainting
 SECTION_FIELDS = {
     "reconstruction": {"sc", "lsd_db", "mrstft", "level_error_db_mean", "level_error_db_std", "pitch_accuracy",
                        "raw_pitch_accuracy", "family_accuracy", "raw_family_accuracy", "top_perplexity",
-                       "bottom_dead_fraction", "bottom_silent_entropy_bits"},
+                       "bottom_dead_fraction", "bottom_silent_entropy_bits", "top_cell_entropy_bits"},
     "generation": {"pitch_accuracy", "octave_error_rate", "unvoiced_rate", "family_accuracy",
                    "classifier_heldout_accuracy", "family_accuracy_ratio"},
     "inpainting": {"codes_outside_unchanged", "outside_lsd_db", "inside_lsd_db", "pitch_accuracy"},
