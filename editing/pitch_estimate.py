@@ -13,9 +13,14 @@ from __future__ import annotations
 
 import torch
 
+from typing import Any
+
 from specinpaint.core.conditioning import NULL_LABEL
 from specinpaint.core.errors import AudioInputError
-from specinpaint.metrics.pitch import PitchAccuracy
+from specinpaint.core.registry import registry
+
+#: The metrics plugin whose ``estimate(audio [B, N]) -> MIDI [B]`` gives the estimate (pYIN).
+PITCH_METRIC = "pitch-accuracy"
 
 
 def pitch_labels(estimated_midi: torch.Tensor, pitch_range: tuple[int, int]) -> torch.Tensor:
@@ -29,14 +34,15 @@ def pitch_labels(estimated_midi: torch.Tensor, pitch_range: tuple[int, int]) -> 
 
 
 def estimate_pitch_labels(
-    audio: torch.Tensor, sample_rate: int, pitch_range: tuple[int, int], estimator: PitchAccuracy | None = None,
+    audio: torch.Tensor, sample_rate: int, pitch_range: tuple[int, int], estimator: Any | None = None,
 ) -> torch.Tensor:
     """Audio ``[B, N]`` (or ``[N]``) → MIDI labels ``[B]`` from its first second after the attack
-    (`PitchAccuracy`'s analysis window); `NULL_LABEL` where there is no usable estimate."""
+    (the `PITCH_METRIC` plugin's analysis window, or ``estimator``'s); `NULL_LABEL` where there is
+    no usable estimate."""
     audio = torch.as_tensor(audio)
     batch = 1 if audio.dim() == 1 else audio.shape[0]
     if estimator is None:
-        estimator = PitchAccuracy(PitchAccuracy.Params(sample_rate=sample_rate))
+        estimator = registry("metrics").build(PITCH_METRIC, {"sample_rate": sample_rate})
     elif estimator.params.sample_rate != sample_rate:
         raise AudioInputError(f"the pitch estimator runs at {estimator.params.sample_rate} Hz, "
                               f"the audio is at {sample_rate} Hz")
