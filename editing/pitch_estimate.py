@@ -11,9 +11,9 @@ such audio decodes as before.
 
 from __future__ import annotations
 
-import torch
-
 from typing import Any
+
+import torch
 
 from specinpaint.core.conditioning import NULL_LABEL
 from specinpaint.core.errors import AudioInputError
