@@ -1,5 +1,6 @@
 """`specinpaint run --budget`: each budget names a built-in config that loads, and the long budget
-only trains longer and wider, on the same data and representation as the default job."""
+only trains longer (and keeps its top level in use), on the same data and representation as the
+default job."""
 
 from __future__ import annotations
 
@@ -37,5 +38,9 @@ def test_the_long_budget_trains_the_default_jobs_model_longer_on_the_same_data()
     assert set(long.training.priors) == set(default.training.priors) == {"top", "bottom"}
     for level, stage in long.training.priors.items():
         assert stage.steps >= 4 * default.training.priors[level].steps
-    # same model: the long budget buys steps, not width (a wider quantizer step costs ~4x)
-    assert long.quantizer == default.quantizer and long.sampling == default.sampling
+    # same model: the long budget buys steps, not width (a wider quantizer step costs ~4x); its one
+    # other difference keeps the top level in use at 4x the steps (it collapsed without it)
+    assert long.sampling == default.sampling and long.quantizer.name == default.quantizer.name
+    long_params, default_params = long.quantizer.params, default.quantizer.params
+    assert long_params.pop("finest_level_dropout") == 0.1 and default_params.pop("finest_level_dropout", 0.0) == 0.0
+    assert long_params == default_params
