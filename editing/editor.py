@@ -51,7 +51,7 @@ class Editor:
     def __init__(self, pipeline: Pipeline) -> None:
         self.pipeline = pipeline
         self.geometry = Geometry.of(pipeline)
-        self.labels = LabelVocabulary.from_extras(pipeline.extras).within(dict(pipeline.priors.items()))
+        self.labels = LabelVocabulary.of(pipeline)
 
     def __repr__(self) -> str:
         return f"Editor({self.pipeline.config.name!r}, levels={self.geometry.levels})"

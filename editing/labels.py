@@ -69,6 +69,11 @@ class LabelVocabulary:
         offered = tuple(f for f in families if f in set(present))
         return cls(tuple(families), offered, (min(pitches), max(pitches)))
 
+    @classmethod
+    def of(cls, pipeline: Any) -> LabelVocabulary:
+        """What ``pipeline`` can be asked for: its bundle's labels within its priors' embeddings."""
+        return cls.from_extras(pipeline.extras).within(dict(pipeline.priors.items()))
+
     def within(self, priors: Mapping[str, Any]) -> LabelVocabulary:
         """Narrowed to what every prior's class embedding takes (params ``pitch_range`` and
         ``num_families`` where a prior has them)."""

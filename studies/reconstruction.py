@@ -125,7 +125,7 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
     if labelled:
         unlabelled_pitch = ctx.score_pitch(ctx.estimate_pitch(torch.cat(unlabelled_all)), pitch)
         metrics["unlabelled_pitch_accuracy"] = float(unlabelled_pitch["accuracy"])
-        metrics.update(_estimated_pitch_decoding(ctx, codes_all, raw_all, raw_pitch["midi"], pitch))
+        metrics.update(_estimated_pitch_decoding(ctx, codes_all, raw_all, raw_pitch["midi"], pitch, distances["sc"]))
     families = ctx.family_accuracy(decoded, family)
     if families is not None:
         metrics["family_accuracy"] = families[0]
@@ -153,15 +153,13 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
 
 def _estimated_pitch_decoding(
     ctx: EvaluationContext, codes_all: list, raw_all: list[torch.Tensor], raw_midi: torch.Tensor,
-    pitch: torch.Tensor,
+    pitch: torch.Tensor, sc: Any,
 ) -> dict[str, float]:
     """SC and pitch accuracy of the notes decoded with the pitch pYIN estimated on the raw notes
     (rounded to a MIDI note of the bundle's range, null where unvoiced) and no family."""
     pipeline = ctx.pipeline
-    labels = pitch_labels(raw_midi, LabelVocabulary.from_extras(pipeline.extras).within(
-        dict(pipeline.priors.items())).pitch_range)
+    labels = pitch_labels(raw_midi, LabelVocabulary.of(pipeline).pitch_range)
     decoded_all, sc_all, start = [], [], 0
-    sc = registry("metrics").build(DISTANCES["sc"], {})
     for codes, raw in zip(codes_all, raw_all, strict=True):
         count = raw.shape[0]
         guessed = labels[start:start + count]
