@@ -14,13 +14,13 @@ from specinpaint.core.pipeline import build_pipeline
 pytestmark = pytest.mark.usefixtures("synthetic_one_thread")
 
 
-def _quantizer(rate: float):
-    torch.manual_seed(0)
-    return Pipeline(load_config(synthetic_config(count=8, priors=False, finest_level_dropout=rate))).quantizer
+def _pipeline(rate: float) -> Pipeline:
+    torch.manual_seed(0)  # the same initial weights whatever the rate
+    return Pipeline(load_config(synthetic_config(count=8, priors=False, finest_level_dropout=rate)))
 
 
 def test_training_hides_the_finest_map_of_the_configured_share_of_examples():
-    quantizer = _quantizer(0.25).train()
+    quantizer = _pipeline(0.25).quantizer.train()
     finest = torch.randn(2000, 4, 2, 2) + 5.0  # never zero by chance
     torch.manual_seed(1)
     out = quantizer._drop_finest(finest)
@@ -28,21 +28,27 @@ def test_training_hides_the_finest_map_of_the_configured_share_of_examples():
     kept = torch.equal(out[~hidden], finest[~hidden])
     assert kept and 0.2 < hidden.float().mean() < 0.3  # whole examples, about a quarter of them
     assert torch.equal(quantizer.eval()._drop_finest(finest), finest)  # evaluation sees every level
-    assert torch.equal(_quantizer(0.0).train()._drop_finest(finest), finest)
+    assert torch.equal(_pipeline(0.0).quantizer.train()._drop_finest(finest), finest)
 
 
 def test_a_hidden_finest_map_changes_the_training_reconstruction_only():
-    pipe = Pipeline(load_config(synthetic_config(count=8, priors=False, finest_level_dropout=0.9)))
-    x = torch.randn(6, *pipe.spectrogram_shape)
-    q = pipe.quantizer
-    with torch.no_grad():
-        q.eval()
-        first, again = q(x).reconstruction, q(x).reconstruction
-        q.train()
+    """Same weights, same seed, one training pass each: only the dropout tells the passes apart
+    (a rate-0 twin gives the very same output), and evaluation ignores the rate."""
+    x = torch.randn(6, *_pipeline(0.0).spectrogram_shape)
+
+    def train_pass(rate: float) -> torch.Tensor:
+        quantizer = _pipeline(rate).quantizer.train()
         torch.manual_seed(3)
-        dropped = q(x).reconstruction
-    assert torch.equal(first, again)
-    assert not torch.allclose(first, dropped)
+        with torch.no_grad():
+            return quantizer(x).reconstruction
+
+    def eval_pass(rate: float) -> torch.Tensor:
+        with torch.no_grad():
+            return _pipeline(rate).quantizer.eval()(x).reconstruction
+
+    assert torch.equal(train_pass(0.0), train_pass(0.0))
+    assert not torch.allclose(train_pass(0.9), train_pass(0.0))
+    assert torch.equal(eval_pass(0.9), eval_pass(0.0))
 
 
 def test_paper_shapes_train_a_step_with_it():
