@@ -102,3 +102,22 @@ def test_train_names_the_stages_of_the_config(config_file, tmp_path, capsys):
     assert len(err.strip().splitlines()) == 1
     assert main(["train", "prior-middle", str(config_file), *args]) == 0  # no prior for that level: skipped
     assert "skipping prior-middle: the config has no prior for that level" in capsys.readouterr().out
+
+
+def test_a_prior_stage_on_a_trained_bundle_starts_fresh_unless_fine_tuned(config_file, tmp_path, capsys):
+    """A prior stage run on another run's finished bundle must not silently continue from its
+    trained prior (its step count would then understate the training); --fine-tune does on purpose.
+    The second runs learn at lr 1e-12, so their bundles hold the weights they started from."""
+    run = tmp_path / "run"
+    assert main(["train", "all", str(config_file), "training.priors.top.lr=0.05", "--out", str(run), "--no-progress"]) == 0
+    trained = Pipeline.load(run / "bundle").priors["top"].state_dict()
+
+    def second_run(name, *flags):
+        out = tmp_path / name
+        assert main(["train", "prior-top", str(config_file), "training.priors.top.lr=1e-12", "--out", str(out),
+                     "--bundle", str(run / "bundle"), "--codes", str(run / "codes"), "--no-progress", *flags]) == 0
+        weights = Pipeline.load(out / "bundle").priors["top"].state_dict()
+        return max((weights[k] - trained[k]).abs().max().item() for k in trained if trained[k].is_floating_point())
+
+    assert second_run("fine-tuned", "--fine-tune") < 1e-6
+    assert second_run("fresh") > 5e-2  # Adam at lr 0.05 moved the trained prior ~0.05 per step

@@ -169,11 +169,14 @@ def train_stage(
     bundle: str | Path | None = None,
     codes_dir: str | Path | None = None,
     stop_after: int | None = None,
+    fine_tune: bool = False,
 ) -> TrainResult:
     """Run one stage (``vqvae`` or ``prior-<level>``, see `stages_for`) in ``run_dir``.
 
     Prior stages start from ``bundle`` (default ``RUN_DIR/bundle``, written by the vqvae stage) and
-    train on ``codes_dir`` (default ``RUN_DIR/codes``), extracting codes first when needed. The
+    train on ``codes_dir`` (default ``RUN_DIR/codes``), extracting codes first when needed. A prior
+    the bundle already holds trained starts again from fresh weights unless ``fine_tune`` (see
+    `_restart_trained_prior`); ``--resume`` continues from the stage's own checkpoint either way. The
     bundle at ``RUN_DIR/bundle`` is updated at the end of every finished stage. The vqvae stage
     stores the dataset's label encoders and split description in the bundle's extras
     (``labels``, ``data``); the prior stages keep them.
@@ -208,11 +211,33 @@ def train_stage(
     try:
         stores = _extract_splits(pipeline, config, codes, progress, ctx)  # sharded over the ranks
         seed_everything(training.seed)
+        _restart_trained_prior(pipeline, config, level, fine_tune)
         return train_prior(pipeline, level, training, stores[config.data.train_split],
                            stores[config.data.valid_split], out, resume=resume, progress=progress,
                            stop_after=stop_after, bundle_dir=run / BUNDLE_DIR, ctx=ctx)
     finally:
         ctx.close()
+
+
+def _restart_trained_prior(pipeline: Pipeline, config: PipelineConfig, level: str, fine_tune: bool) -> None:
+    """Give ``level``'s prior fresh weights when the bundle's was trained already.
+
+    Why: a prior stage run on a finished run's bundle (another ``--out`` with ``--bundle``, or a
+    config whose prior steps changed) would otherwise silently continue from the trained prior, and
+    its step count would not say how much training the result had. ``fine_tune`` keeps the weights
+    on purpose. A bundle straight from the vqvae stage holds an untrained prior and is left as it is,
+    so the default run's initialisation does not change."""
+    trained = f"prior_{level}" in pipeline.extras.get("trained", {})
+    if fine_tune:
+        if not trained:
+            log.warning("prior-%s: --fine-tune, but the bundle's %s prior was never trained", level, level)
+        return
+    if trained:
+        spec = config.priors[level]
+        fresh = registry("priors").build(spec.name, spec.params)
+        pipeline.priors[level].load_state_dict(fresh.state_dict())
+        log.info("prior-%s: the bundle's trained %s prior is replaced by fresh weights "
+                 "(--fine-tune continues from it)", level, level)
 
 
 def _extract_splits(pipeline: Pipeline, config: PipelineConfig, codes: Path, progress: bool,

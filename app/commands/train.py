@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", action="store_true", help="continue the run found in RUN_DIR")
     parser.add_argument("--bundle", help="prior stages: trained pipeline bundle (default RUN_DIR/bundle)")
     parser.add_argument("--codes", help="prior stages: code store directory (default RUN_DIR/codes)")
+    parser.add_argument("--fine-tune", action="store_true",
+                        help="prior stages: continue from the bundle's trained prior of that level (default: a "
+                        "prior the bundle already holds trained starts again from fresh weights)")
     parser.add_argument("--stop-after", type=int, help="end this call after that global step (resume later)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
@@ -60,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         result = train_stage(
             stage, config, args.out, resume=args.resume or (args.stage == "all" and stage != stages[0]),
             progress=not args.no_progress, bundle=args.bundle, codes_dir=args.codes, stop_after=args.stop_after,
+            fine_tune=args.fine_tune,
         )
         state = "finished" if result.finished else "stopped"
         if main_rank:
