@@ -100,7 +100,8 @@ def test_cpu_budget_follows_the_base_recipe():
     (tiny.yaml's) recipe, whatever it becomes; only the seeds differ."""
     from specinpaint.core.yaml_config import load_config
 
-    tiny = load_config(CONFIG_DIR / "tiny.yaml").training.model_dump()
+    tiny_config = load_config(CONFIG_DIR / "tiny.yaml")
+    tiny, tiny_quantizer = tiny_config.training.model_dump(), tiny_config.quantizer.model_dump()
     for run in expand_study(load_study("ablations/representation"), "cpu"):
         training = run.config.training.model_dump()
         assert set(training["priors"]) == set(tiny["priors"]) == {"top", "bottom"}
@@ -109,6 +110,16 @@ def test_cpu_budget_follows_the_base_recipe():
         for settings, expected in pairs:
             assert {k: v for k, v in settings.items() if k != "seed"} == {k: v for k, v in expected.items() if k != "seed"}
         assert set(run.config.priors) == {"top", "bottom"}
+        assert run.config.quantizer.model_dump() == tiny_quantizer  # the decoder that takes the labels too
+
+
+def test_pre_comb_budget_keeps_the_first_tables_recipe():
+    """The first table was measured before the decoder took the notes' labels: its budget pins
+    that decoder off (and the then priors' steps and guidance), so the table stays reproducible."""
+    for run in expand_study(load_study("ablations/representation"), "cpu-pre-comb"):
+        params = run.config.quantizer.params
+        assert params["decoder_label_channels"] == 0 and params["decoder_harmonic_gain"] is False
+        assert run.config.training.prior("bottom").steps == 2000 and run.config.sampling.guidance_scale == 3.0
 
 
 # -- grid mechanics on fakes -------------------------------------------------------------------
