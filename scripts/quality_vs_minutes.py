@@ -1,16 +1,19 @@
 """Quality against minutes of training, from `specinpaint evaluate` reports.
 
-    python scripts/quality_vs_minutes.py OUT.png RUN_LABEL=EVALUATION.json [...]
+    python scripts/quality_vs_minutes.py OUT.png [RUN_LABEL=EVALUATION.json | POINTS.csv] [...]
 
 Each report's training minutes are the sum of its bundle's recorded stage times (the
 ``train_*`` timings the evaluation copies from the training records); the plot shows generated
 pitch accuracy, generated family accuracy (as a share of the classifier's ceiling) and the
 reconstruction's pitch accuracy against them, and a Markdown table of the same numbers is printed.
-Why a script and not a command: it only reads reports that `evaluate` already wrote.
+A ``.csv`` argument adds points recorded earlier (columns ``run``, ``train_min`` and the three
+series as fractions, empty where not measured), so the plot can be redrawn after the run folders
+are gone. Why a script and not a command: it only reads reports that `evaluate` already wrote.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from pathlib import Path
@@ -25,6 +28,8 @@ SERIES = {
     "generated family / ceiling": ("generation", "family_accuracy_ratio"),
     "reconstructed pitch accuracy": ("reconstruction", "pitch_accuracy"),
 }
+CSV_COLUMNS = {"generated pitch accuracy": "generated_pitch", "generated family / ceiling": "generated_family_ratio",
+               "reconstructed pitch accuracy": "reconstructed_pitch"}
 
 
 def point(path: Path) -> tuple[float, dict[str, float | None]]:
@@ -35,12 +40,26 @@ def point(path: Path) -> tuple[float, dict[str, float | None]]:
     return minutes, values
 
 
+def recorded_points(path: Path) -> list[tuple[str, float, dict[str, float | None]]]:
+    """The rows of a points file: (run, training minutes, the three series or None)."""
+    with path.open(newline="") as handle:
+        return [(row["run"], float(row["train_min"]),
+                 {name: float(row[column]) if row[column].strip() else None for name, column in CSV_COLUMNS.items()})
+                for row in csv.DictReader(handle)]
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) < 2 or any("=" not in a for a in argv[1:]):
+    if len(argv) < 2 or any("=" not in a and not a.endswith(".csv") for a in argv[1:]):
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     out = Path(argv[0])
-    runs = [(label, *point(Path(path))) for label, path in (a.split("=", 1) for a in argv[1:])]
+    runs = []
+    for arg in argv[1:]:
+        if "=" in arg:
+            label, path = arg.split("=", 1)
+            runs.append((label, *point(Path(path))))
+        else:
+            runs.extend(recorded_points(Path(arg)))
     fig, ax = plt.subplots(figsize=(7, 4))
     for name in SERIES:
         xs = [m for _, m, v in runs if v[name] is not None]

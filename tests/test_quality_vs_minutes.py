@@ -41,3 +41,16 @@ def test_minutes_sum_the_training_stages_and_every_run_is_tabled(tmp_path, capsy
     assert table[2] == "| short | 1.5 | 25.0 % | 50.0 % | 75.0 % |"
     assert table[3] == "| long | 4.0 | 50.0 % | 50.0 % | – |"
     assert script.main([str(out), "no-equals-sign"]) == 2
+
+
+def test_recorded_points_join_the_reports(tmp_path, capsys):
+    """A points file redraws runs whose folders are gone; an empty cell is a measure not taken."""
+    script = _script()
+    points = tmp_path / "points.csv"
+    points.write_text("run,train_min,generated_pitch,generated_family_ratio,reconstructed_pitch,source\n"
+                      "old,10.6,0.919,0.476,,section 7.1\n")
+    report = _report(tmp_path / "a.json", 0.25, (60.0, 30.0), True)
+    assert script.main([str(tmp_path / "plot.png"), str(points), f"new={report}"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[2] == "| old | 10.6 | 91.9 % | 47.6 % | – |"
+    assert table[3] == "| new | 1.5 | 25.0 % | 50.0 % | 75.0 % |"
