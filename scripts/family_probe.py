@@ -1,12 +1,15 @@
 """Where a pipeline loses the instrument family: the evaluation's family classifier on the same
 held-out notes at each step from the raw audio to a generated note.
 
-    python scripts/family_probe.py BUNDLE [--per-family 10] [--seed 0] [--generate]
+    python scripts/family_probe.py BUNDLE [--per-family 10] [--seed 0] [--generate] [--pooled]
 
 Rows: the raw notes; the representation's own round trip (no quantizer); the reconstruction with
 the notes' labels and without; the reconstruction's level channel with the raw notes' phase
 channel, and the raw level with the reconstruction's phase (which channel carries the loss); with
-``--generate``, notes generated at the same labels. Each row prints the accuracy and how many notes
+``--generate``, notes generated at the same labels; with ``--pooled``, the raw level channel
+averaged over the cells of the finest code map (over time, over frequency, over both) and decoded
+with the raw phase: how much of the family a decoder could keep if it knew only each cell's mean
+level, i.e. whether the code grid's resolution is what loses it. Each row prints the accuracy and how many notes
 the classifier put in each family, so a collapse onto a few families shows. The classifier is the
 one `specinpaint evaluate` trained and cached for the bundle's dataset (trained now if missing).
 Why a script: it answers a research question about one bundle; `evaluate` reports the measures.
@@ -28,12 +31,33 @@ from specinpaint.studies.evaluation_spec import EvaluationSpec
 from specinpaint.training.data import build_dataset
 
 
+def pooled_rows(pipeline, spec: torch.Tensor, to_audio) -> dict[str, torch.Tensor]:
+    """The raw level channel replaced by its mean over each cell of the finest code map (rows ×
+    frames per cell), along time, frequency or both; the phase channel stays raw."""
+    finest = pipeline.quantizer.levels[-1]
+    cells = pipeline.codemap_shapes[finest]
+    rows_per_cell, frames_per_cell = spec.shape[-2] // cells[0], spec.shape[-1] // cells[1]
+    level = pipeline.representation.level_channel
+    out = {}
+    for name, kernel in {f"raw level, mean over {frames_per_cell} frames": (1, frames_per_cell),
+                         f"raw level, mean over {rows_per_cell} rows": (rows_per_cell, 1),
+                         f"raw level, mean per {finest} cell": (rows_per_cell, frames_per_cell)}.items():
+        channel = spec[:, level:level + 1]
+        pooled = torch.nn.functional.avg_pool2d(channel, kernel)
+        mixed = spec.clone()
+        mixed[:, level:level + 1] = torch.nn.functional.interpolate(pooled, size=channel.shape[-2:], mode="nearest")
+        out[name] = to_audio(mixed)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle")
     parser.add_argument("--per-family", type=int, default=10, help="validation notes per family")
     parser.add_argument("--seed", type=int, default=0, help="which notes are drawn, and the generation seed")
     parser.add_argument("--generate", action="store_true", help="also generate notes at the same labels")
+    parser.add_argument("--pooled", action="store_true",
+                        help="also the raw level channel averaged over the finest code map's cells")
     args = parser.parse_args()
 
     pipeline = load_bundle(args.bundle).eval()
@@ -69,6 +93,8 @@ def main() -> None:
             mixed = other.clone()
             mixed[:, level] = keep[:, level]
             rows[name] = to_audio(mixed)
+        if args.pooled:
+            rows.update(pooled_rows(pipeline, spec, to_audio))
         if args.generate:
             editor = Editor(pipeline)
             rows["generated (bundle's sampling)"] = editor.generate(
