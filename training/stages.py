@@ -222,11 +222,12 @@ def train_stage(
 def _restart_trained_prior(pipeline: Pipeline, config: PipelineConfig, level: str, fine_tune: bool) -> None:
     """Give ``level``'s prior fresh weights when the bundle's was trained already.
 
-    Why: a prior stage run on a finished run's bundle (another ``--out`` with ``--bundle``, or a
-    config whose prior steps changed) would otherwise silently continue from the trained prior, and
-    its step count would not say how much training the result had. ``fine_tune`` keeps the weights
-    on purpose. A bundle straight from the vqvae stage holds an untrained prior and is left as it is,
-    so the default run's initialisation does not change."""
+    Why: a prior stage started on a finished run's bundle (another ``--out`` with ``--bundle``, or a
+    copy of the bundle in a new run folder) would otherwise silently continue from the trained
+    prior, and its step count would not say how much training the result had. ``fine_tune`` keeps
+    the weights on purpose; a resumed stage loads its own checkpoint over them either way. A bundle
+    straight from the vqvae stage holds an untrained prior and is left as it is, so the default
+    run's initialisation does not change."""
     trained = f"prior_{level}" in pipeline.extras.get("trained", {})
     if fine_tune:
         if not trained:
