@@ -20,22 +20,28 @@ from __future__ import annotations
 import argparse
 import collections
 import random
+from collections.abc import Callable
 
 import torch
 
 from specinpaint.core.bundle import load_bundle
 from specinpaint.core.conditioning import Conditioning
+from specinpaint.core.pipeline import Pipeline
 from specinpaint.editing import Editor
 from specinpaint.studies.context import EvaluationContext
 from specinpaint.studies.evaluation_spec import EvaluationSpec
 from specinpaint.training.data import build_dataset
 
 
-def pooled_rows(pipeline, spec: torch.Tensor, to_audio) -> dict[str, torch.Tensor]:
+def pooled_rows(pipeline: Pipeline, spec: torch.Tensor,
+                to_audio: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
     """The raw level channel replaced by its mean over each cell of the finest code map (rows ×
     frames per cell), along time, frequency or both; the phase channel stays raw."""
     finest = pipeline.quantizer.levels[-1]
     cells = pipeline.codemap_shapes[finest]
+    if spec.shape[-2] % cells[0] or spec.shape[-1] % cells[1]:
+        raise SystemExit(f"--pooled: the spectrogram {tuple(spec.shape[-2:])} is not a whole number of "
+                         f"{finest} cells {tuple(cells)}")
     rows_per_cell, frames_per_cell = spec.shape[-2] // cells[0], spec.shape[-1] // cells[1]
     level = pipeline.representation.level_channel
     out = {}

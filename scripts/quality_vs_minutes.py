@@ -23,13 +23,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-SERIES = {
-    "generated pitch accuracy": ("generation", "pitch_accuracy"),
-    "generated family / ceiling": ("generation", "family_accuracy_ratio"),
-    "reconstructed pitch accuracy": ("reconstruction", "pitch_accuracy"),
+# series name: (report section, metric, column of a points file)
+SERIES_SOURCES = {
+    "generated pitch accuracy": ("generation", "pitch_accuracy", "generated_pitch"),
+    "generated family / ceiling": ("generation", "family_accuracy_ratio", "generated_family_ratio"),
+    "reconstructed pitch accuracy": ("reconstruction", "pitch_accuracy", "reconstructed_pitch"),
 }
-CSV_COLUMNS = {"generated pitch accuracy": "generated_pitch", "generated family / ceiling": "generated_family_ratio",
-               "reconstructed pitch accuracy": "reconstructed_pitch"}
+SERIES = {name: (section, key) for name, (section, key, _) in SERIES_SOURCES.items()}
+CSV_COLUMNS = {name: column for name, (_, _, column) in SERIES_SOURCES.items()}
+Point = tuple[str, float, dict[str, float | None]]
 
 
 def point(path: Path) -> tuple[float, dict[str, float | None]]:
@@ -40,7 +42,7 @@ def point(path: Path) -> tuple[float, dict[str, float | None]]:
     return minutes, values
 
 
-def recorded_points(path: Path) -> list[tuple[str, float, dict[str, float | None]]]:
+def recorded_points(path: Path) -> list[Point]:
     """The rows of a points file: (run, training minutes, the three series or None)."""
     with path.open(newline="") as handle:
         return [(row["run"], float(row["train_min"]),
@@ -53,13 +55,13 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
         return 2
     out = Path(argv[0])
-    runs = []
+    runs: list[Point] = []
     for arg in argv[1:]:
-        if "=" in arg:
+        if arg.endswith(".csv"):  # a points file, even when its path holds a "="
+            runs.extend(recorded_points(Path(arg)))
+        else:
             label, path = arg.split("=", 1)
             runs.append((label, *point(Path(path))))
-        else:
-            runs.extend(recorded_points(Path(arg)))
     fig, ax = plt.subplots(figsize=(7, 4))
     for name in SERIES:
         xs = [m for _, m, v in runs if v[name] is not None]

@@ -54,3 +54,13 @@ def test_recorded_points_join_the_reports(tmp_path, capsys):
     table = capsys.readouterr().out.splitlines()
     assert table[2] == "| old | 10.6 | 91.9 % | 47.6 % | – |"
     assert table[3] == "| new | 1.5 | 25.0 % | 50.0 % | 75.0 % |"
+
+
+def test_the_recorded_points_file_reads():
+    """docs/results/quality-vs-minutes.csv, which the results doc's plot is drawn from, parses:
+    every row has its minutes and at least the generated pitch, as fractions."""
+    rows = _script().recorded_points(ROOT / "docs" / "results" / "quality-vs-minutes.csv")
+    assert len(rows) >= 9
+    for run, minutes, values in rows:
+        assert minutes > 0 and values["generated pitch accuracy"] is not None, run
+        assert all(v is None or 0.0 <= v <= 1.0 for v in values.values()), run

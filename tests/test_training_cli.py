@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 import yaml
 
 from fakes.training import synthetic_config, synthetic_plugins
@@ -104,10 +105,11 @@ def test_train_names_the_stages_of_the_config(config_file, tmp_path, capsys):
     assert "skipping prior-middle: the config has no prior for that level" in capsys.readouterr().out
 
 
-def test_a_prior_stage_on_a_trained_bundle_starts_fresh_unless_fine_tuned(config_file, tmp_path, capsys):
+def test_a_prior_stage_on_a_trained_bundle_starts_fresh_unless_fine_tuned(config_file, tmp_path):
     """A prior stage run on another run's finished bundle must not silently continue from its
     trained prior (its step count would then understate the training); --fine-tune does on purpose.
-    The second runs learn at lr 1e-12, so their bundles hold the weights they started from."""
+    The second runs learn at lr 1e-12, so their bundles hold the weights they started from; a
+    resumed finished stage keeps its own checkpoint's weights."""
     run = tmp_path / "run"
     assert main(["train", "all", str(config_file), "training.priors.top.lr=0.05", "--out", str(run), "--no-progress"]) == 0
     trained = Pipeline.load(run / "bundle").priors["top"].state_dict()
@@ -120,4 +122,10 @@ def test_a_prior_stage_on_a_trained_bundle_starts_fresh_unless_fine_tuned(config
         return max((weights[k] - trained[k]).abs().max().item() for k in trained if trained[k].is_floating_point())
 
     assert second_run("fine-tuned", "--fine-tune") < 1e-6
-    assert second_run("fresh") > 5e-2  # Adam at lr 0.05 moved the trained prior ~0.05 per step
+    # fresh weights (the stage's seed) are far from the prior trained 4 steps at lr 0.05
+    assert second_run("fresh") > 5e-2
+    # re-running the finished run's stage resumes from its checkpoint: the bundle's prior is kept
+    assert main(["train", "prior-top", str(config_file), "training.priors.top.lr=0.05", "--out", str(run),
+                 "--no-progress", "--resume"]) == 0
+    kept = Pipeline.load(run / "bundle").priors["top"].state_dict()
+    assert all(torch.equal(kept[k], trained[k]) for k in trained)

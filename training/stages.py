@@ -176,7 +176,7 @@ def train_stage(
     Prior stages start from ``bundle`` (default ``RUN_DIR/bundle``, written by the vqvae stage) and
     train on ``codes_dir`` (default ``RUN_DIR/codes``), extracting codes first when needed. A prior
     the bundle already holds trained starts again from fresh weights unless ``fine_tune`` (see
-    `_restart_trained_prior`); ``--resume`` continues from the stage's own checkpoint either way. The
+    `_restart_trained_prior`); ``resume`` continues from the stage's own checkpoint either way. The
     bundle at ``RUN_DIR/bundle`` is updated at the end of every finished stage. The vqvae stage
     stores the dataset's label encoders and split description in the bundle's extras
     (``labels``, ``data``); the prior stages keep them.
@@ -211,7 +211,8 @@ def train_stage(
     try:
         stores = _extract_splits(pipeline, config, codes, progress, ctx)  # sharded over the ranks
         seed_everything(training.seed)
-        _restart_trained_prior(pipeline, config, level, fine_tune)
+        if not (resume and (out / CHECKPOINT_DIR / LAST).exists()):  # a resumed stage loads its own weights
+            _restart_trained_prior(pipeline, config, level, fine_tune, report=ctx.is_main)
         return train_prior(pipeline, level, training, stores[config.data.train_split],
                            stores[config.data.valid_split], out, resume=resume, progress=progress,
                            stop_after=stop_after, bundle_dir=run / BUNDLE_DIR, ctx=ctx)
@@ -219,26 +220,32 @@ def train_stage(
         ctx.close()
 
 
-def _restart_trained_prior(pipeline: Pipeline, config: PipelineConfig, level: str, fine_tune: bool) -> None:
+def _restart_trained_prior(pipeline: Pipeline, config: PipelineConfig, level: str, fine_tune: bool,
+                           report: bool = True) -> None:
     """Give ``level``'s prior fresh weights when the bundle's was trained already.
 
     Why: a prior stage started on a finished run's bundle (another ``--out`` with ``--bundle``, or a
     copy of the bundle in a new run folder) would otherwise silently continue from the trained
     prior, and its step count would not say how much training the result had. ``fine_tune`` keeps
-    the weights on purpose; a resumed stage loads its own checkpoint over them either way. A bundle
-    straight from the vqvae stage holds an untrained prior and is left as it is, so the default
-    run's initialisation does not change."""
+    the weights on purpose. A bundle straight from the vqvae stage holds an untrained prior and is
+    left as it is, so the default run's initialisation does not change. The fresh weights come from
+    the stage's seed (``training.priors.LEVEL.seed``), not from the vqvae stage's draw, so such a run
+    is reproducible but not bit-identical to the same prior trained by ``train all``. ``report``:
+    this process logs (rank 0 under torchrun)."""
     trained = f"prior_{level}" in pipeline.extras.get("trained", {})
     if fine_tune:
-        if not trained:
-            log.warning("prior-%s: --fine-tune, but the bundle's %s prior was never trained", level, level)
+        if not trained and report:
+            log.warning("prior-%s: --fine-tune, but the bundle holds no trained %s prior of this spec "
+                        "(never trained, or its spec differs from the bundle's): training from its weights as they are",
+                        level, level)
         return
     if trained:
         spec = config.priors[level]
         fresh = registry("priors").build(spec.name, spec.params)
         pipeline.priors[level].load_state_dict(fresh.state_dict())
-        log.info("prior-%s: the bundle's trained %s prior is replaced by fresh weights "
-                 "(--fine-tune continues from it)", level, level)
+        if report:
+            log.info("prior-%s: the bundle's trained %s prior is replaced by fresh weights "
+                     "(--fine-tune continues from it)", level, level)
 
 
 def _extract_splits(pipeline: Pipeline, config: PipelineConfig, codes: Path, progress: bool,
