@@ -108,6 +108,13 @@ class HierarchyParams(BaseModel):
         0.0, ge=0, description="spectral convergence of the level channel in linear magnitude (keeps harmonic "
         "peaks and loudness; applied by the trainer)",
     )
+    timbre_loss_weight: float = Field(
+        0.0, ge=0, description="distance between the features of a small family classifier (the timbre critic, "
+        "trained first on training notes, then frozen) on the decoded and the target level channel; needs family "
+        "labels (applied by the trainer, see training.timbre_critic)",
+    )
+    timbre_critic_steps: int = Field(300, ge=1, description="training steps (batch 16) of the timbre critic")
+    timbre_critic_width: int = Field(16, ge=1, description="channels of the timbre critic's first conv block")
     recon_after_clean: bool = Field(
         False, description="the reconstruction losses see the decoder output after the representation's clean() "
         "(the paper's phase-threshold mask), re-normalised: masked bins cost nothing once the output is below "

@@ -2,6 +2,7 @@
 held-out notes at each step from the raw audio to a generated note.
 
     python scripts/family_probe.py BUNDLE [--per-family 10] [--seed 0] [--generate] [--pooled]
+                                          [--split-level DB ...]
 
 Rows: the raw notes; the representation's own round trip (no quantizer); the reconstruction with
 the notes' labels and without; the reconstruction's level channel with the raw notes' phase
@@ -9,7 +10,10 @@ channel, and the raw level with the reconstruction's phase (which channel carrie
 ``--generate``, notes generated at the same labels; with ``--pooled``, the raw level channel
 averaged over the cells of the finest code map (over time, over frequency, over both) and decoded
 with the raw phase: how much of the family a decoder could keep if it knew only each cell's mean
-level, i.e. whether the code grid's resolution is what loses it. Each row prints the accuracy and how many notes
+level, i.e. whether the code grid's resolution is what loses it; with ``--split-level DB``, the
+level channel taken from the raw note where the raw note is within DB decibels of its peak and from
+the reconstruction below (and the other way round): whether the family is lost in the loud
+harmonics or in the quiet parts (tails, noise, the valleys between harmonics). Each row prints the accuracy and how many notes
 the classifier put in each family, so a collapse onto a few families shows. The classifier is the
 one `specinpaint evaluate` trained and cached for the bundle's dataset (trained now if missing).
 Why a script: it answers a research question about one bundle; `evaluate` reports the measures.
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 import random
 from collections.abc import Callable
 
@@ -56,6 +61,26 @@ def pooled_rows(pipeline: Pipeline, spec: torch.Tensor,
     return out
 
 
+def level_split_rows(pipeline: Pipeline, spec: torch.Tensor, recon: torch.Tensor, decibels: list[float],
+                     to_audio: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The level channel from the raw note in its bins within ``decibels`` of the note's peak and
+    from the reconstruction elsewhere, and the other way round (the same raw mask both times);
+    the phase channel stays the reconstruction's (Griffin-Lim rebuilds it anyway)."""
+    level = pipeline.representation.level_channel
+    raw = pipeline.normalizer.denormalize(spec)[:, level]
+    per_decibel = 10.0 / math.log(10.0) / (1.0 if pipeline.representation.level_is_power else 0.5)
+    relative_db = (raw - raw.amax(dim=(-2, -1), keepdim=True)) * per_decibel
+    out = {}
+    for db in decibels:
+        loud = relative_db > -db
+        for name, (inside, outside) in {f"raw level above -{db:g} dB, recon below": (spec, recon),
+                                        f"recon level above -{db:g} dB, raw below": (recon, spec)}.items():
+            mixed = recon.clone()
+            mixed[:, level] = torch.where(loud, inside[:, level], outside[:, level])
+            out[name] = to_audio(mixed)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle")
@@ -64,6 +89,8 @@ def main() -> None:
     parser.add_argument("--generate", action="store_true", help="also generate notes at the same labels")
     parser.add_argument("--pooled", action="store_true",
                         help="also the raw level channel averaged over the finest code map's cells")
+    parser.add_argument("--split-level", type=float, nargs="+", default=[], metavar="DB",
+                        help="also mix raw and reconstructed level at these decibels below each note's peak")
     args = parser.parse_args()
 
     pipeline = load_bundle(args.bundle).eval()
@@ -101,6 +128,8 @@ def main() -> None:
             rows[name] = to_audio(mixed)
         if args.pooled:
             rows.update(pooled_rows(pipeline, spec, to_audio))
+        if args.split_level:
+            rows.update(level_split_rows(pipeline, spec, recon, args.split_level, to_audio))
         if args.generate:
             editor = Editor(pipeline)
             rows["generated (bundle's sampling)"] = editor.generate(

@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from specinpaint.core.bundle import METADATA_FILE, read_extras
-from specinpaint.core.conditioning import Conditioning
+from specinpaint.core.conditioning import NSYNTH_FAMILIES, NULL_LABEL, Conditioning
 from specinpaint.core.config import TrainingConfig
 from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
@@ -37,6 +37,7 @@ from .losses import cleaned_output, level_convergence_loss, multi_resolution_stf
 from .result import BUNDLE_DIR, TrainResult, record_training
 from .samples import write_reconstruction_samples
 from .task import TrainingTask
+from .timbre_critic import TimbreCritic, timbre_loss, train_critic
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ log = logging.getLogger(__name__)
 #: fitted on by default: 512 notes. 0 or None fits on the whole training split.
 FIT_BATCHES = 32
 FIT_BATCH_SIZE = 16
+#: Notes per training batch of the timbre critic, and the prefix of its weights in the checkpoint.
+CRITIC_BATCH_SIZE = 16
+CRITIC_STATE = "timbre_critic."
 
 
 def configured_fit_batches(config: TrainingConfig) -> int | None:
@@ -77,6 +81,11 @@ def pipeline_signature(pipeline: Pipeline, *parts: str) -> dict[str, Any]:
     return out
 
 
+def _family_of(item: Mapping[str, Any]) -> int:
+    family = item.get("family")
+    return NULL_LABEL if family is None else int(family)
+
+
 class QuantizerTask(TrainingTask):
     """Reconstruction (+ commitment, + optional multi-resolution STFT) training of the quantizer."""
 
@@ -105,12 +114,21 @@ class QuantizerTask(TrainingTask):
         self.level_channel = int(pipeline.representation.level_channel)
         self.level_is_power = bool(pipeline.representation.level_is_power)
         self._fit_batch_size = FIT_BATCH_SIZE
+        self.timbre_weight = float(getattr(params, "timbre_loss_weight", 0.0) or 0.0)
+        self.critic: TimbreCritic | None = None
+        self._critic_restored = False
+        if self.timbre_weight > 0:
+            families = int(getattr(params, "decoder_label_families", len(NSYNTH_FAMILIES)))
+            self.critic = TimbreCritic(families, int(getattr(params, "timbre_critic_width", 16)))
+            self.critic_steps = int(getattr(params, "timbre_critic_steps", 300))
 
     def signature(self) -> dict[str, Any]:
         return pipeline_signature(self.pipeline, "representation", "normalizer", "quantizer")
 
     def to(self, device: torch.device) -> None:
         self.pipeline.to(device)
+        if self.critic is not None:
+            self.critic.to(device)
 
     def items_in(self, batch: SpecBatch) -> int:
         return batch.audio.shape[0]
@@ -140,6 +158,12 @@ class QuantizerTask(TrainingTask):
                 stft = multi_resolution_stft_loss(decoded, batch.audio, self.stft_sizes)
             loss = loss + self.stft_weight * stft
             metrics["loss/stft"] = stft.detach()
+        if self.critic is not None:
+            c = self.level_channel
+            with torch.autocast(device_type=batch.spec.device.type, enabled=False):
+                timbre = timbre_loss(self.critic, out.reconstruction[:, c:c + 1].float(), batch.spec[:, c:c + 1].float())
+            loss = loss + self.timbre_weight * timbre
+            metrics["loss/timbre"] = timbre.detach()
         return loss, metrics
 
     def _recon_after_clean(self, out: QuantizerOutput, target: torch.Tensor) -> None:
@@ -157,6 +181,11 @@ class QuantizerTask(TrainingTask):
 
     # -- normaliser ------------------------------------------------------------------------------
     def setup(self, ctx: DistContext, resumed: bool) -> None:
+        self._fit_normalizer(ctx)
+        if self.critic is not None and not self._critic_restored:
+            self._train_critic(ctx)
+
+    def _fit_normalizer(self, ctx: DistContext) -> None:
         normalizer = self.pipeline.normalizer
         if not normalizer.needs_fit:
             return
@@ -180,12 +209,60 @@ class QuantizerTask(TrainingTask):
             for tensor in normalizer.buffers():
                 dist.broadcast(tensor, src=0)
 
+    def _train_critic(self, ctx: DistContext) -> None:
+        """Train the timbre critic on rank 0 (random training notes, after the normaliser, so it sees
+        what the quantizer sees), then give every rank its weights; it stays frozen from then on."""
+        assert self.critic is not None
+        if ctx.is_main:
+            accuracy = train_critic(self.critic, self._critic_batches(ctx.device), self.critic_steps)
+            log.info("timbre critic: %d steps of %d notes, family accuracy %.2f on its last batches",
+                     self.critic_steps, CRITIC_BATCH_SIZE, accuracy)
+        else:
+            self.critic.eval().requires_grad_(False)
+        if ctx.distributed:
+            for tensor in self.critic.state_dict().values():
+                dist.broadcast(tensor, src=0)
+
+    def _critic_batches(self, device: torch.device):
+        """Endless (normalised level, family) batches of labelled training notes in a seeded random
+        order (the dataset's own order may group instruments)."""
+        column = getattr(self.train_set, "families", None)  # NSynth-like sets list them; others are read once
+        if column is None:
+            column = [_family_of(self.train_set[i]) for i in range(len(self.train_set))]  # type: ignore[arg-type]
+        families = [int(f) for f in column]
+        labelled = [i for i, f in enumerate(families) if f != NULL_LABEL]
+        if len(labelled) < CRITIC_BATCH_SIZE:
+            raise ConfigError(f"quantizer.params.timbre_loss_weight needs family labels: the training split has "
+                              f"{len(labelled)} labelled notes, fewer than one critic batch of {CRITIC_BATCH_SIZE}")
+        num_families = self.critic.head.out_features  # type: ignore[union-attr]
+        if max(families) >= num_families:
+            raise ConfigError(f"family index {max(families)} is beyond the timbre critic's {num_families} families "
+                              "(raise quantizer.params.decoder_label_families)")
+        generator = torch.Generator().manual_seed(0)
+        c = self.level_channel
+        while True:
+            order = torch.tensor(labelled)[torch.randperm(len(labelled), generator=generator)].tolist()
+            for start in range(0, len(order) - CRITIC_BATCH_SIZE + 1, CRITIC_BATCH_SIZE):
+                batch = self.collate([self.train_set[i] for i in order[start:start + CRITIC_BATCH_SIZE]])
+                with torch.no_grad():
+                    spec = self.pipeline.spectrogram(batch.audio.to(device))
+                yield spec[:, c:c + 1].float(), batch.family.to(device)
+
     def extra_state(self) -> dict[str, torch.Tensor]:
-        return dict(self.pipeline.normalizer.state_dict())
+        state = dict(self.pipeline.normalizer.state_dict())
+        if self.critic is not None:
+            state.update({CRITIC_STATE + k: v for k, v in self.critic.state_dict().items()})
+        return state
 
     def load_extra_state(self, state: Mapping[str, torch.Tensor]) -> None:
-        if state:
-            self.pipeline.normalizer.load_state_dict(dict(state))
+        normalizer_state = {k: v for k, v in state.items() if not k.startswith(CRITIC_STATE)}
+        if normalizer_state:
+            self.pipeline.normalizer.load_state_dict(normalizer_state)
+        critic_state = {k[len(CRITIC_STATE):]: v for k, v in state.items() if k.startswith(CRITIC_STATE)}
+        if self.critic is not None and critic_state:
+            self.critic.load_state_dict(critic_state)
+            self.critic.eval().requires_grad_(False)
+            self._critic_restored = True
 
     # -- samples ---------------------------------------------------------------------------------
     @torch.no_grad()
