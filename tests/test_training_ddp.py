@@ -51,7 +51,26 @@ def _worker(rank: int, port: int, out: str) -> None:
         state.update({f"normalizer.{k}": v for k, v in pipeline.normalizer.state_dict().items()})
         torch.save({"state": state, "finished": result.finished, "bundle": str(result.bundle),
                     "restarted": restarted, "layout_warnings": layout_warnings,
-                    "control_warnings": _channels_last_ddp_step()}, f"{out}/rank{rank}.pt")
+                    "control_warnings": _channels_last_ddp_step(), "critic": _timbre_critic(rank)},
+                   f"{out}/rank{rank}.pt")
+
+
+def _timbre_critic(rank: int) -> dict[str, torch.Tensor]:
+    """The timbre critic's weights after the quantizer task's setup on this rank (in the process
+    group the engine left), each rank having built it from its own seed: rank 0 trains it and
+    every rank must end with rank 0's weights."""
+    from fakes.training import synthetic_config
+    from specinpaint.core import Pipeline, load_config
+    from specinpaint.training.data import build_dataset
+    from specinpaint.training.distributed import DistContext
+    from specinpaint.training.quantizer_task import QuantizerTask
+
+    config = load_config(synthetic_config(count=32, timbre_loss_weight=0.5, timbre_critic_steps=2,
+                                          timbre_critic_width=4))
+    torch.manual_seed(200 + rank)
+    task = QuantizerTask(Pipeline(config), build_dataset(config, "train"))
+    task.setup(DistContext(rank=rank, world_size=WORLD, local_rank=rank, device=torch.device("cpu")), resumed=False)
+    return {k: v.clone() for k, v in task.critic.state_dict().items()}
 
 
 def _channels_last_ddp_step() -> list[str]:
@@ -79,6 +98,8 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
         assert any("Grad strides do not match bucket view strides" in m for m in r["control_warnings"]), r["control_warnings"]
     state0, state1 = ranks[0]["state"], ranks[1]["state"]
     assert set(state0) == set(state1)
+    critic0, critic1 = ranks[0]["critic"], ranks[1]["critic"]
+    assert all(torch.equal(critic0[k], critic1[k]) for k in critic0)  # rank 0's trained critic on every rank
     for key in state0:
         assert torch.equal(state0[key], state1[key]), key
     assert bool(state0["normalizer.fitted"])
