@@ -107,3 +107,17 @@ def test_a_training_split_without_family_labels_is_refused_by_name():
     train_set.family.fill_(-1)  # every note unlabelled
     with pytest.raises(ConfigError, match="timbre_loss_weight needs family labels"):
         QuantizerTask(pipeline, train_set).setup(CPU, resumed=False)
+
+
+def test_a_blurred_texture_costs_more_than_another_draw_of_it():
+    """Why a feature distance and not a squared error: a squared error prefers a noisy texture's
+    average to another draw of the same noise; the critic's max-pooled, peak-relative features
+    prefer the draw (its strength and peaks are the timbre, not its exact values)."""
+    torch.manual_seed(0)
+    critic = TimbreCritic(num_families=3, width=8).eval().requires_grad_(False)
+    envelope = torch.linspace(0.0, -6.0, 32)[None, None, :, None]  # a spectral slope, steady over time
+    target = envelope + torch.randn(4, 1, 32, 256)
+    another_draw = envelope + torch.randn(4, 1, 32, 256)
+    blurred = envelope.expand(4, 1, 32, 256)
+    assert (blurred - target).square().mean() < (another_draw - target).square().mean()
+    assert float(timbre_loss(critic, another_draw, target)) < 0.5 * float(timbre_loss(critic, blurred, target))
