@@ -61,15 +61,37 @@ def pooled_rows(pipeline: Pipeline, spec: torch.Tensor,
     return out
 
 
+def relative_level_db(pipeline: Pipeline, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(level in dB, level in dB relative to each note's peak), both ``[B, F, T]``."""
+    level = pipeline.normalizer.denormalize(spec)[:, pipeline.representation.level_channel]
+    db = level * 10.0 / math.log(10.0) / (1.0 if pipeline.representation.level_is_power else 0.5)
+    return db, db - db.amax(dim=(-2, -1), keepdim=True)
+
+
+def level_error_by_band(pipeline: Pipeline, spec: torch.Tensor, recon: torch.Tensor,
+                        edges: tuple[float, ...] = (20.0, 40.0, 60.0, 80.0)) -> list[tuple[str, float, float, float]]:
+    """(band of the raw bins' distance below their note's peak, share of the bins, mean
+    reconstructed − raw level, mean absolute difference), in dB."""
+    raw_db, relative = relative_level_db(pipeline, spec)
+    error = relative_level_db(pipeline, recon)[0] - raw_db
+    bounds = [0.0, *edges, math.inf]
+    out = []
+    for upper, lower in zip(bounds[:-1], bounds[1:], strict=True):
+        inside = (relative <= -upper) & (relative > -lower) if upper else relative > -lower
+        name = f"{upper:g}-{lower:g} dB below" if math.isfinite(lower) else f"more than {upper:g} dB below"
+        values = error[inside]
+        out.append((name, float(inside.float().mean()), float(values.mean()) if values.numel() else math.nan,
+                    float(values.abs().mean()) if values.numel() else math.nan))
+    return out
+
+
 def level_split_rows(pipeline: Pipeline, spec: torch.Tensor, recon: torch.Tensor, decibels: list[float],
                      to_audio: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
     """The level channel from the raw note in its bins within ``decibels`` of the note's peak and
     from the reconstruction elsewhere, and the other way round (the same raw mask both times);
     the phase channel stays the reconstruction's (Griffin-Lim rebuilds it anyway)."""
     level = pipeline.representation.level_channel
-    raw = pipeline.normalizer.denormalize(spec)[:, level]
-    per_decibel = 10.0 / math.log(10.0) / (1.0 if pipeline.representation.level_is_power else 0.5)
-    relative_db = (raw - raw.amax(dim=(-2, -1), keepdim=True)) * per_decibel
+    relative_db = relative_level_db(pipeline, spec)[1]
     out = {}
     for db in decibels:
         loud = relative_db > -db
@@ -141,6 +163,10 @@ def main() -> None:
         accuracy = float((predicted == family).float().mean())
         counts = collections.Counter(predicted.tolist())
         print(f"{name:34s} {accuracy:6.3f}   predicted families {sorted(counts.items())}")
+    if args.split_level:
+        print("reconstruction's level error by the raw bin's distance below its note's peak:")
+        for band, share, mean, absolute in level_error_by_band(pipeline, spec, recon):
+            print(f"  {band:24s} share {share:.3f}  reconstructed - raw {mean:+.1f} dB  mean |error| {absolute:.1f} dB")
 
 
 if __name__ == "__main__":

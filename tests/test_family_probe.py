@@ -51,3 +51,18 @@ def test_a_log_magnitude_channel_counts_twice_the_decibels():
     power = script.level_split_rows(_pipeline(True), raw, recon, [15.0], to_audio=lambda s: s)
     assert magnitude["raw level above -15 dB, recon below"][0, 0, 1, 0] == 1.0  # -20 dB: below the cut
     assert power["raw level above -15 dB, recon below"][0, 0, 1, 0] == raw[0, 0, 1, 0]  # -10 dB: above it
+
+
+def test_level_error_by_band_counts_each_bin_once_with_its_error():
+    script = _script()
+    decade = math.log(10.0)  # 10 dB of log power
+    raw = torch.zeros(1, 2, 5, 1)
+    raw[0, 0, :, 0] = torch.tensor([0.0, -3.0, -5.0, -7.0, -9.0]) * decade  # 0, -30, -50, -70, -90 dB
+    recon = raw.clone()
+    recon[0, 0, 4, 0] += 0.6 * decade  # the quietest bin comes back 6 dB too loud
+    bands = script.level_error_by_band(_pipeline(True), raw, recon)
+    assert [b[0] for b in bands] == ["0-20 dB below", "20-40 dB below", "40-60 dB below", "60-80 dB below",
+                                     "more than 80 dB below"]
+    assert all(abs(b[1] - 0.2) < 1e-6 for b in bands)  # each bin in exactly one band
+    assert abs(bands[-1][2] - 6.0) < 1e-4 and abs(bands[-1][3] - 6.0) < 1e-4
+    assert all(abs(b[2]) < 1e-4 for b in bands[:-1])
