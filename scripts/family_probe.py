@@ -88,8 +88,10 @@ def level_error_by_band(pipeline: Pipeline, spec: torch.Tensor, recon: torch.Ten
 def level_split_rows(pipeline: Pipeline, spec: torch.Tensor, recon: torch.Tensor, decibels: list[float],
                      to_audio: Callable[[torch.Tensor], torch.Tensor]) -> dict[str, torch.Tensor]:
     """The level channel from the raw note in its bins within ``decibels`` of the note's peak and
-    from the reconstruction elsewhere, and the other way round (the same raw mask both times);
-    the phase channel stays the reconstruction's (Griffin-Lim rebuilds it anyway)."""
+    from the reconstruction elsewhere, and the other way round (the same raw mask both times); then
+    the raw note's quiet bins split in two, each taken alone from the raw note: the frames where
+    the note has ended (its loudest bin under the cut) and the quiet bins of the frames where it
+    sounds. The phase channel stays the reconstruction's (Griffin-Lim rebuilds it anyway)."""
     level = pipeline.representation.level_channel
     relative_db = relative_level_db(pipeline, spec)[1]
     out = {}
@@ -99,6 +101,14 @@ def level_split_rows(pipeline: Pipeline, spec: torch.Tensor, recon: torch.Tensor
                                         f"recon level above -{db:g} dB, raw below": (recon, spec)}.items():
             mixed = recon.clone()
             mixed[:, level] = torch.where(loud, inside[:, level], outside[:, level])
+            out[name] = to_audio(mixed)
+        # the quiet bins split in two: frames where the note has ended (its loudest bin under the
+        # cut) and the quiet bins of the frames where it still sounds (between its harmonics)
+        ended = (relative_db.amax(dim=-2, keepdim=True) <= -db).expand_as(relative_db)
+        for name, mask in {f"raw on frames ended (< -{db:g} dB), recon elsewhere": ended,
+                           f"raw on bins < -{db:g} dB while sounding, recon elsewhere": ~loud & ~ended}.items():
+            mixed = recon.clone()
+            mixed[:, level] = torch.where(mask, spec[:, level], recon[:, level])
             out[name] = to_audio(mixed)
     return out
 

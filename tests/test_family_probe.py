@@ -42,6 +42,21 @@ def test_level_split_takes_loud_bins_from_one_side_and_quiet_bins_from_the_other
     assert torch.equal(quiet_raw[:, 0, 2:], raw[:, 0, 2:])
 
 
+def test_level_split_separates_frames_where_the_note_has_ended_from_quiet_bins_while_it_sounds():
+    script = _script()
+    ten_db = math.log(10.0)
+    raw = torch.zeros(1, 2, 3, 2)
+    raw[0, 0, :, 0] = torch.tensor([0.0, -1.0, -5.0]) * ten_db  # sounding: 0, -10, -50 dB
+    raw[0, 0, :, 1] = torch.tensor([-4.0, -6.0, -7.0]) * ten_db  # ended: its loudest bin is -40 dB
+    recon = torch.full_like(raw, 100.0)
+    rows = script.level_split_rows(_pipeline(True), raw, recon, [30.0], to_audio=lambda s: s)
+    ended = rows["raw on frames ended (< -30 dB), recon elsewhere"][0, 0]
+    assert torch.equal(ended[:, 1], raw[0, 0, :, 1]) and torch.equal(ended[:, 0], recon[0, 0, :, 0])
+    sounding = rows["raw on bins < -30 dB while sounding, recon elsewhere"][0, 0]
+    assert float(sounding[2, 0]) == float(raw[0, 0, 2, 0])  # the -50 dB bin of the sounding frame
+    assert torch.equal(sounding[:2, 0], recon[0, 0, :2, 0]) and torch.equal(sounding[:, 1], recon[0, 0, :, 1])
+
+
 def test_a_log_magnitude_channel_counts_twice_the_decibels():
     script = _script()
     raw = torch.zeros(1, 2, 2, 1)
