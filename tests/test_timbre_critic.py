@@ -121,3 +121,16 @@ def test_a_blurred_texture_costs_more_than_another_draw_of_it():
     blurred = envelope.expand(4, 1, 32, 256)
     assert (blurred - target).square().mean() < (another_draw - target).square().mean()
     assert float(timbre_loss(critic, another_draw, target)) < 0.5 * float(timbre_loss(critic, blurred, target))
+
+
+def test_the_critic_starts_from_the_same_weights_whatever_the_global_random_state():
+    pipeline = _pipeline(timbre_loss_weight=0.5, timbre_critic_width=4)
+    train_set = build_dataset(pipeline.config, "train")
+    torch.manual_seed(1)
+    first = QuantizerTask(pipeline, train_set).critic.state_dict()
+    after_first = torch.rand(1)
+    torch.manual_seed(2)
+    second = QuantizerTask(pipeline, train_set).critic.state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    torch.manual_seed(1)
+    assert torch.equal(torch.rand(1), after_first)  # building the critic drew nothing from the global stream

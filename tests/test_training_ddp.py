@@ -57,8 +57,7 @@ def _worker(rank: int, port: int, out: str) -> None:
 
 def _timbre_critic(rank: int) -> dict[str, torch.Tensor]:
     """The timbre critic's weights after the quantizer task's setup on this rank (in the process
-    group the engine left), each rank having built it from its own seed: rank 0 trains it and
-    every rank must end with rank 0's weights."""
+    group the engine left): rank 0 alone trains it, and every rank must end with its weights."""
     from fakes.training import synthetic_config
     from specinpaint.core import Pipeline, load_config
     from specinpaint.training.data import build_dataset
@@ -67,7 +66,6 @@ def _timbre_critic(rank: int) -> dict[str, torch.Tensor]:
 
     config = load_config(synthetic_config(count=32, timbre_loss_weight=0.5, timbre_critic_steps=2,
                                           timbre_critic_width=4))
-    torch.manual_seed(200 + rank)
     task = QuantizerTask(Pipeline(config), build_dataset(config, "train"))
     task.setup(DistContext(rank=rank, world_size=WORLD, local_rank=rank, device=torch.device("cpu")), resumed=False)
     return {k: v.clone() for k, v in task.critic.state_dict().items()}

@@ -48,6 +48,8 @@ FIT_BATCH_SIZE = 16
 #: Notes per training batch of the timbre critic, and the prefix of its weights in the checkpoint.
 CRITIC_BATCH_SIZE = 16
 CRITIC_STATE = "timbre_critic."
+#: Seed of the timbre critic's initial weights and of the order of its training notes.
+CRITIC_SEED = 0
 
 
 def configured_fit_batches(config: TrainingConfig) -> int | None:
@@ -87,7 +89,8 @@ def _family_of(item: Mapping[str, Any]) -> int:
 
 
 class QuantizerTask(TrainingTask):
-    """Reconstruction (+ commitment, + optional multi-resolution STFT) training of the quantizer."""
+    """Reconstruction (+ commitment, + the optional level, multi-resolution STFT and timbre terms)
+    training of the quantizer."""
 
     name = "quantizer"
 
@@ -119,7 +122,9 @@ class QuantizerTask(TrainingTask):
         self._critic_restored = False
         if self.timbre_weight > 0:
             families = int(getattr(params, "decoder_label_families", len(NSYNTH_FAMILIES)))
-            self.critic = TimbreCritic(families, int(getattr(params, "timbre_critic_width", 16)))
+            with torch.random.fork_rng(devices=[]):  # the same critic on every run, and the global stream untouched
+                torch.manual_seed(CRITIC_SEED)
+                self.critic = TimbreCritic(families, int(getattr(params, "timbre_critic_width", 16)))
             self.critic_steps = int(getattr(params, "timbre_critic_steps", 300))
 
     def signature(self) -> dict[str, Any]:
@@ -238,7 +243,7 @@ class QuantizerTask(TrainingTask):
         if max(families) >= num_families:
             raise ConfigError(f"family index {max(families)} is beyond the timbre critic's {num_families} families "
                               "(raise quantizer.params.decoder_label_families)")
-        generator = torch.Generator().manual_seed(0)
+        generator = torch.Generator().manual_seed(CRITIC_SEED)
         c = self.level_channel
         while True:
             order = torch.tensor(labelled)[torch.randperm(len(labelled), generator=generator)].tolist()
