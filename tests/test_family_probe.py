@@ -3,21 +3,15 @@ ones (and the other way round), cut at decibels below each note's own peak."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 from types import SimpleNamespace
 
 import torch
-
-ROOT = Path(__file__).resolve().parents[1]
+from script_module import load_script
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("family_probe", ROOT / "scripts" / "family_probe.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("family_probe")
 
 
 def _pipeline(level_is_power: bool) -> SimpleNamespace:

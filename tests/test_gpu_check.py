@@ -4,7 +4,6 @@ runner's rules (a failing part fails the report but not the others; the time bud
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import os
@@ -14,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 GPU_PARTS = ["cuda_tests", "xformers_parity", "amp_training_steps", "paper_edit_latency", "cuda_benchmarks"]
@@ -21,11 +21,7 @@ CPU_PARTS = ["environment", "sdpa_parity", "training_steps_smoke", "tiny_edit_la
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts" / "gpu_check.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_check"] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gpu_check")
 
 
 @pytest.fixture(scope="module")

@@ -3,18 +3,16 @@ each run's generation and reconstruction numbers land in the table and the plot.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
+
+from script_module import load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("quality_vs_minutes", ROOT / "scripts" / "quality_vs_minutes.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("quality_vs_minutes")
 
 
 def _report(path: Path, pitch: float, train_s: tuple[float, float], with_reconstruction: bool) -> Path:
