@@ -33,6 +33,7 @@ from specinpaint.core.bundle import load_bundle
 from specinpaint.core.conditioning import Conditioning
 from specinpaint.core.pipeline import Pipeline
 from specinpaint.editing import Editor
+from specinpaint.editing.attenuate import db_per_log_unit
 from specinpaint.studies.context import EvaluationContext
 from specinpaint.studies.evaluation_spec import EvaluationSpec
 from specinpaint.training.data import build_dataset
@@ -64,7 +65,7 @@ def pooled_rows(pipeline: Pipeline, spec: torch.Tensor,
 def relative_level_db(pipeline: Pipeline, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(level in dB, level in dB relative to each note's peak), both ``[B, F, T]``."""
     level = pipeline.normalizer.denormalize(spec)[:, pipeline.representation.level_channel]
-    db = level * 10.0 / math.log(10.0) / (1.0 if pipeline.representation.level_is_power else 0.5)
+    db = level * db_per_log_unit(pipeline.representation)
     return db, db - db.amax(dim=(-2, -1), keepdim=True)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
 import runpy
@@ -11,20 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from script_module import load_script
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "compare.py"
 
 
-def _load_script():
-    """benchmarks/ is not a package: load the script as a module (registered, for its dataclasses)."""
-    spec = importlib.util.spec_from_file_location("benchmarks_compare", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-compare = _load_script()
+compare = load_script("compare", folder="benchmarks")
 RecordError, compare_files, compare_records, load_record = (
     compare.RecordError, compare.compare_files, compare.compare_records, compare.load_record)
 

@@ -67,8 +67,10 @@ def _timbre_critic(rank: int) -> dict[str, torch.Tensor]:
     config = load_config(synthetic_config(count=32, timbre_loss_weight=0.5, timbre_critic_steps=2,
                                           timbre_critic_width=4))
     task = QuantizerTask(Pipeline(config), build_dataset(config, "train"))
+    untrained = {k: v.clone() for k, v in task.critic.state_dict().items()}
     task.setup(DistContext(rank=rank, world_size=WORLD, local_rank=rank, device=torch.device("cpu")), resumed=False)
-    return {k: v.clone() for k, v in task.critic.state_dict().items()}
+    trained = {k: v.clone() for k, v in task.critic.state_dict().items()}
+    return {"trained": trained, "changed": any(not torch.equal(untrained[k], trained[k]) for k in trained)}
 
 
 def _channels_last_ddp_step() -> list[str]:
@@ -96,8 +98,9 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
         assert any("Grad strides do not match bucket view strides" in m for m in r["control_warnings"]), r["control_warnings"]
     state0, state1 = ranks[0]["state"], ranks[1]["state"]
     assert set(state0) == set(state1)
-    critic0, critic1 = ranks[0]["critic"], ranks[1]["critic"]
-    assert all(torch.equal(critic0[k], critic1[k]) for k in critic0)  # rank 0's trained critic on every rank
+    critic0, critic1 = ranks[0]["critic"]["trained"], ranks[1]["critic"]["trained"]
+    assert ranks[0]["critic"]["changed"]  # rank 0 trained it ...
+    assert all(torch.equal(critic0[k], critic1[k]) for k in critic0)  # ... and every rank has its weights
     for key in state0:
         assert torch.equal(state0[key], state1[key]), key
     assert bool(state0["normalizer.fitted"])

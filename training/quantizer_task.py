@@ -4,13 +4,15 @@ Spectrograms are computed on the training device, in batches, by ``pipeline.spec
 representation and the normaliser are fixed, not trained). When the normaliser needs statistics it
 is fitted first, in one streaming pass over the first ``fit_batches`` training batches in dataset
 order (`FIT_BATCHES` by default; 0 or None = the whole training split), computed on rank 0 and
-broadcast, so every rank gets the same statistics.
+broadcast, so every rank gets the same statistics. With ``timbre_loss_weight`` the timbre critic
+(`timbre_critic`) is trained next, on rank 0, and broadcast the same way; both are saved with the
+checkpoint, so a resumed run neither refits nor retrains them.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +20,7 @@ from typing import Any, Literal
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from specinpaint.core.bundle import METADATA_FILE, read_extras
 from specinpaint.core.conditioning import NSYNTH_FAMILIES, NULL_LABEL, Conditioning
@@ -27,7 +29,7 @@ from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
 from specinpaint.core.quantizer import Quantizer, QuantizerOutput
 
-from .batches import eval_batches
+from .batches import eval_batches, train_batches
 from .checkpoint import BEST, load_checkpoint
 from .data import AudioBatch, AudioCollate
 from .data_record import record_data
@@ -122,8 +124,8 @@ class QuantizerTask(TrainingTask):
         self._critic_restored = False
         if self.timbre_weight > 0:
             families = int(getattr(params, "decoder_label_families", len(NSYNTH_FAMILIES)))
-            with torch.random.fork_rng(devices=[]):  # the same critic on every run, and the global stream untouched
-                torch.manual_seed(CRITIC_SEED)
+            with torch.random.fork_rng(devices=[]):  # the same initial critic on every run; the global streams untouched
+                torch.default_generator.manual_seed(CRITIC_SEED)  # (torch.manual_seed would also reseed CUDA)
                 self.critic = TimbreCritic(families, int(getattr(params, "timbre_critic_width", 16)))
             self.critic_steps = int(getattr(params, "timbre_critic_steps", 300))
 
@@ -218,8 +220,9 @@ class QuantizerTask(TrainingTask):
         """Train the timbre critic on rank 0 (random training notes, after the normaliser, so it sees
         what the quantizer sees), then give every rank its weights; it stays frozen from then on."""
         assert self.critic is not None
+        labelled = self._labelled_notes()  # on every rank: a label error stops them all, not rank 0 alone
         if ctx.is_main:
-            accuracy = train_critic(self.critic, self._critic_batches(ctx.device), self.critic_steps)
+            accuracy = train_critic(self.critic, self._critic_batches(labelled, ctx.device), self.critic_steps)
             log.info("timbre critic: %d steps of %d notes, family accuracy %.2f on its last batches",
                      self.critic_steps, CRITIC_BATCH_SIZE, accuracy)
         else:
@@ -228,9 +231,9 @@ class QuantizerTask(TrainingTask):
             for tensor in self.critic.state_dict().values():
                 dist.broadcast(tensor, src=0)
 
-    def _critic_batches(self, device: torch.device):
-        """Endless (normalised level, family) batches of labelled training notes in a seeded random
-        order (the dataset's own order may group instruments)."""
+    def _labelled_notes(self) -> list[int]:
+        """Indices of the training notes with a family label; a clear error when there are too few
+        or a family is beyond the critic's classes."""
         column = getattr(self.train_set, "families", None)  # NSynth-like sets list them; others are read once
         if column is None:
             column = [_family_of(self.train_set[i]) for i in range(len(self.train_set))]  # type: ignore[arg-type]
@@ -243,15 +246,17 @@ class QuantizerTask(TrainingTask):
         if max(families) >= num_families:
             raise ConfigError(f"family index {max(families)} is beyond the timbre critic's {num_families} families "
                               "(raise quantizer.params.decoder_label_families)")
-        generator = torch.Generator().manual_seed(CRITIC_SEED)
+        return labelled
+
+    def _critic_batches(self, labelled: list[int], device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Endless (normalised level, family) batches of the labelled training notes in a seeded
+        random order (the dataset's own order may group instruments)."""
         c = self.level_channel
-        while True:
-            order = torch.tensor(labelled)[torch.randperm(len(labelled), generator=generator)].tolist()
-            for start in range(0, len(order) - CRITIC_BATCH_SIZE + 1, CRITIC_BATCH_SIZE):
-                batch = self.collate([self.train_set[i] for i in order[start:start + CRITIC_BATCH_SIZE]])
-                with torch.no_grad():
-                    spec = self.pipeline.spectrogram(batch.audio.to(device))
-                yield spec[:, c:c + 1].float(), batch.family.to(device)
+        for batch in train_batches(Subset(self.train_set, labelled), self.collate, batch_size=CRITIC_BATCH_SIZE,
+                                   seed=CRITIC_SEED, rank=0, world_size=1, start_step=0):
+            with torch.no_grad():
+                spec = self.pipeline.spectrogram(batch.audio.to(device))
+            yield spec[:, c:c + 1].float(), batch.family.to(device)
 
     def extra_state(self) -> dict[str, torch.Tensor]:
         state = dict(self.pipeline.normalizer.state_dict())
