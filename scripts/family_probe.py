@@ -63,9 +63,13 @@ def pooled_rows(pipeline: Pipeline, spec: torch.Tensor,
 
 
 def relative_level_db(pipeline: Pipeline, spec: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(level in dB, level in dB relative to each note's peak), both ``[B, F, T]``."""
-    level = pipeline.normalizer.denormalize(spec)[:, pipeline.representation.level_channel]
-    db = level * db_per_log_unit(pipeline.representation)
+    """(level in dB, level in dB relative to each note's peak), both ``[B, F, T]``, of the
+    spectrogram as it is heard: after the representation's ``clean`` (the phase threshold's
+    floor), which decoding applies too (a decoder trained with ``recon_after_clean`` may output
+    anything under that floor)."""
+    rep = pipeline.representation
+    level = rep.clean(pipeline.normalizer.denormalize(spec))[:, rep.level_channel]
+    db = level * db_per_log_unit(rep)
     return db, db - db.amax(dim=(-2, -1), keepdim=True)
 
 

@@ -15,7 +15,7 @@ def _script():
 
 
 def _pipeline(level_is_power: bool) -> SimpleNamespace:
-    representation = SimpleNamespace(level_channel=0, level_is_power=level_is_power)
+    representation = SimpleNamespace(level_channel=0, level_is_power=level_is_power, clean=lambda s: s)
     return SimpleNamespace(representation=representation, normalizer=SimpleNamespace(denormalize=lambda s: s))
 
 
@@ -75,3 +75,16 @@ def test_level_error_by_band_counts_each_bin_once_with_its_error():
     assert all(abs(b[1] - 0.2) < 1e-6 for b in bands)  # each bin in exactly one band
     assert abs(bands[-1][2] - 6.0) < 1e-4 and abs(bands[-1][3] - 6.0) < 1e-4
     assert all(abs(b[2]) < 1e-4 for b in bands[:-1])
+
+
+def test_level_error_is_measured_on_the_level_as_heard_after_clean():
+    script = _script()
+    floor = -9.0 * math.log(10.0)  # a phase-threshold-like floor at -90 dB
+    pipeline = _pipeline(True)
+    pipeline.representation.clean = lambda s: s.clamp_min(floor)
+    raw = torch.zeros(1, 2, 2, 1)
+    raw[0, 0, 1, 0] = floor  # a silent bin, at the floor
+    recon = raw.clone()
+    recon[0, 0, 1, 0] = 3.0 * floor  # far under the floor: clean() lifts it back, so no error is heard
+    bands = script.level_error_by_band(pipeline, raw, recon)
+    assert bands[-1][0] == "more than 80 dB below" and abs(bands[-1][3]) < 1e-4
