@@ -113,6 +113,18 @@ def test_cpu_budget_follows_the_base_recipe():
         assert run.config.quantizer.model_dump() == tiny_quantizer  # the decoder that takes the labels too
 
 
+def test_before_clean_loss_budget_keeps_the_second_tables_recipe():
+    """The 2026-12-02 tables were measured before tiny.yaml's quantizer loss saw the cleaned output:
+    that budget pins it off and differs from the cpu budget in no other quantizer setting."""
+    study = load_study("ablations/representation")
+    current = {r.name: r.config for r in expand_study(study, "cpu")}
+    for run in expand_study(study, "cpu-before-clean-loss"):
+        assert run.config.quantizer.params["recon_after_clean"] is False
+        assert current[run.name].quantizer.params["recon_after_clean"] is True  # tiny.yaml's recipe now
+        params = dict(run.config.quantizer.params, recon_after_clean=True)
+        assert params == current[run.name].quantizer.params
+
+
 def test_pre_comb_budget_keeps_the_first_tables_recipe():
     """The first table was measured before the decoder took the notes' labels: its budget pins
     that decoder off (and the then priors' steps and guidance), so the table stays reproducible."""
