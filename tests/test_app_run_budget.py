@@ -38,9 +38,11 @@ def test_the_long_budget_trains_the_default_jobs_model_longer_on_the_same_data()
     assert set(long.training.priors) == set(default.training.priors) == {"top", "bottom"}
     for level, stage in long.training.priors.items():
         assert stage.steps >= 4 * default.training.priors[level].steps
-    # same model: the long budget buys steps, not width (a wider quantizer step costs ~4x); its one
+    # same model: the long budget buys steps, not width (a wider quantizer step costs ~4x); one
     # other difference keeps the top level in use at 4x the steps (it collapsed without it)
     assert long.sampling == default.sampling and long.quantizer.name == default.quantizer.name
     long_params, default_params = long.quantizer.params, default.quantizer.params
     assert long_params.pop("finest_level_dropout") == 0.1 and default_params.pop("finest_level_dropout", 0.0) == 0.0
+    # and it keeps the loss it was measured with until it is measured with tiny.yaml's newer one
+    assert long_params.pop("recon_after_clean") is False and default_params.pop("recon_after_clean") is True
     assert long_params == default_params

@@ -151,7 +151,9 @@ def test_the_projects_configs_keep_every_new_switch_at_its_default():
         config = load_config(name)
         assert config.representation.params["layout"] == "magenta"
         assert config.normalizer.params["mode"] == "prespecified"
-        assert not config.quantizer.params["recon_after_clean"]
+        # the loss on the cleaned output: off in the project's GPU recipe (not measured there), on in
+        # tiny.yaml, where it was measured (docs/results/quality-cpu.md, section 14)
+        assert config.quantizer.params["recon_after_clean"] is (name == "tiny")
         for level, spec in config.priors.items():
             p = spec.params
             assert (p["norm"], p["mlp"], p["embedding"], p["positions"]) == ("pre", "gelu", "sum", "rope")

@@ -165,7 +165,7 @@ def test_loss_after_the_threshold_mask_ignores_masked_bins():
 
     overrides = ["representation.params.n_mels=64", "priors={}", "quantizer.params.level_loss_weight=0"]
     masked_pipe = Pipeline(load_config("tiny", [*overrides, "quantizer.params.recon_after_clean=true"]))
-    plain_pipe = Pipeline(load_config("tiny", overrides))
+    plain_pipe = Pipeline(load_config("tiny", [*overrides, "quantizer.params.recon_after_clean=false"]))
     audio = note_batch([48, 72])
     audio[:, 40000:] = 0.0  # digital silence: masked bins
     for pipe in (masked_pipe, plain_pipe):
