@@ -10,7 +10,10 @@ fall inside the same code. The note's labels can. Two ways to give the pitch:
   row frequencies), folded from full resolution into channels at the decoder's rows (each code row's
   fine rows become channels), plus one channel saying whether a pitch is given.
 
-The family is a learned vector either way. Labels are dropped to the null class during training
+The family is a learned vector (``vector``, the same on every row), or a learned map over frequency
+per family (``table``, like the pitch table): a family's spectral envelope and the level of its
+quiet bins differ by row, and a convolutional decoder fed one vector on every row knows a row's
+place only through the codes and the comb. Labels are dropped to the null class during training
 with some probability, so audio without labels still decodes.
 
 The comb's harmonics are `COMB_WIDTH_BINS` analysis bins wide: a steady tone's peak in the level
@@ -34,6 +37,7 @@ from specinpaint.core.errors import ConfigError
 from .harmonic_comb import comb_widths_hz, harmonic_comb
 
 PitchMaps = Literal["table", "comb"]
+FamilyMaps = Literal["vector", "table"]
 #: Gaussian width of each harmonic, in units of the representation's frequency resolution.
 COMB_WIDTH_BINS = 1.5
 
@@ -43,12 +47,13 @@ class DecoderLabels(nn.Module):
     at the decoder's input rows ``freq`` (= the spectrogram's rows / ``fold``)."""
 
     def __init__(self, pitch_maps: PitchMaps, channels: int, rows: int, fold: int, num_families: int,
-                 drop_prob: float) -> None:
+                 drop_prob: float, family_maps: FamilyMaps = "vector") -> None:
         super().__init__()
         self.pitch_maps, self.channels, self.rows, self.fold = pitch_maps, channels, rows, fold
+        self.family_maps = family_maps
         self.num_families, self.num_pitches, self.drop_prob = num_families, MIDI_MAX + 1, drop_prob
         self.pitch = nn.Embedding(self.num_pitches + 1, channels * rows) if pitch_maps == "table" else None
-        self.family = nn.Embedding(num_families + 1, channels)
+        self.family = nn.Embedding(num_families + 1, channels * (rows if family_maps == "table" else 1))
         for table in (self.pitch, self.family):
             if table is not None:
                 nn.init.normal_(table.weight, std=0.1)
@@ -92,17 +97,23 @@ class DecoderLabels(nn.Module):
                               "(build the quantizer through a Pipeline)")
         return harmonic_comb(pitch, self.bin_hz, widths=self.comb_widths)
 
+    def _at_rows(self, table: torch.Tensor, freq: int) -> torch.Tensor:
+        """A learned ``[B, channels, rows]`` map resized to the decoder's ``freq`` rows."""
+        return F.interpolate(table, size=freq, mode="linear", align_corners=False) if freq != self.rows else table
+
     def forward(self, pitch: torch.Tensor, family: torch.Tensor, freq: int, time: int,
                 comb: torch.Tensor | None = None) -> torch.Tensor:
         """Label maps; ``comb`` = ``self.comb(pitch)`` when the caller has it already."""
         batch = pitch.shape[0]
         null_family = torch.full_like(family, self.num_families)
-        parts = [self.family(torch.where(family == NULL_LABEL, null_family, family))[:, :, None].expand(-1, -1, freq)]
+        family_rows = self.family(torch.where(family == NULL_LABEL, null_family, family))
+        if self.family_maps == "table":
+            parts = [self._at_rows(family_rows.view(batch, self.channels, self.rows), freq)]
+        else:
+            parts = [family_rows[:, :, None].expand(-1, -1, freq)]
         if self.pitch is not None:
             index = torch.where(pitch == NULL_LABEL, torch.full_like(pitch, self.num_pitches), pitch)
-            table = self.pitch(index).view(batch, self.channels, self.rows)
-            parts[0] = parts[0] + (F.interpolate(table, size=freq, mode="linear", align_corners=False)
-                                   if freq != self.rows else table)
+            parts[0] = parts[0] + self._at_rows(self.pitch(index).view(batch, self.channels, self.rows), freq)
         else:
             comb = self.comb(pitch) if comb is None else comb
             if comb.shape[1] != freq * self.fold:

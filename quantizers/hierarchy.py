@@ -129,7 +129,13 @@ class HierarchyParams(BaseModel):
         "table", description="how the decoder sees the pitch: a learned map per pitch, or the harmonic comb of the "
         "representation's rows (quantizers.decoder_labels)",
     )
-    decoder_label_rows: int = Field(64, ge=1, description="frequency resolution of each pitch's learned map (table)")
+    decoder_label_family_maps: Literal["vector", "table"] = Field(
+        "vector", description="how the decoder sees the family: one learned vector on every row, or a learned map "
+        "over frequency per family (quantizers.decoder_labels)",
+    )
+    decoder_label_rows: int = Field(
+        64, ge=1, description="frequency resolution of each pitch's or family's learned map (table)"
+    )
     decoder_label_families: int = Field(11, ge=1, description="family classes the decoder knows (NSynth has 11)")
     decoder_label_dropout: float = Field(
         0.1, ge=0, le=1, description="training probability of null labels (so unlabelled audio decodes too)"
@@ -209,7 +215,8 @@ class HierarchicalVAE(Quantizer):
         self._num_codes = {name: int(self.codebooks[name].num_codes) for name in self._levels}
         self.decoder_labels = (
             DecoderLabels(p.decoder_label_pitch_maps, p.decoder_label_channels, p.decoder_label_rows,
-                          stride_product(p.bottom_strides)[0], p.decoder_label_families, p.decoder_label_dropout)
+                          stride_product(p.bottom_strides)[0], p.decoder_label_families, p.decoder_label_dropout,
+                          p.decoder_label_family_maps)
             if p.decoder_label_channels else None
         )
         label_channels = self.decoder_labels.out_channels if self.decoder_labels is not None else 0

@@ -42,9 +42,10 @@ def test_default_decoder_ignores_labels_and_keeps_its_weights_layout():
         assert torch.equal(plain.decode_codes(codes, _labels([40, 60], [0, 1])), plain.decode_codes(codes))
 
 
-@pytest.mark.parametrize("pitch_maps", ["table", "comb"])
-def test_labels_change_the_decoding_and_null_labels_equal_none(pitch_maps):
-    pipe = _pipeline(decoder_label_channels=4, decoder_label_rows=8, decoder_label_pitch_maps=pitch_maps)
+@pytest.mark.parametrize(("pitch_maps", "family_maps"), [("table", "vector"), ("comb", "vector"), ("comb", "table")])
+def test_labels_change_the_decoding_and_null_labels_equal_none(pitch_maps, family_maps):
+    pipe = _pipeline(decoder_label_channels=4, decoder_label_rows=8, decoder_label_pitch_maps=pitch_maps,
+                     decoder_label_family_maps=family_maps)
     quantizer = pipe.quantizer.eval()
     assert quantizer.label_conditioned
     codes = quantizer.encode(torch.randn(2, *pipe.spectrogram_shape))
@@ -91,6 +92,25 @@ def test_trainer_feeds_the_batch_labels_to_the_decoder():
     optimiser.step()
     moved = {row for row in range(table.shape[0]) if not torch.equal(table[row], before[row])}
     assert moved == used
+
+
+def test_family_table_gives_each_family_its_own_map_over_frequency():
+    """``family_maps='table'``: the family channels vary by row and by family, resized to the
+    decoder's rows; ``vector`` is the same on every row. Both leave the comb channels alone."""
+    torch.manual_seed(0)
+    maps = {kind: DecoderLabels("comb", channels=2, rows=4, fold=2, num_families=3, drop_prob=0.0, family_maps=kind)
+            for kind in ("vector", "table")}
+    for labels in maps.values():
+        labels.set_bin_frequencies(torch.linspace(20.0, 8000.0, 16), resolution_hz=8.0)
+    pitch, families = torch.tensor([40, 40]), torch.tensor([0, 2])
+    table = maps["table"](pitch, families, freq=8, time=3)
+    vector = maps["vector"](pitch, families, freq=8, time=3)
+    assert table.shape == vector.shape == (2, 2 + 2 + 1, 8, 3)
+    assert torch.equal(table[:, 2:], vector[:, 2:])  # the comb and the pitch-given channel
+    assert torch.all(vector[:, :2] == vector[:, :2, :1])  # one vector on every row
+    assert not torch.allclose(table[0, :2, 0], table[0, :2, 5])  # a map over frequency
+    assert not torch.allclose(table[0, :2], table[1, :2])  # one per family
+    assert maps["table"].family.weight.shape == (3 + 1, 2 * 4)  # + the null family
 
 
 def test_paper_shapes_decode_with_labels():
