@@ -134,6 +134,28 @@ def test_checkpoints_are_refused_when_damaged_or_mismatched(tmp_path):
         train_quantizer(pipeline, training, train, None, tmp_path / "run", progress=False)
 
 
+def test_a_checkpoint_that_predates_a_parameter_resumes_while_the_parameter_is_at_its_default(tmp_path):
+    """A plugin parameter added after a checkpoint was written is missing from its signature: the
+    run resumes while the config leaves the parameter at its default, and is refused (naming it)
+    when the config sets it to something the checkpoint never trained with."""
+    config, pipeline, train, _ = _setup()
+    training = _training(config, steps=4, eval_every=100, checkpoint_every=2)
+    part = train_quantizer(pipeline, training, train, None, tmp_path / "run", progress=False, stop_after=2)
+    assert part.steps == 2 and not part.finished
+    last = tmp_path / "run/checkpoints/last.pt"
+    header, payload = load_checkpoint(last)
+    params = header["signature"]["quantizer"]["params"]
+    assert params.pop("finest_level_dropout") == 0.0 and params.pop("recon_after_clean") is False
+    save_checkpoint(last, {k: v for k, v in header.items() if not k.startswith("_")}, payload)  # "older" file
+
+    _, other, train2, _ = _setup(finest_level_dropout=0.25)
+    with pytest.raises(BundleError, match=r"quantizer\.params\.finest_level_dropout is missing in the checkpoint"):
+        train_quantizer(other, training, train2, None, tmp_path / "run", progress=False)
+    _, same, train3, _ = _setup()
+    rest = train_quantizer(same, training, train3, None, tmp_path / "run", progress=False)
+    assert rest.outcome.resumed_from == 2 and rest.finished and rest.bundle is not None
+
+
 def test_checkpoint_roundtrip_keeps_nested_state(tmp_path):
     payload = {"a": torch.arange(3), "nested": {"b": [1, 2.5, "x"], "c": None}, "rng": (3, (1, 2), None)}
     save_checkpoint(tmp_path / "x.pt", {"task": "t", "signature": {"k": [1, 2]}, "step": 7}, payload)

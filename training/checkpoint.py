@@ -64,16 +64,21 @@ def read_header(path: str | Path) -> dict[str, Any]:
     return header
 
 
-def first_difference(expected: Any, found: Any, prefix: str = "") -> str | None:
-    """Dotted path and values of the first difference between two JSON-like values."""
+def first_difference(expected: Any, found: Any, prefix: str = "", defaults: Any = None) -> str | None:
+    """Dotted path and values of the first difference between two JSON-like values. ``defaults``
+    (the same layout, partial): a key missing from ``found`` whose expected value is its default
+    there is no difference (a parameter added to the code after ``found`` was written)."""
     if isinstance(expected, Mapping) and isinstance(found, Mapping):
+        defaults = defaults if isinstance(defaults, Mapping) else {}
         for key in sorted(set(expected) | set(found), key=str):
             where = f"{prefix}.{key}" if prefix else str(key)
             if key not in found:
+                if key in defaults and defaults[key] == expected[key]:
+                    continue
                 return f"{where} is missing in the checkpoint"
             if key not in expected:
                 return f"{where}={json.dumps(found[key])} in the checkpoint is not in the config"
-            diff = first_difference(expected[key], found[key], where)
+            diff = first_difference(expected[key], found[key], where, defaults.get(key))
             if diff:
                 return diff
         return None
@@ -89,16 +94,18 @@ def first_difference(expected: Any, found: Any, prefix: str = "") -> str | None:
 
 
 def load_checkpoint(
-    path: str | Path, *, task: str | None = None, signature: Mapping[str, Any] | None = None
+    path: str | Path, *, task: str | None = None, signature: Mapping[str, Any] | None = None,
+    defaults: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(header, payload). Refuses (one-line BundleError) truncated or modified files, another
-    task's checkpoint, and a checkpoint whose model signature differs from ``signature``."""
+    task's checkpoint, and a checkpoint whose model signature differs from ``signature`` (keys
+    missing from the checkpoint at their ``defaults`` value excepted: see `first_difference`)."""
     path = Path(path)
     header = read_header(path)
     if task is not None and header.get("task") != task:
         raise BundleError(f"{path}: checkpoint is for '{header.get('task')}', not '{task}'")
     if signature is not None:
-        diff = first_difference(json.loads(json.dumps(signature)), header.get("signature"))
+        diff = first_difference(json.loads(json.dumps(signature)), header.get("signature"), defaults=defaults)
         if diff:
             raise BundleError(f"{path}: checkpoint does not match the config: {diff}")
     with open(path, "rb") as handle:

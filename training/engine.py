@@ -264,7 +264,8 @@ class TrainingState:
 
     def _restore(self) -> None:
         config, ctx, task, module, last_path = self.config, self.ctx, self.task, self.module, self.last_path
-        header, state = load_checkpoint(last_path, task=task.name, signature=task.signature())
+        header, state = load_checkpoint(last_path, task=task.name, signature=task.signature(),
+                                        defaults=task.signature_defaults())
         damaged = nonfinite_tensors(state["module"], reference=module.state_dict())
         if damaged:
             raise BundleError(f"{last_path}: checkpoint holds NaN/inf (e.g. {damaged[0]}): it was written before "

@@ -20,8 +20,9 @@ from specinpaint.data.code_store import CodeStore, collate_codes
 
 from .distributed import DistContext, setup_distributed
 from .engine import train
-from .quantizer_task import finish_run, pipeline_signature
+from .quantizer_task import finish_run
 from .result import TrainResult
+from .signature import pipeline_signature, signature_defaults
 from .task import TrainingTask
 
 log = logging.getLogger(__name__)
@@ -103,12 +104,15 @@ class PriorTask(TrainingTask):
         self.valid_set = valid_store.dataset() if valid_store is not None else None
         self.collate = collate_codes
 
+    def _signed(self) -> tuple[str, ...]:
+        return ("representation", "normalizer", "quantizer", f"priors.{self.level}")
+
     def signature(self) -> dict[str, Any]:
         codes_file = self.train_store.index["files"].get(f"codes_{self.level}.npy", {})
-        return {
-            **pipeline_signature(self.pipeline, "representation", "normalizer", "quantizer", f"priors.{self.level}"),
-            "train_codes_sha256": codes_file.get("sha256"),
-        }
+        return {**pipeline_signature(self.pipeline, *self._signed()), "train_codes_sha256": codes_file.get("sha256")}
+
+    def signature_defaults(self) -> dict[str, Any]:
+        return signature_defaults(self.pipeline, *self._signed())
 
     def items_in(self, batch: PriorBatch) -> int:
         return batch[0].batch_size

@@ -38,6 +38,7 @@ from .engine import CHECKPOINT_DIR, train
 from .losses import cleaned_output, level_convergence_loss, multi_resolution_stft_loss
 from .result import BUNDLE_DIR, TrainResult, record_training
 from .samples import write_reconstruction_samples
+from .signature import pipeline_signature, signature_defaults
 from .task import TrainingTask
 from .timbre_critic import TimbreCritic, timbre_loss, train_critic
 
@@ -75,16 +76,6 @@ class SpecBatch:
         return (self.spec,)
 
 
-def pipeline_signature(pipeline: Pipeline, *parts: str) -> dict[str, Any]:
-    """The config sections that define the weights of ``parts`` (refuse resuming on a mismatch)."""
-    config = pipeline.config.model_dump(mode="json")
-    out: dict[str, Any] = {"num_samples": config["num_samples"]}
-    for part in parts:
-        section, _, key = part.partition(".")
-        out[part] = config[section][key] if key else config[section]
-    return out
-
-
 def _family_of(item: Mapping[str, Any]) -> int:
     family = item.get("family")
     return NULL_LABEL if family is None else int(family)
@@ -95,6 +86,7 @@ class QuantizerTask(TrainingTask):
     training of the quantizer."""
 
     name = "quantizer"
+    _SIGNED = ("representation", "normalizer", "quantizer")
 
     def __init__(
         self,
@@ -130,7 +122,10 @@ class QuantizerTask(TrainingTask):
             self.critic_steps = int(getattr(params, "timbre_critic_steps", 300))
 
     def signature(self) -> dict[str, Any]:
-        return pipeline_signature(self.pipeline, "representation", "normalizer", "quantizer")
+        return pipeline_signature(self.pipeline, *self._SIGNED)
+
+    def signature_defaults(self) -> dict[str, Any]:
+        return signature_defaults(self.pipeline, *self._SIGNED)
 
     def to(self, device: torch.device) -> None:
         self.pipeline.to(device)
@@ -301,9 +296,9 @@ class QuantizerTask(TrainingTask):
         )
 
 
-def _load_weights(module: nn.Module, path: Path, task: str, signature: dict[str, Any]) -> int:
-    _, state = load_checkpoint(path, task=task, signature=signature)
-    module.load_state_dict(state["module"])
+def _load_weights(task: TrainingTask, path: Path) -> int:
+    _, state = load_checkpoint(path, task=task.name, signature=task.signature(), defaults=task.signature_defaults())
+    task.module.load_state_dict(state["module"])
     return int(state["step"])
 
 
@@ -331,7 +326,7 @@ def finish_run(
         # nothing trained in this call: the saved bundle may hold later stages, keep it
         best = out_dir / CHECKPOINT_DIR / BEST
         if bundle_weights == "best" and best.exists():
-            _load_weights(task.module, best, task.name, task.signature())
+            _load_weights(task, best)
         saved = read_extras(bundle).get("trained", {})
         if key in saved:
             pipeline.extras.setdefault("trained", {})[key] = saved[key]
@@ -339,7 +334,7 @@ def finish_run(
     weights, weights_step = "last", outcome.steps
     best = out_dir / CHECKPOINT_DIR / BEST
     if bundle_weights == "best" and best.exists():
-        weights_step = _load_weights(task.module, best, task.name, task.signature())
+        weights_step = _load_weights(task, best)
         weights = "best"
     for stale in drop_keys:
         pipeline.extras.get("trained", {}).pop(stale, None)

@@ -29,6 +29,8 @@ class TrainingTask(ABC):
       list of items (or what ``__getitems__`` returns) into a CPU batch.
     * ``signature()``: JSON describing what defines the weights; a checkpoint with another
       signature is refused.
+    * ``signature_defaults()``: the defaults of signature keys that a checkpoint written before
+      they existed may lack (see training/signature.py).
     * ``prepare(batch, device)``: move to the device and compute features, without gradients.
     * ``compute_loss(module, batch)``: ``(scalar loss, {name: float or 0-d tensor})``; ``module``
       is ``self.module`` (possibly reached through DDP, so always call the argument).
@@ -49,6 +51,10 @@ class TrainingTask(ABC):
 
     @abstractmethod
     def compute_loss(self, module: nn.Module, batch: Any) -> tuple[torch.Tensor, Mapping[str, Any]]: ...
+
+    def signature_defaults(self) -> dict[str, Any]:
+        """Values a signature key missing from an older checkpoint may take (none by default)."""
+        return {}
 
     def items_in(self, batch: Any) -> int:
         """Examples in a prepared batch (for throughput: notes/s)."""
