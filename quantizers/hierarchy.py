@@ -115,6 +115,18 @@ class HierarchyParams(BaseModel):
     )
     timbre_critic_steps: int = Field(300, ge=1, description="training steps (batch 16) of the timbre critic")
     timbre_critic_width: int = Field(16, ge=1, description="channels of the timbre critic's first conv block")
+    adversarial_loss_weight: float = Field(
+        0.0, ge=0, description="weight of a patch discriminator's hinge term on the decoded level channel (the "
+        "discriminator trains beside the quantizer, conditioned on the family; applied by the trainer, see "
+        "training.adversary)",
+    )
+    adversarial_feature_weight: float = Field(
+        0.0, ge=0, description="weight of the feature-matching term (the discriminator's activations on the decoded "
+        "vs the real level channel); counts only with adversarial_loss_weight > 0",
+    )
+    adversarial_start_step: int = Field(200, ge=0, description="quantizer steps before the discriminator starts")
+    adversarial_width: int = Field(16, ge=1, description="channels of the discriminator's first conv block")
+    adversarial_lr: float = Field(2e-4, gt=0, description="Adam learning rate of the discriminator")
     recon_after_clean: bool = Field(
         False, description="the reconstruction losses see the decoder output after the representation's clean() "
         "(the paper's phase-threshold mask), re-normalised: masked bins cost nothing once the output is below "

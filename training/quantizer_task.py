@@ -29,6 +29,7 @@ from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import Pipeline
 from specinpaint.core.quantizer import Quantizer, QuantizerOutput
 
+from .adversary import Adversary
 from .batches import eval_batches, train_batches
 from .checkpoint import BEST, load_checkpoint
 from .data import AudioBatch, AudioCollate
@@ -51,6 +52,8 @@ FIT_BATCH_SIZE = 16
 #: Notes per training batch of the timbre critic, and the prefix of its weights in the checkpoint.
 CRITIC_BATCH_SIZE = 16
 CRITIC_STATE = "timbre_critic."
+#: Prefix of the adversary's state (discriminator, its optimiser, its step count) in the checkpoint.
+ADVERSARY_STATE = "adversary."
 #: Seed of the timbre critic's initial weights and of the order of its training notes.
 CRITIC_SEED = 0
 
@@ -82,8 +85,8 @@ def _family_of(item: Mapping[str, Any]) -> int:
 
 
 class QuantizerTask(TrainingTask):
-    """Reconstruction (+ commitment, + the optional level, multi-resolution STFT and timbre terms)
-    training of the quantizer."""
+    """Reconstruction (+ commitment, + the optional level, multi-resolution STFT, timbre and
+    adversarial terms) training of the quantizer."""
 
     name = "quantizer"
     _SIGNED = ("representation", "normalizer", "quantizer")
@@ -120,6 +123,13 @@ class QuantizerTask(TrainingTask):
                 torch.default_generator.manual_seed(CRITIC_SEED)  # (torch.manual_seed would also reseed CUDA)
                 self.critic = TimbreCritic(families, int(getattr(params, "timbre_critic_width", 16)))
             self.critic_steps = int(getattr(params, "timbre_critic_steps", 300))
+        self.adversarial_weight = float(getattr(params, "adversarial_loss_weight", 0.0) or 0.0)
+        self.feature_weight = float(getattr(params, "adversarial_feature_weight", 0.0) or 0.0)
+        self.adversary: Adversary | None = None
+        if self.adversarial_weight > 0:
+            self.adversary = Adversary(int(getattr(params, "decoder_label_families", len(NSYNTH_FAMILIES))),
+                                       width=int(params.adversarial_width), lr=float(params.adversarial_lr),
+                                       start_step=int(params.adversarial_start_step))
 
     def signature(self) -> dict[str, Any]:
         return pipeline_signature(self.pipeline, *self._SIGNED)
@@ -131,6 +141,8 @@ class QuantizerTask(TrainingTask):
         self.pipeline.to(device)
         if self.critic is not None:
             self.critic.to(device)
+        if self.adversary is not None:
+            self.adversary.to(device)
 
     def items_in(self, batch: SpecBatch) -> int:
         return batch.audio.shape[0]
@@ -166,7 +178,28 @@ class QuantizerTask(TrainingTask):
                 timbre = timbre_loss(self.critic, out.reconstruction[:, c:c + 1].float(), batch.spec[:, c:c + 1].float())
             loss = loss + self.timbre_weight * timbre
             metrics["loss/timbre"] = timbre.detach()
+        if self.adversary is not None and module.training:  # validation losses stay comparable across steps
+            loss = loss + self._adversarial_terms(out.reconstruction, batch, metrics)
         return loss, metrics
+
+    def _adversarial_terms(self, reconstruction: torch.Tensor, batch: SpecBatch, metrics: dict[str, Any]) -> torch.Tensor:
+        """A discriminator step, then the weighted adversarial and feature-matching terms (zero
+        before the adversary's start step); their values join ``metrics``."""
+        assert self.adversary is not None
+        c = self.level_channel
+        family = batch.conditioning.family if batch.conditioning is not None else torch.full(
+            (batch.spec.shape[0],), NULL_LABEL, dtype=torch.long)
+        family = family.to(batch.spec.device).long()
+        num_families = self.adversary.net.family.num_embeddings - 1
+        if family.numel() and int(family.max()) >= num_families:
+            raise ConfigError(f"family index {int(family.max())} is beyond the discriminator's {num_families} "
+                              "families (raise quantizer.params.decoder_label_families)")
+        with torch.autocast(device_type=batch.spec.device.type, enabled=False):
+            terms = self.adversary.terms(reconstruction[:, c:c + 1].float(), batch.spec[:, c:c + 1].float(), family)
+        if not terms:
+            return reconstruction.new_zeros(())
+        metrics.update({f"loss/{name}": value.detach() for name, value in terms.items()})
+        return self.adversarial_weight * terms["adversarial"] + self.feature_weight * terms["feature_matching"]
 
     def _recon_after_clean(self, out: QuantizerOutput, target: torch.Tensor) -> None:
         """``recon_after_clean``: replace the output by its cleaned version (see
@@ -257,10 +290,12 @@ class QuantizerTask(TrainingTask):
         state = dict(self.pipeline.normalizer.state_dict())
         if self.critic is not None:
             state.update({CRITIC_STATE + k: v for k, v in self.critic.state_dict().items()})
+        if self.adversary is not None:
+            state.update({ADVERSARY_STATE + k: v for k, v in self.adversary.state().items()})
         return state
 
     def load_extra_state(self, state: Mapping[str, torch.Tensor]) -> None:
-        normalizer_state = {k: v for k, v in state.items() if not k.startswith(CRITIC_STATE)}
+        normalizer_state = {k: v for k, v in state.items() if not k.startswith((CRITIC_STATE, ADVERSARY_STATE))}
         if normalizer_state:
             self.pipeline.normalizer.load_state_dict(normalizer_state)
         critic_state = {k[len(CRITIC_STATE):]: v for k, v in state.items() if k.startswith(CRITIC_STATE)}
@@ -268,6 +303,9 @@ class QuantizerTask(TrainingTask):
             self.critic.load_state_dict(critic_state)
             self.critic.eval().requires_grad_(False)
             self._critic_restored = True
+        adversary_state = {k[len(ADVERSARY_STATE):]: v for k, v in state.items() if k.startswith(ADVERSARY_STATE)}
+        if self.adversary is not None and adversary_state:
+            self.adversary.load_state(adversary_state)
 
     # -- samples ---------------------------------------------------------------------------------
     @torch.no_grad()
