@@ -57,9 +57,13 @@ RECONSTRUCTION_LEVEL: dict[str, tuple[str, str]] = {
 }
 GENERATION: dict[str, tuple[str, str]] = {
     "pitch_accuracy": ("generated notes whose pYIN pitch is the requested one (share)", "higher"),
+    "pitch_accuracy_low": ("lower end of that share's 95 % interval over the grid's notes (Wilson)", ""),
+    "pitch_accuracy_high": ("upper end of that interval", ""),
     "octave_error_rate": ("generated notes off by whole octaves (share)", "lower"),
     "unvoiced_rate": ("generated notes where pYIN finds no pitch (share)", "lower"),
     "family_accuracy": ("generated notes the classifier puts in the requested family (share)", "higher"),
+    "family_accuracy_low": ("lower end of that share's 95 % interval over the grid's notes (Wilson)", ""),
+    "family_accuracy_high": ("upper end of that interval", ""),
     "classifier_heldout_accuracy": ("the classifier on real held-out notes: the ceiling", ""),
     "family_accuracy_ratio": ("family accuracy over that ceiling", "higher"),
     "notes": ("notes generated (families × pitches × samples)", ""),

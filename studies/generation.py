@@ -21,6 +21,7 @@ from specinpaint.editing import Editor
 
 from . import notes
 from .context import EvaluationContext
+from .intervals import wilson_interval
 
 
 def family_pitches(dataset: Any) -> dict[int, list[int]]:
@@ -41,6 +42,11 @@ def generation_grid(ranges: dict[int, list[int]], per_family: int, seeds: int) -
 
 def _rate(values: list[bool]) -> float:
     return sum(values) / len(values) if values else math.nan
+
+
+def _add_interval(metrics: dict[str, float], name: str, successes: int, trials: int) -> None:
+    """``{name}_low`` / ``{name}_high``: the grid's 95 % interval of that accuracy (Wilson)."""
+    metrics[f"{name}_low"], metrics[f"{name}_high"] = wilson_interval(successes, trials)
 
 
 @torch.no_grad()
@@ -73,9 +79,11 @@ def evaluate_generation(ctx: EvaluationContext) -> dict[str, Any]:
         "octave_error_rate": float(scored["octave_error_rate"]),
         "unvoiced_rate": float((~voiced).double().mean()),
     }
+    _add_interval(metrics, "pitch_accuracy", int(torch.as_tensor(scored["correct"]).sum()), len(ordered))
     if families is not None and ctx.classifier is not None:
         ceiling = ctx.classifier.heldout_accuracy
         metrics["family_accuracy"] = families[0]
+        _add_interval(metrics, "family_accuracy", int((families[1] == target_family).sum()), len(ordered))
         metrics["classifier_heldout_accuracy"] = ceiling
         metrics["family_accuracy_ratio"] = families[0] / ceiling if ceiling > 0 else math.nan
 

@@ -30,6 +30,14 @@ def pct(value: Any) -> str:
     return "n/a" if value is None or not math.isfinite(float(value)) else f"{100 * float(value):.1f} %"
 
 
+def _interval(metrics: dict[str, Any], name: str) -> str:
+    """``; 95 % interval a-b %`` when the metrics hold one for ``name`` (older reports do not)."""
+    low, high = metrics.get(f"{name}_low"), metrics.get(f"{name}_high")
+    if low is None or high is None or not (math.isfinite(float(low)) and math.isfinite(float(high))):
+        return ""
+    return f"; 95 % interval {100 * float(low):.0f}-{100 * float(high):.0f} %"
+
+
 def summary_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
     """(measure, value, reference) rows: the numbers a user looks at first."""
     rows: list[tuple[str, str, str]] = []
@@ -60,14 +68,15 @@ def summary_rows(report: EvaluationReport) -> list[tuple[str, str, str]]:
     gen = report.sections.get("generation", {}).get("metrics")
     if gen:
         rows += [
-            ("generated pitch accuracy ↑", pct(gen["pitch_accuracy"]), f"{int(gen['notes'])} notes"),
+            ("generated pitch accuracy ↑", pct(gen["pitch_accuracy"]),
+             f"{int(gen['notes'])} notes{_interval(gen, 'pitch_accuracy')}"),
             ("generated octave errors ↓", pct(gen["octave_error_rate"]), ""),
             ("generated unvoiced ↓", pct(gen["unvoiced_rate"]), ""),
         ]
         if "family_accuracy" in gen:
             rows.append(("generated family accuracy ↑", pct(gen["family_accuracy"]),
                          f"classifier ceiling {pct(gen['classifier_heldout_accuracy'])} "
-                         f"(ratio {pct(gen['family_accuracy_ratio'])})"))
+                         f"(ratio {pct(gen['family_accuracy_ratio'])}){_interval(gen, 'family_accuracy')}"))
     inp = report.sections.get("inpainting", {}).get("metrics")
     if inp:
         rows += [

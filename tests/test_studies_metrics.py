@@ -72,6 +72,20 @@ def test_notes_at_the_asked_pitch_score_100_percent():
     assert set(out["per_family"]) == {"bass", "brass"}
     assert out["per_register"]["low"]["pitch_accuracy"] == 1.0
     assert "family_accuracy" not in m  # no training split: no classifier, said by omission
+    assert m["pitch_accuracy_low"] == pytest.approx(0.6756, abs=1e-3) and m["pitch_accuracy_high"] == 1.0  # 8 of 8
+
+
+def test_wilson_intervals_bracket_the_rate_and_narrow_with_more_trials():
+    from specinpaint.studies.intervals import wilson_interval
+
+    assert wilson_interval(50, 100) == pytest.approx((0.4038, 0.5962), abs=1e-4)  # the textbook value
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(0, 10)[1] == pytest.approx(0.2775, abs=1e-4)
+    small, large = wilson_interval(6, 10), wilson_interval(600, 1000)
+    assert small[0] < 0.6 < small[1] and large[0] < 0.6 < large[1]
+    assert large[1] - large[0] < small[1] - small[0]
+    assert all(math.isnan(v) for v in wilson_interval(0, 0))
+    with pytest.raises(ValueError, match="11 successes out of 10"):
+        wilson_interval(11, 10)
 
 
 def test_an_octave_off_counts_as_octave_error_and_silence_as_unvoiced():
