@@ -185,6 +185,9 @@ class HierarchyParams(BaseModel):
                 raise ValueError("channel_weights must be >= 0 with a positive sum")
         if self.decoder_harmonic_gain and not (self.decoder_label_channels and self.decoder_label_pitch_maps == "comb"):
             raise ValueError("decoder_harmonic_gain needs decoder_label_channels > 0 and decoder_label_pitch_maps 'comb'")
+        if self.adversarial_feature_weight > 0 and self.adversarial_loss_weight <= 0:
+            raise ValueError("adversarial_feature_weight needs adversarial_loss_weight > 0 (the discriminator trains "
+                             "only then)")
         return self
 
     def check_level_keys(self, mapping: dict, field: str) -> None:

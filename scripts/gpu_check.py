@@ -213,6 +213,7 @@ def training_steps(config: str, overrides: list[str], device: torch.device, amp:
     results: dict[str, Any] = {}
     g = torch.Generator().manual_seed(0)
     task = QuantizerTask(pipe, [])
+    task.to(device)  # the trainer-side aids (timbre critic, discriminator) too
     spec = (0.5 * torch.randn(quantizer_batch, *pipe.spectrogram_shape, generator=g)).to(device)
     batch = SpecBatch(torch.zeros(quantizer_batch, pipe.config.num_samples, device=device), spec)
     quantizer = pipe.quantizer.train()

@@ -42,7 +42,8 @@ def test_default_decoder_ignores_labels_and_keeps_its_weights_layout():
         assert torch.equal(plain.decode_codes(codes, _labels([40, 60], [0, 1])), plain.decode_codes(codes))
 
 
-@pytest.mark.parametrize(("pitch_maps", "family_maps"), [("table", "vector"), ("comb", "vector"), ("comb", "table")])
+@pytest.mark.parametrize(("pitch_maps", "family_maps"), [("table", "vector"), ("comb", "vector"), ("comb", "table"),
+                                                     ("table", "table")])
 def test_labels_change_the_decoding_and_null_labels_equal_none(pitch_maps, family_maps):
     pipe = _pipeline(decoder_label_channels=4, decoder_label_rows=8, decoder_label_pitch_maps=pitch_maps,
                      decoder_label_family_maps=family_maps)

@@ -64,6 +64,13 @@ def test_the_family_projection_separates_families_and_ignores_the_null_family():
     assert torch.all(net.family.weight[2] == 0)
 
 
+def test_feature_matching_without_the_adversary_is_refused():
+    from specinpaint.core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="adversarial_feature_weight needs adversarial_loss_weight > 0"):
+        _setup(adversarial_feature_weight=0.1)
+
+
 def test_paper_shapes_give_a_patch_map():
     net = PatchDiscriminator(num_families=11)
     logits, features = net(torch.randn(1, 1, 1024, 128), torch.tensor([4]))
@@ -87,7 +94,10 @@ def test_a_resumed_run_continues_the_adversary_exactly(tmp_path):
     assert full.finished
     records = read_metrics(tmp_path / "full/metrics.jsonl", "train")
     assert "loss/adversarial" not in records[1] and "loss/adversarial" in records[2]  # starts after step 2
-    assert all(r["loss"] > r["loss/recon"] for r in records[2:])
+    for r in records[2:]:  # the weighted terms are in the loss the quantizer minimises (one step per record)
+        terms = [v for k, v in r.items() if k == "loss/recon" or k.startswith("loss/commit/")]
+        expected = sum(terms) + 0.1 * r["loss/adversarial"] + 0.1 * r["loss/feature_matching"]
+        assert r["loss"] == pytest.approx(expected, rel=1e-5)
 
     _, part_pipe, part_train = _setup(**params)
     part = train_quantizer(part_pipe, training, part_train, None, tmp_path / "part", progress=False, stop_after=4)

@@ -1,7 +1,8 @@
 """Two CPU processes with the gloo backend, set up exactly as torchrun does (env:// variables):
 both ranks must end with identical weights and codebook buffers, although they start from
 different random initialisations and see different data (restarts included); no DDP step warns
-about gradient layouts; validation covers each batch once across ranks."""
+about gradient layouts; validation covers each batch once across ranks; the quantizer's training
+aids (timbre critic, discriminator) are the same on every rank."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ def _worker(rank: int, port: int, out: str) -> None:
         state.update({f"normalizer.{k}": v for k, v in pipeline.normalizer.state_dict().items()})
         torch.save({"state": state, "finished": result.finished, "bundle": str(result.bundle),
                     "restarted": restarted, "layout_warnings": layout_warnings,
-                    "control_warnings": _channels_last_ddp_step(), "critic": _timbre_critic(rank)},
+                    "control_warnings": _channels_last_ddp_step(), "critic": _timbre_critic(rank),
+                    "adversary": _adversary(rank)},
                    f"{out}/rank{rank}.pt")
 
 
@@ -71,6 +73,28 @@ def _timbre_critic(rank: int) -> dict[str, torch.Tensor]:
     task.setup(DistContext(rank=rank, world_size=WORLD, local_rank=rank, device=torch.device("cpu")), resumed=False)
     trained = {k: v.clone() for k, v in task.critic.state_dict().items()}
     return {"trained": trained, "changed": any(not torch.equal(untrained[k], trained[k]) for k in trained)}
+
+
+def _adversary(rank: int) -> dict[str, torch.Tensor]:
+    """The discriminator after three of its steps on this rank's own (different) data, in the process
+    group the engine left: its gradients are averaged, so every rank must hold the same one."""
+    from fakes.training import synthetic_config
+    from specinpaint.core import Pipeline, load_config
+    from specinpaint.training.data import build_dataset
+    from specinpaint.training.distributed import DistContext
+    from specinpaint.training.quantizer_task import QuantizerTask
+
+    config = load_config(synthetic_config(count=32, adversarial_loss_weight=0.1, adversarial_start_step=0,
+                                          adversarial_width=4))
+    task = QuantizerTask(Pipeline(config), build_dataset(config, "train"))
+    task.setup(DistContext(rank=rank, world_size=WORLD, local_rank=rank, device=torch.device("cpu")), resumed=False)
+    assert task.adversary is not None and task.adversary.distributed
+    initial = {k: v.clone() for k, v in task.adversary.net.state_dict().items()}
+    g = torch.Generator().manual_seed(rank)
+    for _ in range(3):
+        real, fake = torch.randn(4, 1, 64, 32, generator=g), torch.zeros(4, 1, 64, 32)
+        task.adversary.terms(fake, real, torch.tensor([0, 1, 2, 3]))
+    return {"initial": initial, "trained": {k: v.clone() for k, v in task.adversary.net.state_dict().items()}}
 
 
 def _channels_last_ddp_step() -> list[str]:
@@ -101,6 +125,10 @@ def test_two_gloo_processes_end_with_identical_weights(tmp_path):
     critic0, critic1 = ranks[0]["critic"]["trained"], ranks[1]["critic"]["trained"]
     assert ranks[0]["critic"]["changed"]  # rank 0 trained it ...
     assert all(torch.equal(critic0[k], critic1[k]) for k in critic0)  # ... and every rank has its weights
+    adversary0, adversary1 = ranks[0]["adversary"], ranks[1]["adversary"]
+    assert any(not torch.equal(adversary0["initial"][k], v) for k, v in adversary0["trained"].items())  # it trained
+    for key, value in adversary0["trained"].items():  # on different data, with the ranks' gradients averaged
+        assert torch.equal(value, adversary1["trained"][key]), key
     for key in state0:
         assert torch.equal(state0[key], state1[key]), key
     assert bool(state0["normalizer.fitted"])

@@ -11,7 +11,10 @@ ones rewards the texture itself, as image and audio codecs do. It is conditioned
 The discriminator sees patches (its output is a map of logits, not one score), trains with the
 hinge loss, and the quantizer gets the hinge generator term plus a feature-matching term (the
 distance between the discriminator's activations on the decoded and on the real map). Both start
-after ``start_step`` quantizer steps, once the decoder outputs something note-like. Across
+after ``start_step`` quantizer steps, once the decoder outputs something note-like (a logging
+window that spans the start averages their values over all its steps). The discriminator is
+always told the note's true family, also when the decoder's label dropout hid it: the decoded
+note should still sound like its family. Across
 processes the discriminator's gradients are averaged, so every rank holds the same one. It is a
 training aid: saved with the checkpoint (weights, optimiser state and its step count), never part
 of the bundle.
@@ -81,14 +84,15 @@ class Adversary:
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=lr, betas=BETAS)
         self.start_step = start_step
         self.step = 0
+        #: Whether the quantizer trains in several processes (set from the engine's context): the
+        #: discriminator's gradients are then averaged over them.
+        self.distributed = False
 
     def to(self, device: torch.device) -> None:
+        """The discriminator to ``device`` (a restored optimiser state follows its parameters)."""
         self.net.to(device)
-        for state in self.optimizer.state.values():
-            for key, value in state.items():
-                if isinstance(value, torch.Tensor) and key != "step":
-                    state[key] = value.to(device)
 
+    @torch.compiler.disable  # an optimiser step inside the loss: keep it out of a compiled graph
     def terms(self, fake: torch.Tensor, real: torch.Tensor, family: torch.Tensor) -> dict[str, torch.Tensor]:
         """One discriminator step on (real, decoded) level maps ``[B, 1, F, T]``, then the
         quantizer's terms on the decoded map, ``adversarial`` (hinge) and ``feature_matching`` (L1),
@@ -98,7 +102,7 @@ class Adversary:
         if self.step <= self.start_step:
             return {}
         self.net.train().requires_grad_(True)
-        real_logits, real_features = self.net(real, family)
+        real_logits, _ = self.net(real, family)
         fake_logits, _ = self.net(fake.detach(), family)
         d_loss = discriminator_hinge(real_logits, fake_logits)
         self.optimizer.zero_grad(set_to_none=True)
@@ -106,17 +110,20 @@ class Adversary:
         self._average_gradients()
         self.optimizer.step()
         self.net.requires_grad_(False)  # the quantizer's terms: gradients reach the decoded map only
+        with torch.no_grad():  # both sides of the feature matching through the updated discriminator
+            _, real_features = self.net(real, family)
         logits, features = self.net(fake, family)
         return {"adversarial": -logits.mean(), "feature_matching": feature_matching(features, real_features),
                 "discriminator": d_loss.detach()}
 
     def _average_gradients(self) -> None:
-        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        if not self.distributed:
             return
+        world_size = dist.get_world_size()
         for parameter in self.net.parameters():
             if parameter.grad is not None:
                 dist.all_reduce(parameter.grad)
-                parameter.grad /= dist.get_world_size()
+                parameter.grad /= world_size
 
     # -- checkpoint state ------------------------------------------------------------------------
     def state(self) -> dict[str, torch.Tensor]:

@@ -105,7 +105,8 @@ def load_checkpoint(
     if task is not None and header.get("task") != task:
         raise BundleError(f"{path}: checkpoint is for '{header.get('task')}', not '{task}'")
     if signature is not None:
-        diff = first_difference(json.loads(json.dumps(signature)), header.get("signature"), defaults=defaults)
+        plain = json.loads(json.dumps(defaults)) if defaults is not None else None  # the header's JSON form
+        diff = first_difference(json.loads(json.dumps(signature)), header.get("signature"), defaults=plain)
         if diff:
             raise BundleError(f"{path}: checkpoint does not match the config: {diff}")
     with open(path, "rb") as handle:

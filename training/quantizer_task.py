@@ -6,7 +6,9 @@ is fitted first, in one streaming pass over the first ``fit_batches`` training b
 order (`FIT_BATCHES` by default; 0 or None = the whole training split), computed on rank 0 and
 broadcast, so every rank gets the same statistics. With ``timbre_loss_weight`` the timbre critic
 (`timbre_critic`) is trained next, on rank 0, and broadcast the same way; both are saved with the
-checkpoint, so a resumed run neither refits nor retrains them.
+checkpoint, so a resumed run neither refits nor retrains them. With ``adversarial_loss_weight`` a
+discriminator trains beside the quantizer (`adversary`); its weights, optimiser state and step
+count are saved with the checkpoint too, so a resumed run continues it exactly.
 """
 
 from __future__ import annotations
@@ -114,6 +116,7 @@ class QuantizerTask(TrainingTask):
         self.level_channel = int(pipeline.representation.level_channel)
         self.level_is_power = bool(pipeline.representation.level_is_power)
         self._fit_batch_size = FIT_BATCH_SIZE
+        self._families: list[int] | None = None  # the training notes' families, read once when needed
         self.timbre_weight = float(getattr(params, "timbre_loss_weight", 0.0) or 0.0)
         self.critic: TimbreCritic | None = None
         self._critic_restored = False
@@ -128,8 +131,9 @@ class QuantizerTask(TrainingTask):
         self.adversary: Adversary | None = None
         if self.adversarial_weight > 0:
             self.adversary = Adversary(int(getattr(params, "decoder_label_families", len(NSYNTH_FAMILIES))),
-                                       width=int(params.adversarial_width), lr=float(params.adversarial_lr),
-                                       start_step=int(params.adversarial_start_step))
+                                       width=int(getattr(params, "adversarial_width", 16)),
+                                       lr=float(getattr(params, "adversarial_lr", 2e-4)),
+                                       start_step=int(getattr(params, "adversarial_start_step", 200)))
 
     def signature(self) -> dict[str, Any]:
         return pipeline_signature(self.pipeline, *self._SIGNED)
@@ -182,19 +186,16 @@ class QuantizerTask(TrainingTask):
             loss = loss + self._adversarial_terms(out.reconstruction, batch, metrics)
         return loss, metrics
 
-    def _adversarial_terms(self, reconstruction: torch.Tensor, batch: SpecBatch, metrics: dict[str, Any]) -> torch.Tensor:
+    def _adversarial_terms(self, reconstruction: torch.Tensor, batch: SpecBatch,
+                           metrics: dict[str, Any]) -> torch.Tensor:
         """A discriminator step, then the weighted adversarial and feature-matching terms (zero
         before the adversary's start step); their values join ``metrics``."""
         assert self.adversary is not None
         c = self.level_channel
-        family = batch.conditioning.family if batch.conditioning is not None else torch.full(
-            (batch.spec.shape[0],), NULL_LABEL, dtype=torch.long)
-        family = family.to(batch.spec.device).long()
-        num_families = self.adversary.net.family.num_embeddings - 1
-        if family.numel() and int(family.max()) >= num_families:
-            raise ConfigError(f"family index {int(family.max())} is beyond the discriminator's {num_families} "
-                              "families (raise quantizer.params.decoder_label_families)")
-        with torch.autocast(device_type=batch.spec.device.type, enabled=False):
+        device = batch.spec.device
+        family = (batch.conditioning.family.to(device).long() if batch.conditioning is not None
+                  else torch.full((batch.spec.shape[0],), NULL_LABEL, dtype=torch.long, device=device))
+        with torch.autocast(device_type=device.type, enabled=False):
             terms = self.adversary.terms(reconstruction[:, c:c + 1].float(), batch.spec[:, c:c + 1].float(), family)
         if not terms:
             return reconstruction.new_zeros(())
@@ -219,6 +220,9 @@ class QuantizerTask(TrainingTask):
         self._fit_normalizer(ctx)
         if self.critic is not None and not self._critic_restored:
             self._train_critic(ctx)
+        if self.adversary is not None:
+            self._check_families(self.adversary.net.family.num_embeddings - 1, "discriminator")
+            self.adversary.distributed = ctx.distributed
 
     def _fit_normalizer(self, ctx: DistContext) -> None:
         normalizer = self.pipeline.normalizer
@@ -262,19 +266,26 @@ class QuantizerTask(TrainingTask):
     def _labelled_notes(self) -> list[int]:
         """Indices of the training notes with a family label; a clear error when there are too few
         or a family is beyond the critic's classes."""
-        column = getattr(self.train_set, "families", None)  # NSynth-like sets list them; others are read once
-        if column is None:
-            column = [_family_of(self.train_set[i]) for i in range(len(self.train_set))]  # type: ignore[arg-type]
-        families = [int(f) for f in column]
+        families = self._check_families(self.critic.head.out_features, "timbre critic")  # type: ignore[union-attr]
         labelled = [i for i, f in enumerate(families) if f != NULL_LABEL]
         if len(labelled) < CRITIC_BATCH_SIZE:
             raise ConfigError(f"quantizer.params.timbre_loss_weight needs family labels: the training split has "
                               f"{len(labelled)} labelled notes, fewer than one critic batch of {CRITIC_BATCH_SIZE}")
-        num_families = self.critic.head.out_features  # type: ignore[union-attr]
-        if max(families) >= num_families:
-            raise ConfigError(f"family index {max(families)} is beyond the timbre critic's {num_families} families "
-                              "(raise quantizer.params.decoder_label_families)")
         return labelled
+
+    def _check_families(self, num_families: int, what: str) -> list[int]:
+        """The training notes' family indices (NULL_LABEL where absent), checked against the
+        ``num_families`` a training aid knows, before the first step and on every rank (an error
+        on one rank mid-step would leave the others waiting)."""
+        if self._families is None:
+            column = getattr(self.train_set, "families", None)  # NSynth-like sets list them; others are read once
+            if column is None:
+                column = [_family_of(self.train_set[i]) for i in range(len(self.train_set))]  # type: ignore[arg-type]
+            self._families = [int(f) for f in column]
+        if self._families and max(self._families) >= num_families:
+            raise ConfigError(f"family index {max(self._families)} is beyond the {what}'s {num_families} families "
+                              "(raise quantizer.params.decoder_label_families)")
+        return self._families
 
     def _critic_batches(self, labelled: list[int], device: torch.device) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Endless (normalised level, family) batches of the labelled training notes in a seeded
