@@ -48,7 +48,8 @@ def notes() -> tuple[torch.Tensor, torch.Tensor]:
 @pytest.mark.parametrize("name", sorted(SPECTRAL))
 def test_spectral_plugins_give_the_numbers_of_the_function_path(name):
     reference, estimate = notes()
-    assert metrics.build(name, {})(reference, estimate).tolist() == pytest.approx(SPECTRAL[name], rel=1e-5)
+    # rel 1e-4: the recorded numbers move by ~1e-5 between CPUs (float summation order)
+    assert metrics.build(name, {})(reference, estimate).tolist() == pytest.approx(SPECTRAL[name], rel=1e-4)
 
 
 def test_pitch_plugin_gives_the_numbers_of_the_function_path():
