@@ -134,3 +134,41 @@ def test_engine_overhead(benchmark, tmp_path, pick_size, record_ratio):
         benchmark.extra_info["engine_steps_per_s"] = steps / engine_s
         assert ratio > 0
     torch.set_num_threads(threads)
+
+
+def test_spectrogram_cache_speedup(benchmark, pick_size, timer, record_ratio):
+    """A quantizer training step of tiny.yaml's pipeline (paper-mel-if at 256 mel bands, hidden 32)
+    reading its batch's spectrograms from the cache (``training.quantizer.cache_spectrograms``)
+    against the same step computing them from the audio: ``cached_speedup`` = what the cache buys
+    per step (the representation's share of a step)."""
+    from specinpaint.core.pipeline import build_pipeline
+    from specinpaint.training.data import AudioBatch
+    from specinpaint.training.distributed import DistContext
+    from specinpaint.training.quantizer_task import QuantizerTask
+
+    batch = pick_size(tiny=2, small=8, full=16)
+    repeats = pick_size(tiny=1, small=5, full=10)
+    cpu = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+    torch.manual_seed(0)
+    pipeline = build_pipeline("tiny")
+    notes = [{"audio": 0.1 * torch.randn(pipeline.config.num_samples), "pitch": 60, "family": 0} for _ in range(batch)]
+    task = QuantizerTask(pipeline, notes)  # a list of items is a dataset
+    task.setup(cpu, resumed=False)  # fits the normaliser on these notes
+    computed = task.collate(notes)
+    with torch.no_grad():
+        cached = AudioBatch(computed.audio, computed.pitch, computed.family, None, pipeline.spectrogram(computed.audio))
+    optimizer = torch.optim.AdamW(pipeline.quantizer.parameters(), lr=1e-4)
+
+    def step(audio_batch):
+        loss, _ = task.compute_loss(pipeline.quantizer, task.prepare(audio_batch, cpu.device))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step(computed)  # k-means initialisation of the codebooks
+    computed_s = timer(lambda: step(computed), repeats)
+    cached_s = timer(lambda: step(cached), repeats)
+    benchmark.pedantic(lambda: step(cached), rounds=1, iterations=1)
+    speedup = record_ratio("cached", cached_s, "computed", computed_s)
+    benchmark.extra_info["batch"] = batch
+    assert speedup > 0

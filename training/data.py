@@ -2,7 +2,8 @@
 
 Items are what the ``datasets`` plugins return: a mapping with ``audio`` (float [N]) and the labels
 ``pitch`` (MIDI) and ``family`` (index into NSYNTH_FAMILIES), optionally ``note_str``. Collation
-stacks raw audio only; spectrograms are computed later, on the training device, in batches.
+stacks raw audio (and the spectrograms of a quantizer's cached training set); spectrograms are
+otherwise computed later, on the training device, in batches.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class AudioBatch:
-    """``audio`` [B, N] float32, ``pitch``/``family`` LongTensors [B], optional note names."""
+    """``audio`` [B, N] float32, ``pitch``/``family`` LongTensors [B], optional note names, and the
+    notes' spectrograms [B, C, F, T] when the items carry them (a `CachedSpectrograms` set)."""
 
     audio: torch.Tensor
     pitch: torch.Tensor
     family: torch.Tensor
     names: list[str] | None = None
+    spectrogram: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.audio.shape[0]
@@ -66,7 +69,9 @@ class AudioCollate:
         pitch = torch.tensor([_label(item, "pitch") for item in items], dtype=torch.long)
         family = torch.tensor([_label(item, "family") for item in items], dtype=torch.long)
         names = [str(item["note_str"]) for item in items] if all("note_str" in item for item in items) else None
-        return AudioBatch(audio, pitch, family, names)
+        cached = all("spectrogram" in item for item in items)
+        spectrogram = torch.stack([torch.as_tensor(item["spectrogram"]) for item in items]) if cached else None
+        return AudioBatch(audio, pitch, family, names, spectrogram)
 
 
 def dataset_params(config: PipelineConfig, split: str, root: str | None = None) -> dict[str, Any]:

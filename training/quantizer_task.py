@@ -42,6 +42,7 @@ from .losses import cleaned_output, level_convergence_loss, multi_resolution_stf
 from .result import BUNDLE_DIR, TrainResult, record_training
 from .samples import write_reconstruction_samples
 from .signature import pipeline_signature, signature_defaults
+from .spectrogram_cache import CachedSpectrograms, cache_spectrograms
 from .task import TrainingTask
 from .timbre_critic import TimbreCritic, timbre_loss, train_critic
 
@@ -101,12 +102,14 @@ class QuantizerTask(TrainingTask):
         *,
         fit_batches: int | None = FIT_BATCHES,
         num_samples_to_write: int = 4,
+        cache: bool = False,
     ) -> None:
         self.pipeline = pipeline
         self.module = pipeline.quantizer
         self.train_set, self.valid_set = train_set, valid_set
         self.collate = AudioCollate(pipeline.config.num_samples)
         self.fit_batches = fit_batches
+        self.cache = cache
         self.num_samples_to_write = num_samples_to_write
         params = pipeline.quantizer.params
         self.stft_weight = float(getattr(params, "stft_loss_weight", 0.0) or 0.0)
@@ -154,7 +157,11 @@ class QuantizerTask(TrainingTask):
     @torch.no_grad()
     def prepare(self, batch: AudioBatch, device: torch.device) -> SpecBatch:
         audio = batch.audio.to(device, non_blocking=True)
-        return SpecBatch(audio, self.pipeline.spectrogram(audio), batch.conditioning().to(device))
+        if batch.spectrogram is not None:  # read from the training set's cache (cache_spectrograms)
+            spec = batch.spectrogram.to(device, non_blocking=True)
+        else:
+            spec = self.pipeline.spectrogram(audio)
+        return SpecBatch(audio, spec, batch.conditioning().to(device))
 
     def compute_loss(self, module: nn.Module, batch: SpecBatch) -> tuple[torch.Tensor, dict[str, Any]]:
         out = module(*batch.inputs(self.pipeline.quantizer))
@@ -223,6 +230,8 @@ class QuantizerTask(TrainingTask):
         if self.adversary is not None:
             self._check_families(self.adversary.net.family.num_embeddings - 1, "discriminator")
             self.adversary.distributed = ctx.distributed
+        if self.cache and not isinstance(self.train_set, CachedSpectrograms):  # after the fit: normalised
+            self.train_set = cache_spectrograms(self.train_set, self.collate, self.pipeline.spectrogram, ctx.device)
 
     def _fit_normalizer(self, ctx: DistContext) -> None:
         normalizer = self.pipeline.normalizer
@@ -422,6 +431,8 @@ def train_quantizer(
     the FIRST ``fit_batches`` batches of 16 training notes in dataset order (default `FIT_BATCHES`
     = 32, i.e. 512 notes, not a random sample); ``fit_batches=0`` or ``None`` uses the whole
     training split, each note once. A normaliser restored from a checkpoint is not refitted.
+    With ``config.cache_spectrograms`` every training note's spectrogram is computed once, after
+    the fit, and kept in memory (training/spectrogram_cache.py).
 
     The saved pipeline's ``extras['trained']['quantizer']`` records steps and final metrics (and any
     previously trained priors are marked stale by removing their record); ``extras['labels']`` and
@@ -442,7 +453,7 @@ def train_quantizer(
     ctx = ctx or setup_distributed(config.device)
     try:
         task = QuantizerTask(pipeline, train_data, valid_data, fit_batches=fit_batches,
-                             num_samples_to_write=sample_count)
+                             num_samples_to_write=sample_count, cache=config.cache_spectrograms)
         outcome = train(task, config, out, resume=resume, progress=progress, stop_after=stop_after, ctx=ctx)
         bundle = finish_run(task, outcome, out, ctx, "quantizer", bundle_weights, bundle_dir=bundle_dir,
                             drop_keys=tuple(f"prior_{level}" for level in pipeline.quantizer.levels))
