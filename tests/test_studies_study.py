@@ -123,6 +123,13 @@ def test_before_clean_loss_budget_keeps_the_second_tables_recipe():
         assert current[run.name].quantizer.params["recon_after_clean"] is True  # tiny.yaml's recipe now
         params = dict(run.config.quantizer.params, recon_after_clean=True)
         assert params == current[run.name].quantizer.params
+        then, now = run.config.sampling, current[run.name].sampling  # the sampling of its tables
+        assert (then.guidance_scale, then.guidance_drop) == (2.0, "both")
+        assert (now.guidance_scale, now.guidance_drop) == (4.0, "family")  # tiny.yaml's since
+        assert run.config.training.quantizer.cache_spectrograms is False  # a field added since: its default
+        now_training = current[run.name].training.quantizer  # (the last seed's run of the variant)
+        training = run.config.training.quantizer.model_copy(update={"cache_spectrograms": True, "seed": now_training.seed})
+        assert training == now_training  # nothing else of the training differs
 
 
 def test_pre_comb_budget_keeps_the_first_tables_recipe():
@@ -132,6 +139,7 @@ def test_pre_comb_budget_keeps_the_first_tables_recipe():
         params = run.config.quantizer.params
         assert params["decoder_label_channels"] == 0 and params["decoder_harmonic_gain"] is False
         assert run.config.training.prior("bottom").steps == 2000 and run.config.sampling.guidance_scale == 3.0
+        assert run.config.sampling.guidance_drop == "both"
 
 
 # -- grid mechanics on fakes -------------------------------------------------------------------
