@@ -119,8 +119,9 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--top-p", type=float, help="nucleus sampling mass (0 = off)")
     group.add_argument("--guidance-scale", type=float, help="classifier-free guidance (1 = off)")
     group.add_argument("--guidance-drop", choices=("both", "family"),
-                       help="what guidance compares against: no labels (both, the default) or the same pitch "
-                       "without the family (family: the scale strengthens the family alone)")
+                       help="what guidance compares against: no labels (both) or the same pitch without the "
+                       "family (family: the scale strengthens the family alone); default: the bundle's "
+                       "own (tiny.yaml: family at scale 4)")
     group.add_argument("--sampler", choices=("autoregressive", "parallel"),
                        help="sampler (default: the config's); parallel runs on the levels whose prior supports "
                        "it (top-transformer with its encoder head, bottom-masked: see configs/tiny-masked.yaml), "

@@ -60,7 +60,7 @@ class TrainingConfig(Strict):
     cache_spectrograms: bool = Field(
         False, description="VQ-VAE only: compute every training note's spectrogram once (after the normaliser "
         "fit) and keep them in memory instead of recomputing them in every epoch (notes x channels x rows x "
-        "frames x 4 bytes: 1.45 GB for tiny.yaml's 5 536 notes; refused above half the machine's memory)",
+        "frames x 4 bytes per process: 1.35 GiB for tiny.yaml's 5 536 notes; not built, with a warning, above half the machine's memory)",
     )
     random_crop: bool = Field(
         False, description="priors only: the code store holds maps of longer notes (wider than one window, e.g. "

@@ -93,6 +93,13 @@ def test_draw_resample_play_undo():
                 assert played == "ok"
                 assert driver.find_element(By.ID, "download").get_attribute("href").startswith("blob:")
 
+                sent = driver.execute_script("""const g = document.getElementById('guidance'); const out = {};
+                    for (const v of ['', 'family', 'classic']) { g.value = v; out[v || 'bundle'] = window.specinpaint.sampling(); }
+                    g.value = ''; return out""")
+                assert "guidance_scale" not in sent["bundle"] and "guidance_drop" not in sent["bundle"]  # the bundle's own
+                assert (sent["family"]["guidance_drop"], sent["family"]["guidance_scale"]) == ("family", 4)
+                assert (sent["classic"]["guidance_drop"], sent["classic"]["guidance_scale"]) == ("both", 2)
+
                 driver.find_element(By.ID, "btn-undo").click()
                 _wait(driver, "const s = window.specinpaint; return s.edits >= 3 && s.busy === 0")
                 assert driver.execute_script("return window.specinpaint.codes") == before

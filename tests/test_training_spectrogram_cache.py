@@ -11,11 +11,15 @@ import torch
 
 from fakes.training import synthetic_config
 from specinpaint.core import Pipeline, load_config
-from specinpaint.core.errors import ConfigError
+from specinpaint.training import spectrogram_cache
 from specinpaint.training.data import AudioCollate, build_dataset
 from specinpaint.training.distributed import DistContext
 from specinpaint.training.quantizer_task import QuantizerTask, train_quantizer
-from specinpaint.training.spectrogram_cache import CachedSpectrograms, check_cache_fits
+from specinpaint.training.spectrogram_cache import (
+    CachedSpectrograms,
+    cache_bytes,
+    cache_fits,
+)
 
 CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
 
@@ -45,8 +49,10 @@ def test_cached_batches_carry_the_spectrograms_a_batch_would_compute():
     pipeline = _pipeline()
     train_set = _CountingDataset(build_dataset(pipeline.config, "train"))
     task = QuantizerTask(pipeline, train_set, cache=True)
-    task.setup(CPU, resumed=False)  # fits the normaliser, then fills the cache with normalised spectrograms
-    assert isinstance(task.train_set, CachedSpectrograms)
+    task.setup(CPU, resumed=False)  # fits the normaliser and arms the cache
+    reads = sum(train_set.reads.values())
+    assert isinstance(task.train_set, CachedSpectrograms)  # filled on the first read, with normalised spectrograms
+    assert sum(train_set.reads.values()) == reads + len(train_set)  # every note once
     assert task.train_set.families is train_set.families  # the wrapped set's columns stay reachable
     reads = sum(train_set.reads.values())
     task.setup(CPU, resumed=True)  # a second setup (a resume) does not cache the cache
@@ -83,10 +89,34 @@ def test_training_with_the_cache_reaches_the_same_weights(tmp_path):
     assert not moved, moved
 
 
-def test_a_cache_larger_than_half_the_memory_is_refused_by_name():
-    assert check_cache_fits(10, [2, 64, 32], memory=2**30) == 10 * 2 * 64 * 32 * 4
-    with pytest.raises(ConfigError, match=r"training\.quantizer\.cache_spectrograms: 5536 spectrograms .* GiB"):
-        check_cache_fits(5536, [2, 256, 128], memory=2 * 2**30)  # 1.35 GiB of 2 GiB
+def test_a_cache_larger_than_half_the_memory_is_not_built_and_training_computes_instead(monkeypatch, caplog):
+    size = cache_bytes(5536, [2, 256, 128])
+    assert size == 5536 * 2 * 256 * 128 * 4
+    assert cache_fits(size, memory=4 * 2**30, processes=1)  # 1.35 GiB of 4 GiB
+    assert not cache_fits(size, memory=4 * 2**30, processes=2)  # two processes of one node: 2.7 GiB
+    assert not cache_fits(size, memory=2 * 2**30, processes=1)
+
+    monkeypatch.setattr(spectrogram_cache, "available_memory_bytes", lambda: 1024)  # a machine of 1 KiB
+    pipeline = _pipeline()
+    train_set = build_dataset(pipeline.config, "train")
+    task = QuantizerTask(pipeline, train_set, cache=True)
+    task.setup(CPU, resumed=False)
+    with caplog.at_level("WARNING"):
+        assert task.train_set is train_set  # not wrapped: each batch computes its spectrograms
+    assert "training.quantizer.cache_spectrograms" in caplog.text and "GiB" in caplog.text
+    assert task.train_set is train_set  # and not tried again on every read
+
+
+def test_a_finished_stage_that_is_resumed_computes_no_cache(tmp_path):
+    pipeline = _pipeline()
+    training = pipeline.config.training.quantizer.model_copy(
+        update={"steps": 2, "batch_size": 8, "eval_every": 2, "checkpoint_every": 2, "cache_spectrograms": True})
+    train_set = _CountingDataset(build_dataset(pipeline.config, "train"))
+    train_quantizer(pipeline, training, train_set, None, tmp_path, progress=False)
+    first = sum(train_set.reads.values())
+    assert first >= len(train_set)  # the first run filled the cache
+    train_quantizer(pipeline, training, train_set, None, tmp_path, progress=False)  # nothing left to train
+    assert sum(train_set.reads.values()) == first
 
 
 def test_the_setting_is_off_by_default_and_validated():

@@ -106,10 +106,11 @@ class QuantizerTask(TrainingTask):
     ) -> None:
         self.pipeline = pipeline
         self.module = pipeline.quantizer
-        self.train_set, self.valid_set = train_set, valid_set
+        self._train_set, self.valid_set = train_set, valid_set
         self.collate = AudioCollate(pipeline.config.num_samples)
         self.fit_batches = fit_batches
         self.cache = cache
+        self._cache_device: torch.device | None = None  # set by setup: the cache is filled on first read
         self.num_samples_to_write = num_samples_to_write
         params = pipeline.quantizer.params
         self.stft_weight = float(getattr(params, "stft_loss_weight", 0.0) or 0.0)
@@ -137,6 +138,22 @@ class QuantizerTask(TrainingTask):
                                        width=int(getattr(params, "adversarial_width", 16)),
                                        lr=float(getattr(params, "adversarial_lr", 2e-4)),
                                        start_step=int(getattr(params, "adversarial_start_step", 200)))
+
+    @property
+    def train_set(self) -> Dataset:
+        """The training notes; once `setup` armed ``cache``, with their spectrograms, computed on
+        the first read after it (the engine reads it only when steps remain, so resuming a finished
+        stage computes none)."""
+        if self._cache_device is not None and not isinstance(self._train_set, CachedSpectrograms):
+            device, self._cache_device = self._cache_device, None  # one try: a cache that does not fit is not retried
+            cached = cache_spectrograms(self._train_set, self.collate, self.pipeline.spectrogram, device)
+            if cached is not None:
+                self._train_set = cached
+        return self._train_set
+
+    @train_set.setter
+    def train_set(self, dataset: Dataset) -> None:
+        self._train_set = dataset
 
     def signature(self) -> dict[str, Any]:
         return pipeline_signature(self.pipeline, *self._SIGNED)
@@ -230,8 +247,8 @@ class QuantizerTask(TrainingTask):
         if self.adversary is not None:
             self._check_families(self.adversary.net.family.num_embeddings - 1, "discriminator")
             self.adversary.distributed = ctx.distributed
-        if self.cache and not isinstance(self.train_set, CachedSpectrograms):  # after the fit: normalised
-            self.train_set = cache_spectrograms(self.train_set, self.collate, self.pipeline.spectrogram, ctx.device)
+        if self.cache and not isinstance(self._train_set, CachedSpectrograms):  # after the fit: normalised
+            self._cache_device = ctx.device
 
     def _fit_normalizer(self, ctx: DistContext) -> None:
         normalizer = self.pipeline.normalizer

@@ -1,27 +1,29 @@
 """The quantizer's training spectrograms, computed once and kept in memory.
 
 The representation (STFT, mel projection, instantaneous frequency) is fixed, so every epoch of
-quantizer training recomputes the same spectrograms; at the CPU sizes that is a quarter to a
-third of a training step (docs/results/quality-cpu.md, section 20). With
+quantizer training recomputes the same spectrograms; at the CPU sizes that is about a third of a
+training step (docs/results/quality-cpu.md, section 20.1). With
 ``training.quantizer.cache_spectrograms`` the task computes each training note's normalised
-spectrogram once, after the normaliser is fitted, and each batch reads them from here. The
-stored tensors are exactly those a batch would compute (the same function on the same audio), so
-a cached run learns what an uncached one learns, up to the batch composition of floating-point
-sums. Memory: notes × channels × rows × frames × 4 bytes (1.45 GB for tiny.yaml's 5 536 notes);
-a cache over half the machine's memory is refused before anything is computed.
+spectrogram once, after the normaliser is fitted and only when training steps remain, and each
+batch reads them from here. The stored tensors are exactly those a batch would compute (the same
+function on the same audio), so a cached run learns what an uncached one learns, up to the batch
+composition of floating-point sums. Memory: notes × channels × rows × frames × 4 bytes per process
+(1.35 GiB for tiny.yaml's 5 536 notes); a cache that would take more than half of the memory this
+machine (or its container) has, counting every process of this node, is not built: training then
+computes each batch's spectrograms, as without the setting, and says so in the log.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import Dataset
-
-from specinpaint.core.errors import ConfigError
 
 from .batches import eval_batches
 
@@ -29,7 +31,7 @@ log = logging.getLogger(__name__)
 
 #: Notes per batch while the cache is filled.
 FILL_BATCH_SIZE = 16
-#: The largest share of the machine's physical memory a cache may take.
+#: The largest share of the machine's (or its container's) memory this node's caches may take.
 MAX_MEMORY_SHARE = 0.5
 
 
@@ -56,28 +58,36 @@ class CachedSpectrograms(Dataset):
         return getattr(self.dataset, name)
 
 
-def physical_memory_bytes() -> int | None:
-    """The machine's physical memory, or None where the platform does not say."""
+def available_memory_bytes() -> int | None:
+    """The machine's physical memory, or its container's limit when lower (cgroup v2 or v1); None
+    where the platform says neither."""
+    sizes = []
     try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+        sizes.append(int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES")))
     except (AttributeError, ValueError, OSError):
-        return None
+        pass
+    for limit in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(limit).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            sizes.append(int(text))
+    return min(sizes) if sizes else None
 
 
-def check_cache_fits(notes: int, shape: Sequence[int], *, memory: int | None = None) -> int:
-    """The cache's size in bytes; a `ConfigError` naming the setting when it would take more than
-    `MAX_MEMORY_SHARE` of the machine's memory (``memory``: bytes, default the machine's)."""
-    size = notes * 4
-    for n in shape:
-        size *= int(n)
-    memory = physical_memory_bytes() if memory is None else memory
-    if memory is not None and size > MAX_MEMORY_SHARE * memory:
-        raise ConfigError(
-            f"training.quantizer.cache_spectrograms: {notes} spectrograms of {list(shape)} need "
-            f"{size / 2**30:.1f} GiB, more than {MAX_MEMORY_SHARE:.0%} of this machine's {memory / 2**30:.1f} GiB; "
-            "set it to false (each batch then computes its spectrograms)"
-        )
-    return size
+def cache_bytes(notes: int, shape: Sequence[int]) -> int:
+    """Bytes of a float32 cache of ``notes`` spectrograms of ``shape``."""
+    return notes * 4 * math.prod(int(n) for n in shape)
+
+
+def cache_fits(size: int, *, memory: int | None = None, processes: int | None = None) -> bool:
+    """Whether ``processes`` caches of ``size`` bytes (default: this node's torchrun processes,
+    ``LOCAL_WORLD_SIZE``) take at most `MAX_MEMORY_SHARE` of ``memory`` (default: this machine's);
+    True when the memory is unknown."""
+    memory = available_memory_bytes() if memory is None else memory
+    processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if processes is None else processes
+    return memory is None or size * max(processes, 1) <= MAX_MEMORY_SHARE * memory
 
 
 def cache_spectrograms(
@@ -85,9 +95,10 @@ def cache_spectrograms(
     collate: Callable[[Any], Any],
     spectrogram: Callable[[torch.Tensor], torch.Tensor],
     device: torch.device,
-) -> CachedSpectrograms:
+) -> CachedSpectrograms | None:
     """Every note of ``dataset`` (collated by ``collate`` into batches with an ``audio`` field)
-    through ``spectrogram`` on ``device``, kept on the CPU in float32."""
+    through ``spectrogram`` on ``device``, kept on the CPU in float32; None (logged) when such a
+    cache would not fit in memory (`cache_fits`, checked after the first batch gives the shape)."""
     notes = len(dataset)  # type: ignore[arg-type]
     batches = eval_batches(dataset, collate, batch_size=FILL_BATCH_SIZE, max_batches=-(-notes // FILL_BATCH_SIZE),
                            rank=0, world_size=1)
@@ -97,7 +108,13 @@ def cache_spectrograms(
         for batch in batches:
             spec = spectrogram(batch.audio.to(device)).float().cpu()
             if store is None:
-                check_cache_fits(notes, spec.shape[1:])
+                size = cache_bytes(notes, spec.shape[1:])
+                if not cache_fits(size):
+                    log.warning("training.quantizer.cache_spectrograms: %d spectrograms of %s need %.1f GiB per "
+                                "process, more than %d %% of this machine's memory; each batch computes its "
+                                "spectrograms instead", notes, list(spec.shape[1:]), size / 2**30,
+                                round(100 * MAX_MEMORY_SHARE))
+                    return None
                 store = torch.empty((notes, *spec.shape[1:]), dtype=torch.float32)
             store[filled:filled + len(spec)] = spec
             filled += len(spec)

@@ -25,8 +25,13 @@
   window.specinpaint = app;
   const MAX_HISTORY = 50;
   // "push the family": guidance against the same pitch without the family (docs/results/quality-cpu.md,
-  // section 8: scale 4 to 5 lifts the family most; some notes then miss the pitch)
-  const FAMILY_GUIDANCE = { guidance_drop: "family", guidance_scale: 4 };
+  // sections 8 and 21: scale 4 lifts the family most; some notes then miss the pitch; tiny.yaml's own).
+  // "classic": guidance against no labels at scale 2 (tiny.yaml's before section 21: more notes at
+  // the asked pitch, fewer in the asked family)
+  const GUIDANCE = {
+    family: { guidance_drop: "family", guidance_scale: 4 },
+    classic: { guidance_drop: "both", guidance_scale: 2 },
+  };
 
   // -- helpers ------------------------------------------------------------------------------
   function setStatus(text, isError = false) {
@@ -90,11 +95,13 @@
     const out = { temperature: parseFloat($("temperature").value) };
     const sampler = $("sampler").value;
     if (sampler) out.sampler = sampler;
-    if ($("guidance").value === "family") Object.assign(out, FAMILY_GUIDANCE);
+    const guidance = GUIDANCE[$("guidance").value];
+    if (guidance) Object.assign(out, guidance);
     const seed = parseInt($("seed").value, 10);
     if (Number.isFinite(seed)) out.seed = seed;
     return out;
   }
+  app.sampling = sampling;  // what the next request sends (the browser test reads it)
 
   // -- geometry: canvas fractions <-> seconds × Hz -------------------------------------------
   function columns() { return app.codes ? app.codes.top[0].length : app.info.window_columns; }
