@@ -126,3 +126,18 @@ def test_the_setting_is_off_by_default_and_validated():
     raw["training"]["quantizer"]["cache_spectrograms"] = "sometimes"
     with pytest.raises(Exception, match="cache_spectrograms"):
         load_config(raw)
+
+
+def test_the_cache_reaches_dataloader_workers(tmp_path):
+    """With ``num_workers`` the batches are collated in worker processes: they must still carry
+    the cached spectrograms (the engine then computes none per step)."""
+    pipeline = _pipeline()
+    batches: list[int] = []
+    compute = pipeline.spectrogram
+    pipeline.spectrogram = lambda audio: batches.append(len(audio)) or compute(audio)
+    training = pipeline.config.training.quantizer.model_copy(
+        update={"steps": 2, "batch_size": 8, "eval_every": 2, "checkpoint_every": 2, "num_workers": 1,
+                "cache_spectrograms": True})
+    train_set = build_dataset(pipeline.config, "train")
+    train_quantizer(pipeline, training, train_set, None, tmp_path, progress=False)
+    assert sum(batches) == len(train_set)  # the cache's fill only: the workers' batches carried it
