@@ -1,6 +1,7 @@
 """``training.quantizer.cache_spectrograms``: the quantizer's training spectrograms computed once
-(training/spectrogram_cache.py), read back exactly, trained on to the same weights, refused when
-they would not fit in memory."""
+(training/spectrogram_cache.py), read back exactly, trained on to the same weights, not built when
+they would not fit in memory nor when a finished stage is only resumed, and passed to DataLoader
+workers."""
 
 from __future__ import annotations
 
