@@ -98,10 +98,16 @@ class Pipeline(nn.Module):
         spec = self.representation.clean(self.representation.encode(audio))
         return self.normalizer.normalize(spec)
 
-    def audio_from_spectrogram(self, spec: torch.Tensor, length: int | None = None) -> torch.Tensor:
-        """Normalised spectrogram → audio [B, length] (denormalise, re-apply invariants, invert)."""
+    def audio_from_spectrogram(self, spec: torch.Tensor, length: int | None = None,
+                               pitch: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised spectrogram → audio [B, length] (denormalise, re-apply invariants, invert);
+        ``pitch`` (MIDI [B], ``NULL_LABEL`` where unknown) reaches a representation whose inversion
+        uses it (``Representation.decodes_with_pitch``)."""
         raw = self.representation.clean(self.normalizer.denormalize(spec))
-        return self.representation.decode(raw, length or self.config.num_samples)
+        length = length or self.config.num_samples
+        if pitch is not None and self.representation.decodes_with_pitch:
+            return self.representation.decode(raw, length, pitch=pitch.to(raw.device))
+        return self.representation.decode(raw, length)
 
     @torch.no_grad()
     def fit_normalizer(self, audio_batches: Iterable[torch.Tensor]) -> None:
@@ -127,8 +133,10 @@ class Pipeline(nn.Module):
     @torch.no_grad()
     def decode(self, codes: Codemaps, length: int | None = None,
                conditioning: Conditioning | None = None) -> torch.Tensor:
-        """Codemaps → audio [B, length] (``conditioning``: see `decode_codes`)."""
-        return self.audio_from_spectrogram(self.decode_codes(codes, conditioning), length)
+        """Codemaps → audio [B, length] (``conditioning``: see `decode_codes`; its pitches also reach
+        the inversion, see `audio_from_spectrogram`)."""
+        pitch = conditioning.pitch if conditioning is not None else None
+        return self.audio_from_spectrogram(self.decode_codes(codes, conditioning), length, pitch)
 
     # -- bundle (core/bundle.py) --------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

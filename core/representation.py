@@ -28,6 +28,8 @@ class Representation(nn.Module, ABC):
     * ``frame_times_s(T)`` → ``[T]`` centre time of each frame (s).
     * ``clean(spec)`` → the same spectrogram with the representation's own invariants re-applied
       (e.g. the paper's phase threshold); called on model outputs before ``decode``. Identity by default.
+    * ``decodes_with_pitch``: ``decode`` also takes ``pitch=`` (MIDI [B], ``NULL_LABEL`` where unknown),
+      a hint for the inversion; the pipeline passes the notes' labels when it has them.
     * ``level_channel`` / ``level_is_power``: which channel holds the natural-log level, and whether
       it is log *power* (else log magnitude): what level-aware losses and the attenuate brush use.
 
@@ -39,6 +41,7 @@ class Representation(nn.Module, ABC):
     channel_names: ClassVar[tuple[str, ...]] = ()
     level_channel: ClassVar[int] = 0
     level_is_power: ClassVar[bool] = False
+    decodes_with_pitch: ClassVar[bool] = False
 
     def __init__(self, params: BaseModel) -> None:
         super().__init__()

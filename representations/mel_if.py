@@ -14,6 +14,11 @@ Decode (``inverse``):
 * ``griffin-lim`` (default): the NNLS magnitude with ``griffin_lim_iters`` fast Griffin-Lim iterations
   started from the mel-IF phase. Wins on every measured note.
 
+``harmonic_inverse`` (nnls, griffin-lim): when ``decode`` is given the notes' pitches, NNLS starts from
+a comb on the pitch's harmonics at the STFT's own resolution. A mel band wider than the harmonic
+spacing pools several partials into one value, and a pitch-blind inverse spreads it evenly over the
+band; the comb puts it back on the partials (measured: docs/results/quality-cpu.md, section 22).
+
 The three inverses' measured quality and cost: docs/results/measurements-from-docstrings.md.
 
 The threshold is applied by ``encode`` and again by ``decode``/``clean`` (idempotent), so every entry point
@@ -29,6 +34,8 @@ import numpy as np
 import torch
 from pydantic import Field, model_validator
 
+from specinpaint.core.conditioning import NULL_LABEL
+from specinpaint.core.harmonic_comb import harmonic_comb
 from specinpaint.core.representation import Representation
 
 from .checks import apply_phase_threshold, check_audio, check_spectrogram
@@ -69,6 +76,16 @@ class MelIFParams(StftParams):
     nnls_iters: int = Field(10, ge=0, description="multiplicative NNLS iterations (nnls, griffin-lim)")
     griffin_lim_iters: int = Field(32, ge=0, description="fast Griffin-Lim iterations (griffin-lim)")
     griffin_lim_momentum: float = Field(0.99, ge=0, lt=1, description="fast Griffin-Lim momentum")
+    harmonic_inverse: bool = Field(
+        False, description="start NNLS from a comb on the note's harmonics when decoding with a known pitch "
+        "(nnls, griffin-lim): a mel band's energy goes back onto the partials it pooled",
+    )
+    harmonic_inverse_width_bins: float = Field(
+        1.0, gt=0, description="Gaussian width of each harmonic of the inversion's comb, in FFT bins",
+    )
+    harmonic_inverse_floor: float = Field(
+        0.05, gt=0, le=1, description="the comb's value between harmonics (room for noise and inharmonic partials)",
+    )
 
     @model_validator(mode="after")
     def _check_bands(self) -> MelIFParams:
@@ -77,6 +94,8 @@ class MelIFParams(StftParams):
                 f"mel band edges need f_min_hz < f_max_hz <= sample_rate/2 = {self.sample_rate / 2}, "
                 f"got {self.f_min_hz} and {self.f_max_hz}"
             )
+        if self.harmonic_inverse and self.inverse == "pseudo":
+            raise ValueError("harmonic_inverse needs inverse 'nnls' or 'griffin-lim' (the pseudo-inverse has no start)")
         return self
 
 
@@ -86,6 +105,7 @@ class MelIF(Representation):
     description: ClassVar[str] = "Mel-IF (log-mel power + mel IF) with break frequency, phase threshold, inverse"
     channel_names: ClassVar[tuple[str, ...]] = ("log_mel_power", "mel_if")
     level_is_power: ClassVar[bool] = True
+    decodes_with_pitch: ClassVar[bool] = True
 
     Params: ClassVar[type[MelIFParams]] = MelIFParams
 
@@ -193,9 +213,20 @@ class MelIF(Representation):
         return lambda name, shape: self.workspace.get(name, tuple(shape), like.dtype, like.device)
 
     # -- decode -------------------------------------------------------------------------------
-    def linear_estimate(self, spec: torch.Tensor, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def harmonic_prior(self, pitch: torch.Tensor) -> torch.Tensor:
+        """MIDI pitches [B] → [B, n_fft/2] weights on the layout's bins: 1 on each harmonic, falling to
+        ``harmonic_inverse_floor`` between them; all ones for an unknown pitch (``NULL_LABEL``)."""
+        bins_hz = self.stft.bin_frequencies_hz(self.p.sample_rate)
+        comb = harmonic_comb(pitch.long(), bins_hz, width_rows=0.0,
+                             width_hz=self.p.harmonic_inverse_width_bins * self.frequency_resolution_hz())
+        floor = self.p.harmonic_inverse_floor
+        prior = floor + (1.0 - floor) * comb
+        return torch.where((pitch == NULL_LABEL)[:, None], torch.ones_like(prior), prior)
+
+    def linear_estimate(self, spec: torch.Tensor, length: int,
+                        pitch: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Mel-IF → (magnitude, phase) on the layout's bins and STFT frames [B, n_fft/2, T_stft], before
-        any Griffin-Lim refinement."""
+        any Griffin-Lim refinement; ``pitch`` (MIDI [B]) is used when ``harmonic_inverse`` is on."""
         check_spectrogram(spec, 2, self.p.n_mels, "mel-if decode")
         spec = self.clean(spec)
         level, mel_if = spec[:, 0], spec[:, 1]
@@ -205,7 +236,10 @@ class MelIF(Representation):
             target = (torch.exp(level) - self.p.eps).clamp_min(0.0)
             if self.p.phase_threshold is not None:  # thresholded bins are silence, not a 2e-6 floor
                 target = torch.where(level <= self.p.phase_threshold, torch.zeros_like(target), target)
-            power = self.mel.nnls_power(target, self.p.nnls_iters)
+            prior = None
+            if pitch is not None and self.p.harmonic_inverse:
+                prior = self.harmonic_prior(pitch.to(spec.device))
+            power = self.mel.nnls_power(target, self.p.nnls_iters, prior)
             magnitude = torch.sqrt(power.clamp_min(self.p.eps**2)) - self.p.eps  # ≥ 0, finite gradients
         phase = self.mel.pseudo_phase(mel_if)
         if self.p.layout == "notono":
@@ -213,16 +247,28 @@ class MelIF(Representation):
             magnitude, phase = magnitude[..., :frames], phase[..., :frames]
         return magnitude, phase
 
-    def decode(self, spec: torch.Tensor, length: int) -> torch.Tensor:
-        """[B, 2, n_mels, T] → audio [B, length] with the configured ``inverse``."""
+    def decode(self, spec: torch.Tensor, length: int, pitch: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, 2, n_mels, T] → audio [B, length] with the configured ``inverse``; ``pitch``: the notes'
+        MIDI pitches [B] (``NULL_LABEL`` where unknown), for ``harmonic_inverse``."""
         check_spectrogram(spec, 2, self.p.n_mels, "mel-if decode")
-        return in_chunks(lambda part, out: self._decode(part, length, out), spec, self._values_per_note(length))
+        if pitch is None or not self.p.harmonic_inverse:
+            return in_chunks(lambda part, out: self._decode(part, length, out), spec, self._values_per_note(length))
+        if pitch.shape != spec.shape[:1]:
+            raise ValueError(f"mel-if decode: {tuple(pitch.shape)} pitches for a batch of {spec.shape[0]} spectrograms")
+        rows = torch.arange(spec.shape[0], device=spec.device)  # slice by row range, pitches alongside
 
-    def _decode(self, spec: torch.Tensor, length: int, out: torch.Tensor | None = None) -> torch.Tensor:
+        def decode_rows(part: torch.Tensor, out: torch.Tensor | None) -> torch.Tensor:
+            first, last = int(part[0]), int(part[-1]) + 1
+            return self._decode(spec[first:last], length, out, pitch[first:last])
+
+        return in_chunks(decode_rows, rows, self._values_per_note(length))
+
+    def _decode(self, spec: torch.Tensor, length: int, out: torch.Tensor | None = None,
+                pitch: torch.Tensor | None = None) -> torch.Tensor:
         """One slice; ``out`` (optional) is where the caller wants the audio."""
         if self.p.inverse == "pseudo" and not (torch.is_grad_enabled() and spec.requires_grad):
             return self.stft.synthesis(self._pseudo_spectrum_fast(spec, length), length, out=out)
-        magnitude, phase = self.linear_estimate(spec, length)
+        magnitude, phase = self.linear_estimate(spec, length, pitch)
         full = self.stft.from_layout(polar(magnitude, phase), length, self.p.restore_dropped_bin)
         if self.p.inverse != "griffin-lim" or self.p.griffin_lim_iters == 0:
             return self.stft.synthesis(full, length)

@@ -34,13 +34,19 @@ class MelInverter(nn.Module):
         """magenta: ``mel_power @ mel2l`` (non-negative because both factors are)."""
         return self.pseudo(mel_power, dim=1)
 
-    def nnls_power(self, mel_power: torch.Tensor, iterations: int) -> torch.Tensor:
+    def nnls_power(self, mel_power: torch.Tensor, iterations: int, prior: torch.Tensor | None = None) -> torch.Tensor:
         """Non-negative least squares ``min ||P·M - y||², P ≥ 0`` per frame by Lee–Seung multiplicative
-        updates (batched, two sparse products per iteration), started from the pseudo-inverse."""
+        updates (batched, two sparse products per iteration), started from the pseudo-inverse.
+
+        ``prior`` [B, n_bins] (optional, > 0) weighs the start bin by bin. Multiplicative updates keep
+        the start's shape inside a band wherever the band alone fixes the solution, so a prior that
+        peaks on a note's harmonics puts a band's energy back on them instead of spreading it."""
         target = mel_power.clamp_min(0.0)
         numerator = self.transpose(target, dim=1)
         floor = 1e-12 * target.amax(dim=(1, 2), keepdim=True).clamp_min(1e-30)
         power = self.pseudo_power(target).clamp_min(0.0) + floor
+        if prior is not None:
+            power = power * prior.to(power)[:, :, None]
         for _ in range(iterations):
             denominator = self.transpose(self.forward_power(power), dim=1)
             power = power * numerator / (denominator + floor)

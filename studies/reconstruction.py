@@ -84,11 +84,12 @@ def evaluate_reconstruction(ctx: EvaluationContext) -> dict[str, Any]:
         raw = batch.audio.to(device)
         spectrogram = pipeline.spectrogram(raw)
         codes = pipeline.quantizer.encode(spectrogram)
-        decoded = pipeline.audio_from_spectrogram(pipeline.decode_codes(codes, batch.conditioning()), raw.shape[-1]).float()
+        labels = batch.conditioning()
+        decoded = pipeline.decode(codes, raw.shape[-1], labels).float()
         signals = {"raw": raw.float(), "dec": decoded}
         pairs = [("", "raw", "dec")]
         if spec.roundtrip:
-            signals["rt"] = pipeline.audio_from_spectrogram(spectrogram, raw.shape[-1]).float()
+            signals["rt"] = pipeline.audio_from_spectrogram(spectrogram, raw.shape[-1], labels.pitch).float()
             pairs += [("roundtrip_", "raw", "rt"), ("vs_roundtrip_", "rt", "dec")]
         for prefix, ref, est in pairs:
             for name, distance in distances.items():
@@ -165,7 +166,7 @@ def _estimated_pitch_decoding(
         guessed = labels[start:start + count]
         start += count
         conditioning = Conditioning(pitch=guessed, family=torch.full_like(guessed, NULL_LABEL))
-        decoded = pipeline.audio_from_spectrogram(pipeline.decode_codes(codes, conditioning), raw.shape[-1]).float()
+        decoded = pipeline.decode(codes, raw.shape[-1], conditioning).float()
         sc_all += sc(raw.to(decoded.device), decoded).double().cpu().tolist()
         decoded_all.append(decoded.cpu())
     scored = ctx.score_pitch(ctx.estimate_pitch(torch.cat(decoded_all)), pitch)

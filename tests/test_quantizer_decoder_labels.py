@@ -14,7 +14,7 @@ from specinpaint.core.errors import ConfigError
 from specinpaint.core.pipeline import build_pipeline
 from specinpaint.core.region import Region
 from specinpaint.quantizers.decoder_labels import DecoderLabels
-from specinpaint.quantizers.harmonic_comb import harmonic_comb
+from specinpaint.core.harmonic_comb import harmonic_comb
 from specinpaint.training.data import AudioCollate, build_dataset
 from specinpaint.training.distributed import DistContext
 from specinpaint.training.quantizer_task import QuantizerTask

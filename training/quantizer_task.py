@@ -196,7 +196,8 @@ class QuantizerTask(TrainingTask):
             metrics["loss/level"] = level.detach()
         if self.stft_weight > 0:
             with torch.autocast(device_type=batch.spec.device.type, enabled=False):
-                decoded = self.pipeline.audio_from_spectrogram(out.reconstruction.float(), batch.audio.shape[-1])
+                pitch = batch.conditioning.pitch if batch.conditioning is not None else None
+                decoded = self.pipeline.audio_from_spectrogram(out.reconstruction.float(), batch.audio.shape[-1], pitch)
                 stft = multi_resolution_stft_loss(decoded, batch.audio, self.stft_sizes)
             loss = loss + self.stft_weight * stft
             metrics["loss/stft"] = stft.detach()
@@ -357,7 +358,8 @@ class QuantizerTask(TrainingTask):
         try:
             out = self.module(*prepared.inputs(self.pipeline.quantizer))
             recon = out.reconstruction.float()
-            audio = self.pipeline.audio_from_spectrogram(recon, prepared.audio.shape[-1])
+            pitch = prepared.conditioning.pitch if prepared.conditioning is not None else None
+            audio = self.pipeline.audio_from_spectrogram(recon, prepared.audio.shape[-1], pitch)
         finally:
             self.module.train(was_training)
         representation, normalizer = self.pipeline.representation, self.pipeline.normalizer

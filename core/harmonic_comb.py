@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import torch
 
-from specinpaint.core.conditioning import NULL_LABEL
-from specinpaint.core.region import axis_edges
+from .conditioning import NULL_LABEL
+from .region import axis_edges
 
 
 def comb_widths_hz(bin_hz: torch.Tensor, width_rows: float = 0.5, width_hz: float = 0.0) -> torch.Tensor:
