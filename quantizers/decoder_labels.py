@@ -33,7 +33,6 @@ from torch import nn
 
 from specinpaint.core.conditioning import MIDI_MAX, NULL_LABEL, Conditioning
 from specinpaint.core.errors import ConfigError
-
 from specinpaint.core.harmonic_comb import comb_widths_hz, harmonic_comb
 
 PitchMaps = Literal["table", "comb"]

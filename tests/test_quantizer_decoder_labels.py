@@ -11,10 +11,10 @@ from fakes.training import synthetic_config
 from specinpaint.core import Pipeline, load_config
 from specinpaint.core.conditioning import NULL_LABEL, Conditioning
 from specinpaint.core.errors import ConfigError
+from specinpaint.core.harmonic_comb import harmonic_comb
 from specinpaint.core.pipeline import build_pipeline
 from specinpaint.core.region import Region
 from specinpaint.quantizers.decoder_labels import DecoderLabels
-from specinpaint.core.harmonic_comb import harmonic_comb
 from specinpaint.training.data import AudioCollate, build_dataset
 from specinpaint.training.distributed import DistContext
 from specinpaint.training.quantizer_task import QuantizerTask
