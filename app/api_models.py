@@ -44,12 +44,13 @@ class Sampling(Strict):
     top_p: float | None = Field(None, ge=0, le=1)
     guidance_scale: float | None = Field(None, ge=0, le=20)
     guidance_drop: Literal["both", "family"] | None = None
+    pitch_guidance_scale: float | None = Field(None, ge=0, le=20)
     sampler: Literal["autoregressive", "parallel"] | None = None
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
 
     def options(self, seed: int) -> dict:
         given = self.model_dump(include={"temperature", "top_k", "top_p", "guidance_scale", "guidance_drop",
-                                         "sampler"}, exclude_none=True)
+                                         "pitch_guidance_scale", "sampler"}, exclude_none=True)
         return {**given, "seed": seed}
 
 

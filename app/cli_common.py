@@ -122,6 +122,9 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
                        help="what guidance compares against: no labels (both) or the same pitch without the "
                        "family (family: the scale strengthens the family alone); default: the bundle's "
                        "own (tiny.yaml: family at scale 4)")
+    group.add_argument("--pitch-guidance", type=float, dest="pitch_guidance_scale",
+                       help="with --guidance-drop family: also strengthen the pitch by this scale (a third "
+                       "pass; the guidance scale then weighs the family alone); default: the bundle's own")
     group.add_argument("--sampler", choices=("autoregressive", "parallel"),
                        help="sampler (default: the config's); parallel runs on the levels whose prior supports "
                        "it (top-transformer with its encoder head, bottom-masked: see configs/tiny-masked.yaml), "
@@ -135,7 +138,8 @@ def add_progress_arg(parser: argparse.ArgumentParser) -> None:
 
 def sampling_from_args(args: argparse.Namespace) -> dict[str, Any]:
     names = {"seed": "seed", "temperature": "temperature", "top_k": "top_k", "top_p": "top_p",
-             "guidance_scale": "guidance_scale", "guidance_drop": "guidance_drop", "sampler": "sampler",
+             "guidance_scale": "guidance_scale", "guidance_drop": "guidance_drop",
+             "pitch_guidance_scale": "pitch_guidance_scale", "sampler": "sampler",
              "steps": "num_steps"}
     return {key: getattr(args, attr) for attr, key in names.items() if getattr(args, attr, None) is not None}
 

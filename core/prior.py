@@ -31,6 +31,7 @@ class LevelSampling(BaseModel):
     top_p: float | None = Field(None, ge=0, le=1)
     guidance_scale: float | None = Field(None, ge=0)
     guidance_drop: GuidanceDrop | None = None
+    pitch_guidance_scale: float | None = Field(None, ge=0)
 
 
 class SamplingOptions(BaseModel):
@@ -52,6 +53,11 @@ class SamplingOptions(BaseModel):
         "both", description="the labels guidance's unconditional half drops: both (classic classifier-free "
         "guidance), or only the family (the scale then strengthens the family alone; the pitch keeps its "
         "conditional strength)")
+    pitch_guidance_scale: float | None = Field(
+        None, ge=0, description="with guidance_drop 'family': also strengthen the pitch by this scale, "
+        "through a third pass without any label (``guidance_scale`` then scales the family's part alone); "
+        "None: the pitch keeps its conditional strength (two passes). Equal to guidance_scale it is "
+        "classic guidance")
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     use_kv_cache: bool = True
     num_steps: int = Field(8, ge=1, description="passes of the parallel (MaskGIT) sampler")

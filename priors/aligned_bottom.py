@@ -19,7 +19,7 @@ from specinpaint.core.errors import SpecinpaintError
 from specinpaint.core.linearize import linearizers
 from specinpaint.core.prior import SamplingOptions
 
-from .base import TokenInput, TransformerPrior, class_embedding, doubled, init_weights
+from .base import Guidance, TokenInput, TransformerPrior, class_embedding, doubled, init_weights
 from .context import ContextEncoder
 from .layers import Stack
 from .params import ContextParams
@@ -102,7 +102,7 @@ class AlignedBottomPrior(TransformerPrior):
     @abstractmethod
     def sample_sequence(
         self, seq: torch.Tensor, hidden: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor,
-        guided: bool, options: SamplingOptions, generator: torch.Generator | None,
+        guided: Guidance, options: SamplingOptions, generator: torch.Generator | None,
         offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Bottom sequence [B, N] with ``hidden`` positions drawn (guided batches are doubled, and

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -176,18 +177,22 @@ class TransformerPrior(Prior):
 
     # -- conditioning ------------------------------------------------------------------------
     def class_vectors(self, embed: ClassEmbedding, conditioning: Conditioning, options: SamplingOptions,
-                      ) -> tuple[torch.Tensor, bool]:
+                      ) -> tuple[torch.Tensor, Guidance]:
         """``[B, d]`` class vectors, or ``[2B, d]`` (conditional, then the unconditional half of
         guidance: no labels, or the same pitch without the family for ``guidance_drop='family'``)
         when guidance is on."""
         cond = embed(conditioning)
-        if options.guidance_scale == 1.0:
-            return cond, False
         if options.guidance_drop == "family":
-            unconditional = embed(Conditioning(conditioning.pitch, torch.full_like(conditioning.family, NULL_LABEL)))
-        else:
-            unconditional = embed.null(conditioning.batch_size)
-        return torch.cat([cond, unconditional]), True
+            no_family = Conditioning(conditioning.pitch, torch.full_like(conditioning.family, NULL_LABEL))
+            if options.pitch_guidance_scale is not None:
+                vectors = [cond, embed(no_family), embed.null(conditioning.batch_size)]
+                return torch.cat(vectors), Guidance((options.guidance_scale, options.pitch_guidance_scale))
+            if options.guidance_scale == 1.0:
+                return cond, Guidance()
+            return torch.cat([cond, embed(no_family)]), Guidance((options.guidance_scale,))
+        if options.guidance_scale == 1.0:
+            return cond, Guidance()
+        return torch.cat([cond, embed.null(conditioning.batch_size)]), Guidance((options.guidance_scale,))
 
     def variations(
         self, codes: Codemaps, mask: torch.Tensor, conditioning: Conditioning, options: SamplingOptions, n: int,
@@ -209,6 +214,23 @@ class TransformerPrior(Prior):
         return PriorLoss(loss=loss, metrics={"loss": loss.detach(), **metrics})
 
 
-def doubled(x: torch.Tensor, guided: bool) -> torch.Tensor:
-    """Repeat a batch for the [cond; null] halves of classifier-free guidance."""
-    return torch.cat([x, x]) if guided else x
+@dataclass(frozen=True)
+class Guidance:
+    """The classifier-free guidance of one sampling call: its scales (see `sampling.guide`; none:
+    unguided). The batch is repeated once per pass: two for one scale, three for two."""
+
+    scales: tuple[float, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.scales)
+
+    @property
+    def copies(self) -> int:
+        return len(self.scales) + 1 if self.scales else 1
+
+
+def doubled(x: torch.Tensor, guided: Guidance | bool) -> torch.Tensor:
+    """Repeat a batch for the passes of classifier-free guidance ([cond; null], or [cond; pitch
+    only; null] with a pitch scale); ``True`` means the two-pass kind."""
+    copies = guided.copies if isinstance(guided, Guidance) else (2 if guided else 1)
+    return torch.cat([x] * copies) if copies > 1 else x

@@ -18,7 +18,7 @@ from specinpaint.core.errors import SpecinpaintError
 from specinpaint.core.prior import PriorLoss, SamplingOptions
 
 from .aligned_bottom import AlignedBottomPrior
-from .base import doubled, masked_cross_entropy
+from .base import Guidance, doubled, masked_cross_entropy
 from .masking import draw_training_masks
 from .parallel import decode_parallel, decode_sequential_masked
 from .params import ContextParams
@@ -78,15 +78,14 @@ class BottomMaskedPrior(AlignedBottomPrior):
 
     def sample_sequence(
         self, seq: torch.Tensor, hidden: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor,
-        guided: bool, options: SamplingOptions, generator: torch.Generator | None,
+        guided: Guidance, options: SamplingOptions, generator: torch.Generator | None,
         offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """MaskGIT passes (``parallel``) or one token per pass in sequence order, both bidirectional."""
-        scale = options.guidance_scale
 
         def logits_fn(tokens: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
             logits = self.logits(doubled(tokens.masked_fill(unknown, self.mask_id), guided), memory, classes, offsets)
-            return guide(logits, scale) if guided else logits
+            return guide(logits, guided.scales) if guided else logits
 
         decode = decode_parallel if options.sampler == "parallel" else decode_sequential_masked
         return decode(seq, hidden, logits_fn, options, generator)

@@ -21,7 +21,7 @@ from specinpaint.core.prior import PriorLoss, SamplingOptions
 
 from .aligned_bottom import AlignedBottomPrior
 from .autoregressive import decode_autoregressive, shifted_inputs
-from .base import doubled, masked_cross_entropy
+from .base import Guidance, doubled, masked_cross_entropy
 from .kv_cache import KVCache
 from .params import ContextParams
 from .sampling import guide
@@ -89,19 +89,18 @@ class BottomPrior(AlignedBottomPrior):
 
     def sample_sequence(
         self, seq: torch.Tensor, hidden: torch.Tensor, memory: torch.Tensor, classes: torch.Tensor,
-        guided: bool, options: SamplingOptions, generator: torch.Generator | None,
+        guided: Guidance, options: SamplingOptions, generator: torch.Generator | None,
         offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Left to right with a KV cache (cross-attention keys of the top memory computed once)."""
-        scale = options.guidance_scale
         cache = self.decoder.new_cache(self.lin.length)
 
         def step_fn(chunk: torch.Tensor, start: int) -> torch.Tensor:
             logits = self.head(self.decode(doubled(chunk, guided), memory, classes, start, cache, offsets)[:, -1])
-            return guide(logits, scale) if guided else logits
+            return guide(logits, guided.scales) if guided else logits
 
         def full_fn(inputs: torch.Tensor, slot: int) -> torch.Tensor:
             logits = self.head(self.decode(doubled(inputs, guided), memory, classes, offsets=offsets)[:, slot])
-            return guide(logits, scale) if guided else logits
+            return guide(logits, guided.scales) if guided else logits
 
         return decode_autoregressive(seq, hidden, options, self.bos_id, step_fn, full_fn, generator)

@@ -21,10 +21,20 @@ def make_generator(seed: int | None, device: torch.device) -> torch.Generator | 
     return generator
 
 
-def guide(logits: torch.Tensor, scale: float) -> torch.Tensor:
-    """``logits`` stacked [cond; null] along the batch → null + scale · (cond − null)."""
-    cond, null = logits.chunk(2, dim=0)
-    return null + scale * (cond - null)
+def guide(logits: torch.Tensor, scale: float | tuple[float, ...]) -> torch.Tensor:
+    """Classifier-free guidance of ``logits`` stacked along the batch.
+
+    * one scale, [cond; null] → null + scale · (cond − null);
+    * two scales ``(family, pitch)``, [cond; pitch only; no label] → none + pitch · (pitch only − none)
+      + family · (cond − pitch only): each label's own direction with its own strength (equal scales
+      give classic guidance, a pitch scale of 1 the family-only guidance)."""
+    scales = (scale,) if isinstance(scale, (int, float)) else tuple(scale)
+    if len(scales) == 1:
+        cond, null = logits.chunk(2, dim=0)
+        return null + scales[0] * (cond - null)
+    family_scale, pitch_scale = scales
+    cond, pitch_only, none = logits.chunk(3, dim=0)
+    return none + pitch_scale * (pitch_only - none) + family_scale * (cond - pitch_only)
 
 
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 0.0) -> torch.Tensor:

@@ -149,7 +149,6 @@ class TopPrior(TransformerPrior):
             generator = make_generator(options.seed, seq.device)
             classes, guided = self.class_vectors(self.classes, conditioning, options)
             offsets = doubled(offsets, guided) if offsets is not None else None
-            scale = options.guidance_scale
             if options.sampler == "parallel":
                 mlm_head = self.mlm_head
                 if mlm_head is None:
@@ -158,7 +157,7 @@ class TopPrior(TransformerPrior):
                 def logits_fn(tokens: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
                     memory = self.encode(doubled(tokens.masked_fill(unknown, self.mask_id), guided), classes, offsets)
                     logits = mlm_head(memory)
-                    return guide(logits, scale) if guided else logits
+                    return guide(logits, guided.scales) if guided else logits
 
                 out = decode_parallel(seq, hidden, logits_fn, options, generator)
             else:
@@ -168,11 +167,11 @@ class TopPrior(TransformerPrior):
                 def step_fn(chunk: torch.Tensor, start: int) -> torch.Tensor:
                     states = self.decode(doubled(chunk, guided), memory, classes, start, cache, offsets)
                     logits = self.head(states[:, -1])
-                    return guide(logits, scale) if guided else logits
+                    return guide(logits, guided.scales) if guided else logits
 
                 def full_fn(inputs: torch.Tensor, slot: int) -> torch.Tensor:
                     logits = self.head(self.decode(doubled(inputs, guided), memory, classes, offsets=offsets)[:, slot])
-                    return guide(logits, scale) if guided else logits
+                    return guide(logits, guided.scales) if guided else logits
 
                 out = decode_autoregressive(seq, hidden, options, self.bos_id, step_fn, full_fn, generator)
             result = self.lin.to_map(out)

@@ -83,6 +83,9 @@ def test_sampling_left_out_of_a_request_is_the_bundles_own():
     assert bare.guidance_drop == "both"
     asked = editor.sampling_options(GenerateRequest(pitch=60, temperature=0.5, guidance_drop="family").options(6))
     assert (asked.guidance_scale, asked.temperature, asked.guidance_drop) == (2.0, 0.5, "family")
+    assert asked.pitch_guidance_scale is None  # not asked, not in the bundle's recipe
+    both = editor.sampling_options(GenerateRequest(pitch=60, guidance_drop="family", pitch_guidance_scale=2).options(7))
+    assert (both.guidance_drop, both.guidance_scale, both.pitch_guidance_scale) == ("family", 2.0, 2.0)
 
 
 def test_inpaint_changes_only_the_returned_mask(served):

@@ -249,6 +249,27 @@ def test_family_only_guidance_strengthens_the_family_alone(name):
         SamplingOptions(guidance_drop="pitch")
 
 
+@pytest.mark.parametrize("name", ["top-transformer", "bottom-transformer"])
+def test_a_pitch_scale_adds_a_third_pass_between_the_two_guidances(name):
+    """``pitch_guidance_scale`` with ``guidance_drop='family'``: equal to the family's scale it draws
+    what classic guidance draws, at 1 what family-only guidance draws, and otherwise neither."""
+    prior = build(name)
+    codes, cond = random_codes(), conditioning()
+    mask = torch.ones(3, *SHAPE[name], dtype=torch.bool)
+
+    def sample(**options):
+        return prior.inpaint(codes, mask, cond, SamplingOptions(seed=5, **options))
+
+    family_only = sample(guidance_scale=3.0, guidance_drop="family")
+    classic = sample(guidance_scale=3.0)
+    assert torch.equal(sample(guidance_scale=3.0, guidance_drop="family", pitch_guidance_scale=3.0), classic)
+    assert torch.equal(sample(guidance_scale=3.0, guidance_drop="family", pitch_guidance_scale=1.0), family_only)
+    both = sample(guidance_scale=3.0, guidance_drop="family", pitch_guidance_scale=6.0)
+    assert not torch.equal(both, classic) and not torch.equal(both, family_only)
+    per_level = SamplingOptions(levels={prior.level: {"pitch_guidance_scale": 2.0}})
+    assert per_level.for_level(prior.level).pitch_guidance_scale == 2.0
+
+
 def test_variations_are_sampled_as_one_batch():
     prior = build("top-transformer")
     codes, cond, mask = random_codes(2), conditioning(2), random_mask(TOP, batch=2, p=0.7)

@@ -38,6 +38,17 @@ def test_temperature_sharpens_and_guidance_extrapolates():
     assert guide(torch.cat([cond, null]), 3.0).tolist() == [[3.0, 0.0]]
 
 
+def test_two_scale_guidance_gives_each_label_its_own_strength():
+    """[cond; pitch only; none] with (family, pitch) scales: equal scales are classic guidance, a
+    pitch scale of 1 is the family-only guidance, and each scale moves only its own direction."""
+    cond, pitch_only, none = torch.randn(3, 4, 9).unbind(0)
+    stacked = torch.cat([cond, pitch_only, none])
+    torch.testing.assert_close(guide(stacked, (3.0, 3.0)), guide(torch.cat([cond, none]), 3.0))
+    torch.testing.assert_close(guide(stacked, (4.0, 1.0)), guide(torch.cat([cond, pitch_only]), 4.0))
+    torch.testing.assert_close(guide(stacked, (4.0, 2.0)) - guide(stacked, (4.0, 1.0)), pitch_only - none)
+    torch.testing.assert_close(guide(stacked, (4.0, 2.0)) - guide(stacked, (3.0, 2.0)), cond - pitch_only)
+
+
 def test_parallel_decoding_follows_the_cosine_schedule_in_num_steps_passes():
     n, steps, vocab = 40, 5, 7
     hidden_counts = []
