@@ -14,7 +14,7 @@ Decode (``inverse``):
 * ``griffin-lim`` (default): the NNLS magnitude with ``griffin_lim_iters`` fast Griffin-Lim iterations
   started from the mel-IF phase. Wins on every measured note.
 
-``harmonic_inverse`` (nnls, griffin-lim): when ``decode`` is given the notes' pitches, NNLS starts from
+``harmonic_inverse`` (nnls, griffin-lim; ignored by pseudo): when ``decode`` is given the notes' pitches, NNLS starts from
 a comb on the pitch's harmonics at the STFT's own resolution. A mel band wider than the harmonic
 spacing pools several partials into one value, and a pitch-blind inverse spreads it evenly over the
 band; the comb puts it back on the partials (measured: docs/results/quality-cpu.md, section 22).
@@ -78,7 +78,8 @@ class MelIFParams(StftParams):
     griffin_lim_momentum: float = Field(0.99, ge=0, lt=1, description="fast Griffin-Lim momentum")
     harmonic_inverse: bool = Field(
         False, description="start NNLS from a comb on the note's harmonics when decoding with a known pitch "
-        "(nnls, griffin-lim): a mel band's energy goes back onto the partials it pooled",
+        "(nnls, griffin-lim; the pseudo-inverse has no start and ignores it): a mel band's energy goes back "
+        "onto the partials it pooled",
     )
     harmonic_inverse_width_bins: float = Field(
         1.0, gt=0, description="Gaussian width of each harmonic of the inversion's comb, in FFT bins",
@@ -94,8 +95,6 @@ class MelIFParams(StftParams):
                 f"mel band edges need f_min_hz < f_max_hz <= sample_rate/2 = {self.sample_rate / 2}, "
                 f"got {self.f_min_hz} and {self.f_max_hz}"
             )
-        if self.harmonic_inverse and self.inverse == "pseudo":
-            raise ValueError("harmonic_inverse needs inverse 'nnls' or 'griffin-lim' (the pseudo-inverse has no start)")
         return self
 
 

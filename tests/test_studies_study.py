@@ -130,6 +130,10 @@ def test_before_clean_loss_budget_keeps_the_second_tables_recipe():
         now_training = current[run.name].training.quantizer  # (the last seed's run of the variant)
         training = run.config.training.quantizer.model_copy(update={"cache_spectrograms": True, "seed": now_training.seed})
         assert training == now_training  # nothing else of the training differs
+        assert run.config.representation.params["harmonic_inverse"] is False  # the inversion of its tables
+        assert current[run.name].representation.params["harmonic_inverse"] is True  # tiny.yaml's since
+        representation = dict(run.config.representation.params, harmonic_inverse=True)
+        assert representation == current[run.name].representation.params  # the variant's own settings kept
 
 
 def test_pre_comb_budget_keeps_the_first_tables_recipe():
@@ -140,6 +144,7 @@ def test_pre_comb_budget_keeps_the_first_tables_recipe():
         assert params["decoder_label_channels"] == 0 and params["decoder_harmonic_gain"] is False
         assert run.config.training.prior("bottom").steps == 2000 and run.config.sampling.guidance_scale == 3.0
         assert run.config.sampling.guidance_drop == "both"
+        assert run.config.representation.params["harmonic_inverse"] is False
 
 
 # -- grid mechanics on fakes -------------------------------------------------------------------
