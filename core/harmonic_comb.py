@@ -3,6 +3,8 @@
 Why: the decoder has to put a note's harmonics on exact rows, finer than a code's span, and a
 learned per-pitch table has to discover that layout from examples. The layout is known in
 advance from the pitch and the representation's row frequencies, so the decoder can be handed it.
+The mel inversion uses the same comb on the STFT's bins (``harmonic_inverse``), to put a band's
+energy back on the partials it pooled.
 
 Each row is scored by its distance in Hz to the nearest harmonic, through a Gaussian as wide as
 the wider of the analysis resolution (a steady tone spreads over a few FFT bins) and a share of

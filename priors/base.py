@@ -178,9 +178,10 @@ class TransformerPrior(Prior):
     # -- conditioning ------------------------------------------------------------------------
     def class_vectors(self, embed: ClassEmbedding, conditioning: Conditioning, options: SamplingOptions,
                       ) -> tuple[torch.Tensor, Guidance]:
-        """``[B, d]`` class vectors, or ``[2B, d]`` (conditional, then the unconditional half of
-        guidance: no labels, or the same pitch without the family for ``guidance_drop='family'``)
-        when guidance is on."""
+        """``[B, d]`` class vectors when unguided; with guidance ``[2B, d]`` (conditional, then the
+        unconditional half: no labels, or the same pitch without the family for
+        ``guidance_drop='family'``), or ``[3B, d]`` (conditional, pitch only, no labels) when a
+        ``pitch_guidance_scale`` is set with the family drop; the `Guidance` says which."""
         cond = embed(conditioning)
         if options.guidance_drop == "family":
             no_family = Conditioning(conditioning.pitch, torch.full_like(conditioning.family, NULL_LABEL))

@@ -14,10 +14,11 @@ Decode (``inverse``):
 * ``griffin-lim`` (default): the NNLS magnitude with ``griffin_lim_iters`` fast Griffin-Lim iterations
   started from the mel-IF phase. Wins on every measured note.
 
-``harmonic_inverse`` (nnls, griffin-lim; ignored by pseudo): when ``decode`` is given the notes' pitches, NNLS starts from
-a comb on the pitch's harmonics at the STFT's own resolution. A mel band wider than the harmonic
-spacing pools several partials into one value, and a pitch-blind inverse spreads it evenly over the
-band; the comb puts it back on the partials (measured: docs/results/quality-cpu.md, section 22).
+``harmonic_inverse`` (nnls, griffin-lim; ignored by pseudo): when ``decode`` is given the notes'
+pitches, NNLS starts from a comb on the pitch's harmonics at the STFT's own resolution. A mel band
+wider than the harmonic spacing pools several partials into one value, and a pitch-blind inverse
+spreads it evenly over the band; the comb puts it back on the partials (measured:
+docs/results/quality-cpu.md, section 22).
 
 The three inverses' measured quality and cost: docs/results/measurements-from-docstrings.md.
 
