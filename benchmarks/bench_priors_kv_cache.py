@@ -116,3 +116,24 @@ def test_top_resample_kv_cache(benchmark, bench_scale, bench_device, pick_size, 
                              iterations=1)
     assert out.shape == (2, *shape)
     benchmark.extra_info.update(tokens=2 * prior.lin.length, guidance_scale=guidance)
+
+
+def test_pitch_scale_guidance_cost(benchmark, bench_scale, bench_device, pick_size, timer, record_ratio):
+    """A bottom-map resample with a strength per label (``pitch_guidance_scale``: three passes, the
+    batch tripled) against the family-only guidance (two passes) in the same run: the record's
+    ``two_pass_speedup`` is how much longer the third pass makes a sampling call (a ratio above 1:
+    the two-pass call is that many times as fast)."""
+    prior = build_bottom(bench_scale, bench_device)
+    top_shape, shape = tuple(prior.params.top_shape), tuple(prior.params.codemap_shape)
+    codes = Codemaps({"top": torch.zeros(2, *top_shape, dtype=torch.long),
+                      "bottom": torch.zeros(2, *shape, dtype=torch.long)})
+    mask = torch.ones(2, *shape, dtype=torch.bool)
+    cond = Conditioning.make(48, "brass", 2)
+    three = SamplingOptions(seed=0, guidance_scale=4.0, guidance_drop="family", pitch_guidance_scale=2.0)
+    two = SamplingOptions(seed=0, guidance_scale=4.0, guidance_drop="family")
+    repeats = pick_size(tiny=1, small=2)
+    out = benchmark.pedantic(lambda: prior.inpaint(codes, mask, cond, three), rounds=repeats, iterations=1)
+    assert out.shape == (2, *shape)
+    three_s = timer(lambda: prior.inpaint(codes, mask, cond, three), repeats=repeats)
+    two_s = timer(lambda: prior.inpaint(codes, mask, cond, two), repeats=repeats)
+    record_ratio("two_pass", two_s, "three_pass", three_s)
