@@ -123,8 +123,8 @@ def add_sampling_args(parser: argparse.ArgumentParser) -> None:
                        "family (family: the scale strengthens the family alone); default: the bundle's "
                        "own (tiny.yaml: family at scale 4)")
     group.add_argument("--pitch-guidance", type=float, dest="pitch_guidance_scale",
-                       help="with --guidance-drop family: also strengthen the pitch by this scale (a third "
-                       "pass; the guidance scale then weighs the family alone); default: the bundle's own")
+                       help="the pitch's own guidance scale (a third pass; --guidance-scale then weighs the "
+                       "family alone and --guidance-drop does not matter); default: the bundle's own (none)")
     group.add_argument("--sampler", choices=("autoregressive", "parallel"),
                        help="sampler (default: the config's); parallel runs on the levels whose prior supports "
                        "it (top-transformer with its encoder head, bottom-masked: see configs/tiny-masked.yaml), "

@@ -54,10 +54,10 @@ class SamplingOptions(BaseModel):
         "guidance), or only the family (the scale then strengthens the family alone; the pitch keeps its "
         "conditional strength)")
     pitch_guidance_scale: float | None = Field(
-        None, ge=0, description="with guidance_drop 'family': also strengthen the pitch by this scale, "
-        "through a third pass without any label (``guidance_scale`` then scales the family's part alone); "
-        "None: the pitch keeps its conditional strength (two passes). Equal to guidance_scale it is "
-        "classic guidance")
+        None, ge=0, description="a strength per label: the pitch's own scale, through a third pass without "
+        "any label; ``guidance_scale`` then scales the family's part alone and guidance_drop does not matter. "
+        "None: guidance as guidance_drop says (two passes). Equal to guidance_scale it is classic guidance, "
+        "1 the family-only guidance")
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     use_kv_cache: bool = True
     num_steps: int = Field(8, ge=1, description="passes of the parallel (MaskGIT) sampler")

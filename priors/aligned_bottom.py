@@ -105,5 +105,6 @@ class AlignedBottomPrior(TransformerPrior):
         guided: Guidance, options: SamplingOptions, generator: torch.Generator | None,
         offsets: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Bottom sequence [B, N] with ``hidden`` positions drawn (guided batches are doubled, and
+        """Bottom sequence [B, N] with ``hidden`` positions drawn (guided batches are repeated once per
+        guidance pass, and
         so are ``offsets``, the windows' starts in this level's columns)."""

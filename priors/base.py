@@ -181,18 +181,18 @@ class TransformerPrior(Prior):
         """``[B, d]`` class vectors when unguided; with guidance ``[2B, d]`` (conditional, then the
         unconditional half: no labels, or the same pitch without the family for
         ``guidance_drop='family'``), or ``[3B, d]`` (conditional, pitch only, no labels) when a
-        ``pitch_guidance_scale`` is set with the family drop; the `Guidance` says which."""
+        ``pitch_guidance_scale`` is set (the drop then does not matter); the `Guidance` says which."""
         cond = embed(conditioning)
-        if options.guidance_drop == "family":
-            no_family = Conditioning(conditioning.pitch, torch.full_like(conditioning.family, NULL_LABEL))
-            if options.pitch_guidance_scale is not None:
-                vectors = [cond, embed(no_family), embed.null(conditioning.batch_size)]
-                return torch.cat(vectors), Guidance((options.guidance_scale, options.pitch_guidance_scale))
-            if options.guidance_scale == 1.0:
+        no_family = Conditioning(conditioning.pitch, torch.full_like(conditioning.family, NULL_LABEL))
+        if options.pitch_guidance_scale is not None:  # a strength per label, whatever the drop
+            if options.guidance_scale == options.pitch_guidance_scale == 1.0:
                 return cond, Guidance()
-            return torch.cat([cond, embed(no_family)]), Guidance((options.guidance_scale,))
+            vectors = [cond, embed(no_family), embed.null(conditioning.batch_size)]
+            return torch.cat(vectors), Guidance((options.guidance_scale, options.pitch_guidance_scale))
         if options.guidance_scale == 1.0:
             return cond, Guidance()
+        if options.guidance_drop == "family":
+            return torch.cat([cond, embed(no_family)]), Guidance((options.guidance_scale,))
         return torch.cat([cond, embed.null(conditioning.batch_size)]), Guidance((options.guidance_scale,))
 
     def variations(

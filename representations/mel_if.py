@@ -251,7 +251,7 @@ class MelIF(Representation):
         """[B, 2, n_mels, T] → audio [B, length] with the configured ``inverse``; ``pitch``: the notes'
         MIDI pitches [B] (``NULL_LABEL`` where unknown), for ``harmonic_inverse``."""
         check_spectrogram(spec, 2, self.p.n_mels, "mel-if decode")
-        if pitch is None or not self.p.harmonic_inverse:
+        if pitch is None or not self.p.harmonic_inverse or spec.shape[0] == 0:
             return in_chunks(lambda part, out: self._decode(part, length, out), spec, self._values_per_note(length))
         if pitch.shape != spec.shape[:1]:
             raise ValueError(f"mel-if decode: {tuple(pitch.shape)} pitches for a batch of {spec.shape[0]} spectrograms")

@@ -153,11 +153,12 @@ def main() -> None:
         spec = pipeline.spectrogram(audio)
         codes = pipeline.quantizer.encode(spec)
         recon = pipeline.decode_codes(codes, labels)
-        to_audio = lambda s: pipeline.audio_from_spectrogram(s, samples)  # noqa: E731
+        # every row but "no labels" is decoded as the pipeline decodes labelled notes: with their pitch
+        to_audio = lambda s: pipeline.audio_from_spectrogram(s, samples, labels.pitch)  # noqa: E731
         level = pipeline.representation.level_channel
         rows["representation round trip"] = to_audio(spec)
         rows["reconstruction, labelled"] = to_audio(recon)
-        rows["reconstruction, no labels"] = to_audio(pipeline.decode_codes(codes))
+        rows["reconstruction, no labels"] = pipeline.audio_from_spectrogram(pipeline.decode_codes(codes), samples)
         for name, (keep, other) in {"reconstructed level + raw phase": (recon, spec),
                                     "raw level + reconstructed phase": (spec, recon)}.items():
             mixed = other.clone()

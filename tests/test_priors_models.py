@@ -251,8 +251,8 @@ def test_family_only_guidance_strengthens_the_family_alone(name):
 
 @pytest.mark.parametrize("name", ["top-transformer", "bottom-transformer"])
 def test_a_pitch_scale_adds_a_third_pass_between_the_two_guidances(name):
-    """``pitch_guidance_scale`` with ``guidance_drop='family'``: equal to the family's scale it draws
-    what classic guidance draws, at 1 what family-only guidance draws, and otherwise neither."""
+    """``pitch_guidance_scale``: equal to the family's scale it draws what classic guidance draws, at 1
+    what family-only guidance draws, otherwise neither, whatever ``guidance_drop`` says."""
     prior = build(name)
     codes, cond = random_codes(), conditioning()
     mask = torch.ones(3, *SHAPE[name], dtype=torch.bool)
@@ -266,6 +266,8 @@ def test_a_pitch_scale_adds_a_third_pass_between_the_two_guidances(name):
     assert torch.equal(sample(guidance_scale=3.0, guidance_drop="family", pitch_guidance_scale=1.0), family_only)
     both = sample(guidance_scale=3.0, guidance_drop="family", pitch_guidance_scale=6.0)
     assert not torch.equal(both, classic) and not torch.equal(both, family_only)
+    assert torch.equal(sample(guidance_scale=3.0, pitch_guidance_scale=6.0), both)  # the drop does not matter
+    assert torch.equal(sample(guidance_scale=1.0, pitch_guidance_scale=1.0), sample())  # unguided
     per_level = SamplingOptions(levels={prior.level: {"pitch_guidance_scale": 2.0}})
     assert per_level.for_level(prior.level).pitch_guidance_scale == 2.0
 
