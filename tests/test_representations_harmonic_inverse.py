@@ -80,8 +80,9 @@ def test_bad_pitch_batch_is_refused_and_the_pseudo_inverse_ignores_pitch():
 
 
 def test_pipeline_passes_its_labels_to_the_inversion():
-    """`Pipeline.decode` with labels inverts with their pitches; without labels it does not."""
-    pipeline = build_pipeline("tiny", ["representation.params.harmonic_inverse=true"]).eval()
+    """`Pipeline.decode` with labels inverts with their pitches (tiny.yaml turns the inversion on);
+    without labels, or with the setting off, it does not."""
+    pipeline = build_pipeline("tiny").eval()
     samples = pipeline.config.num_samples
     audio = torch.nn.functional.pad(bright_notes(PITCHES[:2]), (0, samples - SAMPLES))
     pipeline.fit_normalizer([audio])
@@ -94,3 +95,7 @@ def test_pipeline_passes_its_labels_to_the_inversion():
         raw = rep.clean(pipeline.normalizer.denormalize(pipeline.decode_codes(codes)))
         torch.testing.assert_close(pipeline.decode(codes), rep.decode(raw, samples))
         assert not torch.allclose(pipeline.decode(codes), rep.decode(raw, samples, pitch=labels.pitch))
+    pipeline.representation.p.harmonic_inverse = False  # the field's default: pitch-blind, labels or not
+    with torch.no_grad():
+        torch.testing.assert_close(pipeline.decode(codes, conditioning=labels),
+                                   rep.decode(rep.clean(pipeline.normalizer.denormalize(pipeline.decode_codes(codes, labels))), samples))
