@@ -230,8 +230,7 @@ class Guidance:
         return len(self.scales) + 1 if self.scales else 1
 
 
-def doubled(x: torch.Tensor, guided: Guidance | bool) -> torch.Tensor:
+def doubled(x: torch.Tensor, guided: Guidance) -> torch.Tensor:
     """Repeat a batch for the passes of classifier-free guidance ([cond; null], or [cond; pitch
-    only; null] with a pitch scale); ``True`` means the two-pass kind."""
-    copies = guided.copies if isinstance(guided, Guidance) else (2 if guided else 1)
-    return torch.cat([x] * copies) if copies > 1 else x
+    only; null] with a pitch scale)."""
+    return torch.cat([x] * guided.copies) if guided else x
