@@ -184,3 +184,6 @@ class InfoResponse(BaseModel):
     frame_times_s: list[float]
     dataset_notes: int
     limits: dict[str, float]
+    sampling: dict[str, float | str | None] = Field(
+        description="the bundle's own sampling, used for every option a request leaves out: guidance_scale, "
+        "guidance_drop, pitch_guidance_scale, temperature, top_k, top_p, sampler")

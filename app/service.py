@@ -44,6 +44,10 @@ from .settings import ServerSettings
 
 T = TypeVar("T")
 
+#: The bundle's sampling options that `/api/info` reports (what a request that leaves them out gets).
+BUNDLE_SAMPLING_SHOWN = {"guidance_scale", "guidance_drop", "pitch_guidance_scale", "temperature", "top_k",
+                         "top_p", "sampler"}
+
 
 class EditorService:
     """One loaded pipeline behind the API (its editor in eval mode), with the server's limits."""
@@ -140,6 +144,7 @@ class EditorService:
                 "max_columns": self.max_columns,
                 "rate_limit_per_minute": self.settings.rate_limit_per_minute,
             },
+            sampling=editor.sampling_options().model_dump(include=BUNDLE_SAMPLING_SHOWN),
         )
 
     def generate(self, req: GenerateRequest) -> CodesResponse:

@@ -99,6 +99,19 @@ def test_draw_resample_play_undo():
                 assert "guidance_scale" not in sent["bundle"] and "guidance_drop" not in sent["bundle"]  # the bundle's own
                 assert (sent["family"]["guidance_drop"], sent["family"]["guidance_scale"]) == ("family", 4)
                 assert (sent["classic"]["guidance_drop"], sent["classic"]["guidance_scale"]) == ("both", 2)
+                assert "pitch_guidance_scale" not in sent["bundle"]
+                own = driver.execute_script("return document.getElementById('guidance').options[0].textContent")
+                assert own == "bundle default (none)"  # the fake bundle samples without guidance
+                strengths = driver.execute_script("""const g = document.getElementById('guidance');
+                    const k = document.getElementById('guidance-scale'), p = document.getElementById('pitch-guidance');
+                    g.value = 'family'; g.dispatchEvent(new Event('change'));
+                    const shown = [k.placeholder, p.placeholder];
+                    k.value = '2.5'; p.value = '3'; const out = window.specinpaint.sampling();
+                    g.value = ''; k.value = ''; p.value = ''; g.dispatchEvent(new Event('change'));
+                    return [shown, out, k.placeholder]""")
+                assert strengths[0] == ["4", "off"] and strengths[2] == "1"
+                assert (strengths[1]["guidance_drop"], strengths[1]["guidance_scale"],
+                        strengths[1]["pitch_guidance_scale"]) == ("family", 2.5, 3)
 
                 driver.find_element(By.ID, "btn-undo").click()
                 _wait(driver, "const s = window.specinpaint; return s.edits >= 3 && s.busy === 0")

@@ -88,6 +88,17 @@ def test_sampling_left_out_of_a_request_is_the_bundles_own():
     assert (both.guidance_drop, both.guidance_scale, both.pitch_guidance_scale) == ("family", 2.0, 2.0)
 
 
+def test_info_reports_the_bundles_own_sampling():
+    """The page labels its "bundle default" choice with what the bundle samples with."""
+    with edit_plugins():
+        pipe = make_pipeline(sampling={"guidance_scale": 3.0, "guidance_drop": "family", "top_p": 0.8})
+        info = TestClient(create_app(pipe, ServerSettings(rate_limit_per_minute=0)), base_url=LOCAL).get("/api/info")
+    shown = info.json()["sampling"]
+    assert (shown["guidance_scale"], shown["guidance_drop"], shown["top_p"]) == (3.0, "family", 0.8)
+    assert shown["pitch_guidance_scale"] is None and shown["temperature"] == 1.0
+    assert "seed" not in shown and "levels" not in shown
+
+
 def test_inpaint_changes_only_the_returned_mask(served):
     _, client = served
     codes = client.post("/api/generate", json={"seed": 1}).json()["codes"]

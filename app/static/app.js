@@ -27,7 +27,8 @@
   // "push the family": guidance against the same pitch without the family (docs/results/quality-cpu.md,
   // sections 8 and 21: scale 4 lifts the family most; some notes then miss the pitch; tiny.yaml's own).
   // "classic": guidance against no labels at scale 2 (tiny.yaml's before section 21: more notes at
-  // the asked pitch, fewer in the asked family)
+  // the asked pitch, fewer in the asked family; the long budget's own is 3). The "strength" field
+  // replaces a choice's scale; "pitch strength" gives the pitch its own (section 22.4).
   const GUIDANCE = {
     family: { guidance_drop: "family", guidance_scale: 4 },
     classic: { guidance_drop: "both", guidance_scale: 2 },
@@ -97,11 +98,31 @@
     if (sampler) out.sampler = sampler;
     const guidance = GUIDANCE[$("guidance").value];
     if (guidance) Object.assign(out, guidance);
+    const strength = parseFloat($("guidance-scale").value);
+    if (Number.isFinite(strength)) out.guidance_scale = strength;
+    const pitchStrength = parseFloat($("pitch-guidance").value);
+    if (Number.isFinite(pitchStrength)) out.pitch_guidance_scale = pitchStrength;
     const seed = parseInt($("seed").value, 10);
     if (Number.isFinite(seed)) out.seed = seed;
     return out;
   }
   app.sampling = sampling;  // what the next request sends (the browser test reads it)
+
+  function describeGuidance(s) {   // the bundle's own guidance, in the words of the choices
+    const scale = Number(s.guidance_scale);
+    if (s.pitch_guidance_scale != null) return `family ${scale}, pitch ${Number(s.pitch_guidance_scale)}`;
+    if (scale === 1) return "none";
+    return s.guidance_drop === "family" ? `push the family ${scale}` : `classic ${scale}`;
+  }
+
+  function showGuidanceDefaults() {   // the strength fields show what a blank one sends
+    const own = app.info && app.info.sampling;
+    const preset = GUIDANCE[$("guidance").value];
+    const scale = preset ? preset.guidance_scale : own && own.guidance_scale;
+    $("guidance-scale").placeholder = scale != null ? String(scale) : "";
+    const pitch = own && own.pitch_guidance_scale;
+    $("pitch-guidance").placeholder = pitch != null ? String(pitch) : "off";
+  }
 
   // -- geometry: canvas fractions <-> seconds × Hz -------------------------------------------
   function columns() { return app.codes ? app.codes.top[0].length : app.info.window_columns; }
@@ -547,6 +568,7 @@
       if (file) actions.upload(file);
       ev.target.value = "";
     });
+    $("guidance").addEventListener("change", showGuidanceDefaults);
     $("temperature").addEventListener("input", () => {
       $("temperature-value").textContent = parseFloat($("temperature").value).toFixed(2);
     });
@@ -560,6 +582,10 @@
       return;
     }
     $("model-name").textContent = `${app.info.name} · ${app.info.sample_rate} Hz · ${app.info.window_seconds.toFixed(2)} s`;
+    if (app.info.sampling) {
+      $("guidance").options[0].textContent = `bundle default (${describeGuidance(app.info.sampling)})`;
+      showGuidanceDefaults();
+    }
     const family = $("family");
     family.append(new Option("(any)", ""));
     for (const name of app.info.families) family.append(new Option(name, name));
