@@ -42,9 +42,9 @@ def test_the_long_budget_trains_the_default_jobs_model_longer_on_the_same_data()
     # other difference keeps the top level in use at 4x the steps (it collapsed without it)
     assert long.quantizer.name == default.quantizer.name
     # the sampling each budget chose by measurement: tiny.yaml guides the family alone (section 21 of
-    # docs/results/quality-cpu.md); the long budget classic guidance 3 (section 22.3)
+    # docs/results/quality-cpu.md); the long budget classic guidance 2 (sections 22.3 and 23.1: two bundles)
     assert (default.sampling.guidance_drop, default.sampling.guidance_scale) == ("family", 4.0)
-    assert (long.sampling.guidance_drop, long.sampling.guidance_scale) == ("both", 3.0)
+    assert (long.sampling.guidance_drop, long.sampling.guidance_scale) == ("both", 2.0)
     assert long.sampling.model_copy(update={"guidance_drop": "family", "guidance_scale": 4.0}) == default.sampling
     long_params, default_params = long.quantizer.params, default.quantizer.params
     assert long_params.pop("finest_level_dropout") == 0.1 and default_params.pop("finest_level_dropout", 0.0) == 0.0

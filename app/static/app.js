@@ -27,7 +27,7 @@
   // "push the family": guidance against the same pitch without the family (docs/results/quality-cpu.md,
   // sections 8 and 21: scale 4 lifts the family most; some notes then miss the pitch; tiny.yaml's own).
   // "classic": guidance against no labels at scale 2 (tiny.yaml's before section 21: more notes at
-  // the asked pitch, fewer in the asked family; the long budget's own is 3). The "strength" field
+  // the asked pitch, fewer in the asked family; the long budget's own). The "strength" field
   // replaces a choice's scale; "pitch strength" gives the pitch its own (section 22.4).
   const GUIDANCE = {
     family: { guidance_drop: "family", guidance_scale: 4 },
