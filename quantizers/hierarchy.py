@@ -303,6 +303,13 @@ class HierarchicalVAE(Quantizer):
             feats[name] = x
         return feats
 
+    def level_latent(self, name: str, feature: torch.Tensor, coarser: torch.Tensor | None) -> torch.Tensor:
+        """Level ``name``'s latent before quantisation ``[B, D, F, T]``: its encoder feature, joined
+        with the coarser level's quantised map (``None`` for the coarsest) as the decoder upsamples it."""
+        if coarser is not None:
+            feature = torch.cat([self.cond_decoders[name](coarser), feature], 1)
+        return self.quantize_convs[name](feature)
+
     def _quantize(self, feats: dict[str, torch.Tensor], train: bool):
         """Top-down quantization. Returns (quantized maps, codes, commitment losses, metrics)."""
         quants: dict[str, torch.Tensor] = {}
@@ -311,10 +318,7 @@ class HierarchicalVAE(Quantizer):
         metrics: dict[str, torch.Tensor | float] = {}
         coarser = None
         for name in self._levels:
-            x = feats[name]
-            if coarser is not None:
-                x = torch.cat([self.cond_decoders[name](coarser), x], 1)
-            z = self.quantize_convs[name](x)
+            z = self.level_latent(name, feats[name], coarser)
             b, d, f, t = z.shape
             flat = z.permute(0, 2, 3, 1).reshape(-1, d)
             codebook = self._codebook(name)

@@ -62,10 +62,7 @@ def candidate_codes(pipeline: Pipeline, spec: torch.Tensor, codes: Codemaps, cou
     features = quantizer._features(spec)
     out, coarser = {}, None
     for name in quantizer.levels:
-        x = features[name]
-        if coarser is not None:
-            x = torch.cat([quantizer.cond_decoders[name](coarser), x], 1)
-        latent = quantizer.quantize_convs[name](x)
+        latent = quantizer.level_latent(name, features[name], coarser)
         b, d, f, t = latent.shape
         embed = quantizer._codebook(name).embed
         flat = latent.permute(0, 2, 3, 1).reshape(-1, d).float()
