@@ -58,6 +58,8 @@ def test_draw_resample_play_undo():
             try:
                 driver.get(url + "/")
                 _wait(driver, "const s = window.specinpaint; return s && s.edits >= 1 && s.busy === 0")
+                status = driver.execute_script("return document.getElementById('status').textContent")
+                assert status.startswith("generated (seed "), status  # the note the page opens with
                 before = driver.execute_script("return window.specinpaint.codes")
                 assert len(before["top"]) == 4 and len(before["bottom"]) == 8
 

@@ -356,9 +356,7 @@
       clearSelection();
       if (Number.isInteger(res.labels.pitch)) $("pitch").value = res.labels.pitch;
       await setCodes(res.codes, null);
-      return (Number.isInteger(res.labels.pitch)
-        ? `${file.name}: estimated pitch ${res.labels.pitch} (set in the pitch box; change it to decode the codes as another pitch)`
-        : `${file.name}: no pitch could be estimated; set the pitch box to the note's pitch`);
+      return `generated (seed ${res.seed})`;
     }),
     dataset: () => task("picking a dataset note", async () => {
       const { pitch, family } = labels();
