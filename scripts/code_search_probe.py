@@ -10,7 +10,8 @@ levels (``--sweeps`` times, coarse levels first as listed) and tries its ``--can
 codes, keeping the one whose decode (with the note's labels) is closest to the input spectrogram:
 ``linear``, the relative squared error of the mel magnitudes (the loud bins weigh most, as in
 spectral convergence), or ``log``, the mean squared error of the log level (every bin alike, as in
-the log-spectral distance); both on the level as decoding hears it, after the floor's clamp. Prints, for the nearest codes and the searched ones, the objective and the decoded audio's
+the log-spectral distance); both on the level as decoding hears it, after the floor's clamp.
+Prints, for the nearest codes and the searched ones, the objective and the decoded audio's
 spectral convergence, log-spectral distance and level error, and the seconds the search took.
 Why a script: it answers whether the encoder's choice is what limits reconstruction (it costs a
 decoder pass per cell and candidate, far too slow for `evaluate`'s defaults).
@@ -28,6 +29,7 @@ from specinpaint.core.codemaps import Codemaps
 from specinpaint.core.conditioning import Conditioning
 from specinpaint.core.pipeline import Pipeline
 from specinpaint.core.registry import registry
+from specinpaint.quantizers.hierarchy import channels_first
 from specinpaint.studies import notes
 from specinpaint.studies.reconstruction import level_error_db
 from specinpaint.training.data import build_dataset
@@ -67,7 +69,7 @@ def candidate_codes(pipeline: Pipeline, spec: torch.Tensor, codes: Codemaps, cou
         embed = quantizer._codebook(name).embed
         flat = latent.permute(0, 2, 3, 1).reshape(-1, d).float()
         out[name] = torch.cdist(flat, embed.float()).topk(count, largest=False).indices.view(b, f, t, count)
-        coarser = quantizer._codebook(name).lookup(codes[name]).permute(0, 3, 1, 2).to(latent.dtype)
+        coarser = channels_first(quantizer._codebook(name).lookup(codes[name])).to(latent.dtype)
     return out
 
 
