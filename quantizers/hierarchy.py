@@ -39,16 +39,11 @@ def level_names(num_levels: int) -> tuple[str, ...]:
     return ("top", *middles, "bottom")
 
 
-def channels_first(maps: torch.Tensor) -> torch.Tensor:
-    """[B, F, T, D] code vectors → contiguous [B, D, F, T] feature maps.
-
-    A bare ``permute`` would hand the convolutions a channels-last strided input; oneDNN then computes
-    in channels-last layout and returns 1×1 weight gradients with channels-last strides, while the
-    parameters are contiguous, so DDP's gradient buckets (laid out like the parameters) get strided
-    copies and DDP warns "Grad strides do not match bucket view strides". Every tensor entering a
-    conv is kept contiguous, so gradients have their parameters' strides.
-    """
-    return maps.permute(0, 3, 1, 2).contiguous()
+def channels_first(maps: torch.Tensor, memory_format: torch.memory_format = torch.channels_last) -> torch.Tensor:
+    """[B, F, T, D] code vectors → [B, D, F, T] feature maps in the hierarchy's memory layout
+    (`HierarchicalVAE.memory_format`); for channels-last, the permuted view of a contiguous ``maps``
+    already has it and nothing is copied."""
+    return maps.permute(0, 3, 1, 2).contiguous(memory_format=memory_format)
 
 
 def stride_product(strides: list[Stride]) -> tuple[int, int]:
@@ -239,6 +234,16 @@ class HierarchicalVAE(Quantizer):
         self.decoder = Decoder(d * len(self._levels) + label_channels, out_channels, c, *block, p.bottom_strides)
         weights = torch.tensor(p.channel_weights or [1.0] * p.in_channels, dtype=torch.float32)
         self.register_buffer("channel_weights", weights / weights.sum(), persistent=False)
+        self.memory_format = torch.contiguous_format
+        self.use_memory_format(torch.channels_last)
+
+    def use_memory_format(self, memory_format: torch.memory_format) -> None:
+        """One memory layout for every conv weight and activation. Channels-last by default:
+        oneDNN's convolutions then run a training step of the tiny quantizer about 1.2x as fast
+        (benchmarks/bench_quantizer_layout.py). One layout everywhere also keeps every gradient in
+        its parameter's strides, which DDP's buckets and the fused optimiser rely on."""
+        self.to(memory_format=memory_format)
+        self.memory_format = memory_format
 
     # -- contract --------------------------------------------------------------------------------
     @property
@@ -297,7 +302,7 @@ class HierarchicalVAE(Quantizer):
 
     def _features(self, spec: torch.Tensor) -> dict[str, torch.Tensor]:
         feats: dict[str, torch.Tensor] = {}
-        x = spec.contiguous()  # a strided input would give channels-last weight gradients (see channels_first)
+        x = spec.contiguous(memory_format=self.memory_format)
         for name in self._levels[::-1]:
             x = self.encoders[name](x)
             feats[name] = x
@@ -330,12 +335,17 @@ class HierarchicalVAE(Quantizer):
             else:
                 idx = codebook.nearest(flat)
                 q = codebook.lookup(idx).to(z.dtype)
-            quants[name] = channels_first(q.view(b, f, t, d))
+            quants[name] = channels_first(q.view(b, f, t, d), self.memory_format)
             codes[name] = idx.view(b, f, t)
             coarser = quants[name]
         return quants, codes, commits, metrics
 
     def _decode_quantized(self, quants: dict[str, torch.Tensor], conditioning: Conditioning | None) -> torch.Tensor:
+        """The decoder's output in the default (contiguous) layout that the rest of the toolkit
+        reshapes freely; `memory_format` stays inside the quantizer."""
+        return self._decode_channels_last(quants, conditioning).contiguous()
+
+    def _decode_channels_last(self, quants: dict[str, torch.Tensor], conditioning: Conditioning | None) -> torch.Tensor:
         finest = self._levels[-1]
         parts = [self.upsamplers[name](quants[name]) for name in self._levels[:-1]]
         parts.append(self._drop_finest(quants[finest]))
@@ -345,7 +355,7 @@ class HierarchicalVAE(Quantizer):
         b, _, f, t = quants[finest].shape
         pitch, family = labels.indices(conditioning, b)
         comb = labels.comb(pitch) if labels.pitch_maps == "comb" else None
-        parts.append(labels(pitch, family, f, t, comb).to(quants[finest].dtype))
+        parts.append(labels(pitch, family, f, t, comb).to(quants[finest].dtype).contiguous(memory_format=self.memory_format))
         out = self.decoder(torch.cat(parts, 1))
         if not self.params.decoder_harmonic_gain:
             return out
@@ -413,7 +423,8 @@ class HierarchicalVAE(Quantizer):
                     f"'{finest}' {codes.shapes[finest]}"
                 )
             try:
-                quants[name] = channels_first(self._codebook(name).lookup(codes[name].to(self.channel_weights.device)))
+                lookup = self._codebook(name).lookup(codes[name].to(self.channel_weights.device))
+                quants[name] = channels_first(lookup, self.memory_format)
             except ValueError as exc:
                 raise SpecinpaintError(f"codemap '{name}': {exc}") from None
         return self._decode_quantized(quants, conditioning)

@@ -98,6 +98,34 @@ def test_resume_continues_the_uninterrupted_loss_curve(tmp_path):
     assert [r["loss"] for r in valid_part] == [r["loss"] for r in valid_full]
 
 
+def test_moments_saved_in_another_memory_layout_resume_the_same_curve(tmp_path):
+    """A checkpoint from before the quantizer's weights became channels-last holds its optimiser
+    moments in the default layout; the fused AdamW reads a parameter and its moments as flat
+    arrays, so the resume must give them the parameter's layout (or it would misread them)."""
+    config, pipeline, train, valid = _setup()
+    training = _training(config)
+    full = train_quantizer(pipeline, training, train, valid, tmp_path / "full", progress=False)
+    config, pipeline, train, valid = _setup()
+    train_quantizer(pipeline, training, train, valid, tmp_path / "part", progress=False, stop_after=4)
+    last = tmp_path / "part/checkpoints/last.pt"
+    header = read_header(last)
+    _, state = load_checkpoint(last)
+    moments = [v for s in state["optimizer"]["state"].values() for v in s.values() if torch.is_tensor(v) and v.dim() == 4]
+    assert any(not m.is_contiguous() for m in moments)  # channels-last, as the weights
+    for per_param in state["optimizer"]["state"].values():
+        for key, value in per_param.items():
+            if torch.is_tensor(value):
+                per_param[key] = value.contiguous()
+    save_checkpoint(last, header, state)
+    config, fresh, train, valid = _setup()
+    train_quantizer(fresh, training, train, valid, tmp_path / "part", progress=False)
+    curve_full = [(r["step"], r["loss"]) for r in read_metrics(tmp_path / "full/metrics.jsonl", "train")]
+    curve_part = [(r["step"], r["loss"]) for r in read_metrics(tmp_path / "part/metrics.jsonl", "train")]
+    assert curve_part == curve_full
+    for key, value in full.pipeline.quantizer.state_dict().items():
+        assert torch.equal(value, fresh.quantizer.state_dict()[key]), key
+
+
 def test_checkpoints_are_refused_when_damaged_or_mismatched(tmp_path):
     config, pipeline, train, valid = _setup()
     training = _training(config, steps=2, eval_every=100, checkpoint_every=2)

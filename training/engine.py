@@ -136,6 +136,17 @@ class NonFiniteError(SpecinpaintError):
     """Training produced NaN/inf; nothing non-finite was saved."""
 
 
+def _match_parameter_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give each restored moment its parameter's memory layout. The fused kernel walks a parameter,
+    its gradient and its moments as flat arrays, so moments saved in another layout (a checkpoint
+    from before the quantizer's weights became channels-last) would be silently misread."""
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    optimizer.state[param][key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 def _nonfinite_error(task_name: str, what: str, step: int, lr: float, saved_step: int | None) -> NonFiniteError:
     key = f"training.{task_name}.lr"
     where = (f"the last checkpoint (step {saved_step}) is intact; resume from it" if saved_step is not None
@@ -221,9 +232,11 @@ class TrainingState:
         self.params = [p for p in self.module.parameters() if p.requires_grad]
         if not self.params:
             raise SpecinpaintError(f"{task.name}: the module has no trainable parameters")
+        # The fused kernel on CPU too: one pass over all parameters instead of a dozen small ops per
+        # tensor (the tiny priors' optimiser step takes 2.2 ms instead of 5.4 ms of an 80 ms step)
         self.optimizer = torch.optim.AdamW(
             self.params, lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay,
-            fused=self.device.type == "cuda",
+            fused=self.device.type in ("cuda", "cpu"),
         )
         self.scheduler = build_scheduler(self.optimizer, config)
         self.amp_dtype, use_scaler = _precision(config, self.device)
@@ -278,6 +291,7 @@ class TrainingState:
         module.load_state_dict(state["module"])
         task.load_extra_state(state["extra"])
         self.optimizer.load_state_dict(state["optimizer"])
+        _match_parameter_layouts(self.optimizer)
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state["scaler"]:
             self.scaler.load_state_dict(state["scaler"])
@@ -388,7 +402,7 @@ class TrainingState:
             loss.backward()
         values: dict[str, Any] = {"loss": loss.detach(), **metrics}
         if config.grad_clip is not None:
-            values["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip)
+            values["grad_norm"] = torch.nn.utils.clip_grad_norm_(self.params, config.grad_clip, foreach=True)
         if scaler is not None:
             scaler.step(optimizer)
             scaler.update()
