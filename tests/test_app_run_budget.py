@@ -38,6 +38,7 @@ def test_the_long_budget_trains_the_default_jobs_model_longer_on_the_same_data()
     assert set(long.training.priors) == set(default.training.priors) == {"top", "bottom"}
     for level, stage in long.training.priors.items():
         assert stage.steps >= 4 * default.training.priors[level].steps
+        assert stage.lr == 1e-3  # the rate it was measured with (tiny.yaml's 1200 steps use 5e-3)
     # same model: the long budget buys steps, not width (a wider quantizer step costs ~4x); one
     # other difference keeps the top level in use at 4x the steps (it collapsed without it)
     assert long.quantizer.name == default.quantizer.name

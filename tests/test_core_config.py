@@ -183,7 +183,8 @@ def test_built_in_configs_in_the_former_form_still_load():
             config = load_config(name)
             assert list(config.training.priors) == ["top", "bottom"]
     tiny = config if name == "tiny" else load_config("tiny")
-    assert (tiny.training.prior("bottom").steps, tiny.training.prior("bottom").batch_size) == (2000, 32)
+    bottom = tiny.training.prior("bottom")
+    assert (bottom.steps, bottom.batch_size, bottom.lr) == (1200, 32, 5e-3)
 
 
 def test_a_config_without_priors_ignores_prior_training_sections(fake_plugins):

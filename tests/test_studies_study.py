@@ -145,6 +145,16 @@ def test_pre_comb_budget_keeps_the_first_tables_recipe():
         assert run.config.training.prior("bottom").steps == 2000 and run.config.sampling.guidance_scale == 3.0
         assert run.config.sampling.guidance_drop == "both"
         assert run.config.representation.params["harmonic_inverse"] is False
+        assert all(run.config.training.prior(level).lr == 1e-3 for level in ("top", "bottom"))
+
+
+def test_before_clean_loss_budget_keeps_its_tables_prior_training():
+    """Its tables were measured with 2000 prior steps at lr 1e-3 (tiny.yaml's priors have trained
+    1200 steps at 5e-3 since): the budget pins them, so the tables stay reproducible."""
+    for run in expand_study(load_study("ablations/representation"), "cpu-before-clean-loss"):
+        for level in ("top", "bottom"):
+            stage = run.config.training.prior(level)
+            assert (stage.steps, stage.lr, stage.eval_every) == (2000, 1e-3, 500)
 
 
 # -- grid mechanics on fakes -------------------------------------------------------------------
