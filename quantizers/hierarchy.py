@@ -240,7 +240,7 @@ class HierarchicalVAE(Quantizer):
     def use_memory_format(self, memory_format: torch.memory_format) -> None:
         """One memory layout for every conv weight and activation. Channels-last by default:
         oneDNN's convolutions then run a training step of the tiny quantizer about 1.2x as fast
-        (benchmarks/bench_quantizer_layout.py). One layout everywhere also keeps every gradient in
+        (benchmarks/bench_training_throughput.py, ``channels_last_speedup``). One layout everywhere also keeps every gradient in
         its parameter's strides, which DDP's buckets and the fused optimiser rely on."""
         self.to(memory_format=memory_format)
         self.memory_format = memory_format
@@ -343,9 +343,9 @@ class HierarchicalVAE(Quantizer):
     def _decode_quantized(self, quants: dict[str, torch.Tensor], conditioning: Conditioning | None) -> torch.Tensor:
         """The decoder's output in the default (contiguous) layout that the rest of the toolkit
         reshapes freely; `memory_format` stays inside the quantizer."""
-        return self._decode_channels_last(quants, conditioning).contiguous()
+        return self._decode_in_layout(quants, conditioning).contiguous()
 
-    def _decode_channels_last(self, quants: dict[str, torch.Tensor], conditioning: Conditioning | None) -> torch.Tensor:
+    def _decode_in_layout(self, quants: dict[str, torch.Tensor], conditioning: Conditioning | None) -> torch.Tensor:
         finest = self._levels[-1]
         parts = [self.upsamplers[name](quants[name]) for name in self._levels[:-1]]
         parts.append(self._drop_finest(quants[finest]))
