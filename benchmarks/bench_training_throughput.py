@@ -210,7 +210,7 @@ def test_fused_optimizer_speedup(benchmark, pick_size, timer, record_ratio):
 
     repeats = pick_size(tiny=1, small=20, full=50)
     prior = build_pipeline("tiny").priors["bottom"]
-    params = [p for p in prior.parameters()]
+    params = list(prior.parameters())
     for p in params:
         p.grad = torch.randn_like(p)
     fused = torch.optim.AdamW(params, lr=1e-4, fused=True)

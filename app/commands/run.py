@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "generate and inpaint notes and write WAVs, PNGs and an HTML report. Finished stages are reused.",
     )
     parser.add_argument("--budget", choices=sorted(BUDGET_CONFIGS), default="default",
-                        help="CPU budget: default (configs/tiny.yaml, 6-11 min on 2 cores, by the machine) or long "
+                        help="CPU budget: default (configs/tiny.yaml, ~6 min on 2 cores, ~10 on slow days) or long "
                         "(configs/tiny-long.yaml, 21-48 min: 4x the training steps of every stage, the top level kept in "
                         "use)")
     parser.add_argument("--config", default=None,
