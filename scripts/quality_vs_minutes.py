@@ -50,6 +50,29 @@ def recorded_points(path: Path) -> list[Point]:
                 for row in csv.DictReader(handle)]
 
 
+def _plot(runs: list[Point], out: Path) -> None:
+    """Points are numbered and the numbers keyed beside the axes: runs of equal minutes sit on top
+    of each other, where full labels would overwrite one another."""
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    fig.subplots_adjust(left=0.07, right=0.58, bottom=0.12, top=0.95)
+    for name in SERIES:
+        xs = [m for _, m, v in runs if v[name] is not None]
+        ys = [100 * v[name] for _, _, v in runs if v[name] is not None]
+        ax.scatter(xs, ys, label=name, s=18)
+    for number, (_, minutes, values) in enumerate(runs, start=1):
+        y = values["generated pitch accuracy"]
+        if y is not None:
+            ax.annotate(str(number), (minutes, 100 * y), fontsize=7, xytext=(3, -9), textcoords="offset points")
+    ax.set_xlabel("training minutes (sum of the stages' recorded wall time)")
+    ax.set_ylabel("%  (numbers mark each run's generated pitch)")
+    ax.set_ylim(0, 104)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    key = "\n".join(f"{number}. {label}" for number, (label, _, _) in enumerate(runs, start=1))
+    fig.text(0.6, 0.95, key, fontsize=7, va="top", ha="left")
+    fig.savefig(out, dpi=120)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2 or any("=" not in a and not a.endswith(".csv") for a in argv[1:]):
         print(__doc__.strip().splitlines()[2].strip(), file=sys.stderr)
@@ -62,22 +85,7 @@ def main(argv: list[str]) -> int:
         else:
             label, path = arg.split("=", 1)
             runs.append((label, *point(Path(path))))
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for name in SERIES:
-        xs = [m for _, m, v in runs if v[name] is not None]
-        ys = [100 * v[name] for _, _, v in runs if v[name] is not None]
-        ax.scatter(xs, ys, label=name)
-    for label, minutes, values in runs:
-        y = values["generated pitch accuracy"]
-        if y is not None:
-            ax.annotate(label, (minutes, 100 * y), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    ax.set_xlabel("training minutes (sum of the stages' recorded wall time)")
-    ax.set_ylabel("%")
-    ax.set_ylim(0, 100)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
+    _plot(runs, out)
     print("| run | train min | " + " | ".join(SERIES) + " |")
     print("|---|---|" + "---|" * len(SERIES))
     for label, minutes, values in runs:
